@@ -1,0 +1,82 @@
+#include "optimizer.h"
+
+#include <cmath>
+
+namespace caviar {
+
+Optimizer::Optimizer(const OptimizerSpec& spec, int64_t parameterCount) : spec_(spec) {
+  const bool keepsFirst = spec.type == OptimizerType::kMomentum ||
+                          spec.type == OptimizerType::kAdam || spec.type == OptimizerType::kAdamW;
+  const bool keepsSecond = spec.type == OptimizerType::kRmsprop ||
+                           spec.type == OptimizerType::kAdam || spec.type == OptimizerType::kAdamW;
+  if (keepsFirst) first_.assign(static_cast<size_t>(parameterCount), 0.0f);
+  if (keepsSecond) second_.assign(static_cast<size_t>(parameterCount), 0.0f);
+}
+
+// Each rule is one fused pass over the block: the moments are updated and used while the
+// gradient is in a register, rather than in separate element-wise sweeps.
+void Optimizer::step(float* parameters, const float* gradients,
+                     const std::vector<ParameterSegment>& segments, double learningRate) {
+  ++steps_;
+  const auto rate = static_cast<float>(learningRate);
+  float* first = first_.data();
+  float* second = second_.data();
+  for (const ParameterSegment& segment : segments) {
+    float* w = parameters + segment.offset;
+    const float* g = gradients + segment.offset;
+    float* v = first + segment.offset;
+    float* s = second + segment.offset;
+    const int64_t size = segment.size;
+    switch (spec_.type) {
+      case OptimizerType::kSgd:
+        for (int64_t i = 0; i < size; ++i) w[i] -= rate * g[i];
+        break;
+      case OptimizerType::kMomentum: {
+        const auto beta = static_cast<float>(spec_.beta);
+        const float oneMinusBeta = 1.0f - beta;
+        for (int64_t i = 0; i < size; ++i) {
+          v[i] = beta * v[i] + oneMinusBeta * g[i];
+          w[i] -= rate * v[i];
+        }
+        break;
+      }
+      case OptimizerType::kRmsprop: {
+        const auto beta = static_cast<float>(spec_.beta);
+        const float oneMinusBeta = 1.0f - beta;
+        const auto epsilon = static_cast<float>(spec_.epsilon);
+        for (int64_t i = 0; i < size; ++i) {
+          s[i] = beta * s[i] + oneMinusBeta * g[i] * g[i];
+          w[i] -= rate * g[i] / (std::sqrt(s[i]) + epsilon);
+        }
+        break;
+      }
+      case OptimizerType::kAdam:
+      case OptimizerType::kAdamW: {
+        // Decoupled weight decay (Loshchilov and Hutter) before the Adam step, on weights
+        // only, as PyTorch's AdamW does.
+        if (spec_.type == OptimizerType::kAdamW && segment.isWeight) {
+          const auto keep = static_cast<float>(1.0 - learningRate * spec_.weightDecay);
+          for (int64_t i = 0; i < size; ++i) w[i] *= keep;
+        }
+        const auto beta1 = static_cast<float>(spec_.beta1);
+        const auto beta2 = static_cast<float>(spec_.beta2);
+        const float oneMinusBeta1 = 1.0f - beta1;
+        const float oneMinusBeta2 = 1.0f - beta2;
+        const double correction1 = 1.0 - std::pow(spec_.beta1, static_cast<double>(steps_));
+        const double correction2 = 1.0 - std::pow(spec_.beta2, static_cast<double>(steps_));
+        // W -= rate * (v / c1) / (sqrt(S / c2) + eps), written as PyTorch evaluates it.
+        const auto stepSize = static_cast<float>(learningRate / correction1);
+        const auto rootCorrection2 = static_cast<float>(std::sqrt(correction2));
+        const auto epsilon = static_cast<float>(spec_.epsilon);
+        for (int64_t i = 0; i < size; ++i) {
+          v[i] = beta1 * v[i] + oneMinusBeta1 * g[i];
+          s[i] = beta2 * s[i] + oneMinusBeta2 * g[i] * g[i];
+          w[i] -= stepSize * v[i] / (std::sqrt(s[i]) / rootCorrection2 + epsilon);
+        }
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace caviar

@@ -1,0 +1,102 @@
+// What a network and its training are made of: plain structs with every default filled
+// in. The TypeScript face validates a user's spec and fills the defaults; the engine
+// checks again (validate*) because it is also used on its own, from the C++ tests.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace caviar {
+
+enum class Activation { kRelu, kLeakyRelu, kTanh, kSigmoid, kSoftmax, kLinear };
+enum class Loss { kCrossEntropy, kBinaryCrossEntropy, kMeanSquaredError };
+enum class Init { kHe, kXavier, kGlorot, kNormal, kZeros };
+enum class Normalization { kStandard, kMinMax, kNone };
+enum class OptimizerType { kSgd, kMomentum, kRmsprop, kAdam, kAdamW };
+enum class DecayType { kNone, kInverseTime, kStaircase, kExponential, kSqrt, kStep, kCosine };
+
+struct LayerSpec {
+  int units = 0;
+  Activation activation = Activation::kRelu;
+  bool batchNorm = false;
+  float dropout = 0.0f;  // probability of dropping a unit: keep_prob = 1 - dropout
+};
+
+struct NetworkSpec {
+  int inputs = 0;
+  std::vector<LayerSpec> layers;  // hidden layers, then the output layer
+  Loss loss = Loss::kCrossEntropy;
+  Init init = Init::kHe;
+  double initScale = 0.01;     // standard deviation for Init::kNormal
+  double leakySlope = 0.01;    // slope of leaky-relu below zero
+  double batchNormMomentum = 0.1;  // running = (1 - momentum) running + momentum batch (PyTorch)
+  double batchNormEpsilon = 1e-5;
+};
+
+struct OptimizerSpec {
+  OptimizerType type = OptimizerType::kAdam;
+  double learningRate = 0.001;
+  double beta = 0.9;  // momentum and rmsprop
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-8;
+  double weightDecay = 0.01;  // adamw only
+};
+
+// The constants of each schedule (COURSE-NOTES.md, epoch counts from 0):
+//   inverse-time  lr0 / (1 + rate * epoch)
+//   staircase     lr0 / (1 + rate * floor(epoch / interval))
+//   exponential   lr0 * rate^epoch
+//   sqrt          lr0 * rate / sqrt(epoch + 1)
+//   step          lr0 * rate^floor(epoch / interval)
+//   cosine        floor + (lr0 - floor) * (1 + cos(pi * min(epoch, period) / period)) / 2
+struct DecaySpec {
+  DecayType type = DecayType::kNone;
+  double rate = 1.0;
+  int interval = 1;
+  double floor = 0.0;
+  int period = 1;  // cosine: epochs to reach the floor (the run's length by default)
+};
+
+struct TrainingSpec {
+  int batchSize = 64;  // >= rows means full-batch gradient descent
+  bool shuffle = true;
+  uint64_t seed = 0;
+  OptimizerSpec optimizer;
+  DecaySpec decay;
+  double l2 = 0.0;  // lambda: cost += lambda / (2m) sum ||W||^2
+  Normalization normalize = Normalization::kStandard;
+};
+
+// A borrowed view of rows of inputs and their targets, row-major. Targets hold one class
+// index per row for softmax outputs, and one value per output unit otherwise.
+struct DataView {
+  const float* x = nullptr;
+  const float* y = nullptr;
+  int64_t rows = 0;
+  int features = 0;
+  int targets = 0;  // floats of y per row
+};
+
+// Throws Error(INVALID_SPEC) naming the first field that is wrong.
+void validateNetwork(const NetworkSpec& spec);
+void validateTraining(const TrainingSpec& spec);
+// Throws Error(SHAPE_MISMATCH) or Error(INVALID_DATA) when data cannot train this network.
+void validateData(const NetworkSpec& spec, const DataView& data, const char* part);
+
+// How many floats of targets a row has for this network: 1 (a class index) for softmax.
+int targetWidth(const NetworkSpec& spec);
+bool isClassifier(const NetworkSpec& spec);
+
+// Names as they appear in job specs ("leaky-relu", "adamw", ...), both ways.
+Activation activationFromName(const std::string& name);
+Loss lossFromName(const std::string& name);
+Init initFromName(const std::string& name);
+Normalization normalizationFromName(const std::string& name);
+OptimizerType optimizerFromName(const std::string& name);
+DecayType decayFromName(const std::string& name);
+const char* activationName(Activation activation);
+const char* lossName(Loss loss);
+
+}  // namespace caviar

@@ -1,0 +1,400 @@
+#include "trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <sstream>
+#include <string>
+
+#include "denormals.h"
+#include "error.h"
+#include "network.h"
+#include "normalization.h"
+#include "optimizer.h"
+#include "rng.h"
+#include "schedule.h"
+
+namespace caviar {
+namespace {
+
+// Rows per forward pass when evaluating a part (see model.cc).
+constexpr int kEvaluationRows = 512;
+
+enum Stream : uint64_t { kInitStream = 0, kShuffleStream = 1, kDropoutStream = 2 };
+
+constexpr char kCheckpointMagic[8] = {'C', 'A', 'V', 'I', 'A', 'R', 'C', 'K'};
+constexpr uint32_t kCheckpointVersion = 1;
+constexpr uint32_t kByteOrderMark = 0x01020304;
+
+// What must match for a checkpoint to fit a trainer: the architecture and the optimizer.
+std::string fingerprint(const NetworkSpec& network, const TrainingSpec& training) {
+  std::ostringstream text;
+  text << "inputs " << network.inputs << ", layers";
+  for (const LayerSpec& layer : network.layers)
+    text << ' ' << layer.units << '/' << activationName(layer.activation)
+         << (layer.batchNorm ? "/batch-norm" : "");
+  text << ", loss " << lossName(network.loss) << ", optimizer "
+       << static_cast<int>(training.optimizer.type) << ", normalization "
+       << static_cast<int>(training.normalize);
+  return text.str();
+}
+
+class ByteWriter {
+ public:
+  template <typename Value>
+  void put(const Value& value) {
+    const auto* bytes = reinterpret_cast<const uint8_t*>(&value);
+    bytes_.insert(bytes_.end(), bytes, bytes + sizeof(Value));
+  }
+  template <typename Value>
+  void putVector(const std::vector<Value>& values) {
+    put<uint64_t>(values.size());
+    const auto* bytes = reinterpret_cast<const uint8_t*>(values.data());
+    bytes_.insert(bytes_.end(), bytes, bytes + values.size() * sizeof(Value));
+  }
+  void putString(const std::string& text) { putVector(std::vector<char>(text.begin(), text.end())); }
+  void putRng(const Rng& rng) {
+    const Rng::State state = rng.state();
+    for (uint64_t word : state.words) put(word);
+    put<uint8_t>(state.hasSpareNormal);
+    put(state.spareNormal);
+  }
+  std::vector<uint8_t> take() { return std::move(bytes_); }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+class ByteReader {
+ public:
+  ByteReader(const uint8_t* bytes, size_t size) : bytes_(bytes), size_(size) {}
+  template <typename Value>
+  Value get() {
+    Value value;
+    std::memcpy(&value, take(sizeof(Value)), sizeof(Value));
+    return value;
+  }
+  // Reads a vector that must have `expected` elements.
+  template <typename Value>
+  std::vector<Value> getVector(size_t expected, const char* what) {
+    const auto count = get<uint64_t>();
+    if (count != expected)
+      fail(std::string(what) + " has " + std::to_string(count) + " values, expected " +
+           std::to_string(expected));
+    std::vector<Value> values(count);
+    std::memcpy(values.data(), take(count * sizeof(Value)), count * sizeof(Value));
+    return values;
+  }
+  std::string getString() {
+    const auto count = get<uint64_t>();
+    if (count > size_) fail("a string runs past the end");
+    const auto* text = reinterpret_cast<const char*>(take(count));
+    return std::string(text, count);
+  }
+  Rng::State getRng() {
+    Rng::State state;
+    for (uint64_t& word : state.words) word = get<uint64_t>();
+    state.hasSpareNormal = get<uint8_t>() != 0;
+    state.spareNormal = get<double>();
+    return state;
+  }
+  bool done() const { return offset_ == size_; }
+  [[noreturn]] static void fail(const std::string& why) {
+    throw Error(codes::kInvalidCheckpoint, "not a usable checkpoint: " + why);
+  }
+
+ private:
+  const uint8_t* take(size_t count) {
+    if (count > size_ - offset_) fail("it ends too early");
+    const uint8_t* start = bytes_ + offset_;
+    offset_ += count;
+    return start;
+  }
+  const uint8_t* bytes_;
+  size_t size_;
+  size_t offset_ = 0;
+};
+
+std::vector<float> copyOf(const float* values, int64_t count) {
+  return count > 0 ? std::vector<float>(values, values + count) : std::vector<float>();
+}
+
+}  // namespace
+
+struct Trainer::State {
+  State(const NetworkSpec& networkSpec, const TrainingSpec& trainingSpec, const DataView& train,
+        const DataView& dev, int capacity)
+      : network(networkSpec),
+        training(trainingSpec),
+        model(networkSpec, capacity),
+        optimizer(trainingSpec.optimizer, static_cast<int64_t>(model.parameters().size())),
+        features(train.features),
+        targets(train.targets),
+        trainRows(train.rows),
+        devRows(dev.rows),
+        trainX(copyOf(train.x, train.rows * train.features)),
+        trainY(copyOf(train.y, train.rows * train.targets)),
+        devX(copyOf(dev.x, dev.rows * dev.features)),
+        devY(copyOf(dev.y, dev.rows * dev.targets)),
+        shuffleRng(deriveSeed(trainingSpec.seed, kShuffleStream)),
+        dropoutRng(deriveSeed(trainingSpec.seed, kDropoutStream)),
+        baseRate(trainingSpec.optimizer.learningRate) {}
+
+  // What an epoch changes, kept so that a cancelled or diverged epoch leaves no trace.
+  struct Snapshot {
+    std::vector<float> parameters, running, first, second;
+    int64_t steps;
+    Rng::State shuffle, dropout;
+  };
+  Snapshot snapshot() const {
+    return {model.parameters(), model.runningStatistics(), optimizer.firstMoments(),
+            optimizer.secondMoments(), optimizer.steps(), shuffleRng.state(),
+            dropoutRng.state()};
+  }
+  void revert(Snapshot& saved) {
+    model.parameters().swap(saved.parameters);
+    model.runningStatistics().swap(saved.running);
+    optimizer.firstMoments().swap(saved.first);
+    optimizer.secondMoments().swap(saved.second);
+    optimizer.setSteps(saved.steps);
+    shuffleRng.setState(saved.shuffle);
+    dropoutRng.setState(saved.dropout);
+  }
+
+  double learningRate() const {
+    return scheduledLearningRate(training.decay, baseRate, epochsDone - scheduleStart);
+  }
+
+  PartMetrics evaluateNormalized(const float* x, const float* y, int64_t rows) {
+    LossTotals totals;
+    for (int64_t start = 0; start < rows; start += model.capacity()) {
+      const int count = static_cast<int>(std::min<int64_t>(model.capacity(), rows - start));
+      model.forward(x + start * features, count, PassMode::kInference, nullptr);
+      const LossTotals part = model.loss(y + start * targets, count);
+      totals.loss += part.loss;
+      totals.correct += part.correct;
+      totals.counted += part.counted;
+    }
+    PartMetrics metrics;
+    metrics.loss = totals.loss / rows;
+    if (training.l2 > 0) metrics.loss += training.l2 / (2.0 * rows) * model.weightSquares();
+    if (isClassifier(network)) metrics.accuracy = static_cast<double>(totals.correct) / totals.counted;
+    return metrics;
+  }
+
+  NetworkSpec network;
+  TrainingSpec training;
+  Network<float> model;
+  Optimizer optimizer;  // after `model`: it is sized from the model's parameter block
+  int features, targets;
+  int64_t trainRows, devRows;
+  std::vector<float> trainX, trainY, devX, devY;  // normalized copies
+  std::vector<float> shift, scale;
+  Rng shuffleRng, dropoutRng;
+  std::vector<int64_t> order;
+  std::vector<float> batchX, batchY;
+  int epochsDone = 0;
+  // The schedule runs from baseRate at epoch scheduleStart; a rate set from outside
+  // restarts it.
+  double baseRate;
+  int scheduleStart = 0;
+};
+
+Trainer::Trainer(const NetworkSpec& network, const TrainingSpec& training, const DataView& train,
+                 const DataView& dev) {
+  validateNetwork(network);
+  validateTraining(training);
+  validateData(network, train, "training");
+  if (dev.rows > 0) validateData(network, dev, "dev");
+  const int batchRows = static_cast<int>(std::min<int64_t>(training.batchSize, train.rows));
+  const int capacity = std::max<int>(
+      batchRows, static_cast<int>(std::min<int64_t>(kEvaluationRows, std::max(train.rows, dev.rows))));
+  state_ = std::make_unique<State>(network, training, train, dev, capacity);
+  State& s = *state_;
+  Rng initRng(deriveSeed(training.seed, kInitStream));
+  s.model.initialize(initRng);
+  computeNormalization(training.normalize, s.trainX.data(), s.trainRows, s.features, s.shift,
+                       s.scale);
+  applyNormalization(s.trainX.data(), s.trainRows, s.features, s.shift, s.scale, s.trainX.data());
+  applyNormalization(s.devX.data(), s.devRows, s.features, s.shift, s.scale, s.devX.data());
+  s.order.resize(s.trainRows);
+  s.batchX.resize(static_cast<size_t>(batchRows) * s.features);
+  s.batchY.resize(static_cast<size_t>(batchRows) * s.targets);
+}
+
+Trainer::~Trainer() = default;
+
+EpochMetrics Trainer::runEpoch(const std::atomic<bool>* cancel) {
+  FlushDenormals flush;
+  State& s = *state_;
+  const auto started = std::chrono::steady_clock::now();
+  State::Snapshot before = s.snapshot();
+  const double learningRate = s.learningRate();
+  const int layerCount = s.model.layerCount();
+  const int64_t batchSize = std::min<int64_t>(s.training.batchSize, s.trainRows);
+  const double l2 = s.training.l2;
+
+  std::iota(s.order.begin(), s.order.end(), int64_t{0});
+  if (s.training.shuffle) s.shuffleRng.shuffle(s.order.data(), s.trainRows);
+
+  double costSum = 0.0;
+  int64_t correct = 0, counted = 0, batches = 0;
+  std::vector<double> gradientNorms(layerCount, 0.0);
+  for (int64_t start = 0; start < s.trainRows; start += batchSize, ++batches) {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+      s.revert(before);
+      throw Error(codes::kCancelled, "training was cancelled during epoch " +
+                                         std::to_string(s.epochsDone + 1));
+    }
+    const int rows = static_cast<int>(std::min(batchSize, s.trainRows - start));
+    const float* x = s.trainX.data() + start * s.features;
+    const float* y = s.trainY.data() + start * s.targets;
+    if (s.training.shuffle) {
+      for (int row = 0; row < rows; ++row) {
+        const int64_t source = s.order[start + row];
+        std::copy_n(s.trainX.data() + source * s.features, s.features,
+                    s.batchX.data() + static_cast<int64_t>(row) * s.features);
+        std::copy_n(s.trainY.data() + source * s.targets, s.targets,
+                    s.batchY.data() + static_cast<int64_t>(row) * s.targets);
+      }
+      x = s.batchX.data();
+      y = s.batchY.data();
+    }
+    s.model.forward(x, rows, PassMode::kTraining, &s.dropoutRng);
+    const LossTotals totals = s.model.loss(y, rows);
+    double cost = totals.loss / rows;
+    if (l2 > 0) cost += l2 / (2.0 * rows) * s.model.weightSquares();
+    if (!std::isfinite(cost)) {
+      s.revert(before);
+      std::ostringstream message;
+      message << "the cost became " << (std::isnan(cost) ? "NaN" : "infinite") << " in epoch "
+              << s.epochsDone + 1 << " (mini-batch " << batches + 1
+              << "): training diverged; try a lower learning rate than " << learningRate;
+      throw Error(codes::kDiverged, message.str());
+    }
+    costSum += cost * rows;
+    correct += totals.correct;
+    counted += totals.counted;
+    s.model.backward(x, y, rows, l2);
+    for (int layer = 0; layer < layerCount; ++layer)
+      gradientNorms[layer] += std::sqrt(s.model.layerGradientSquares(layer));
+    s.optimizer.step(s.model.parameters().data(), s.model.gradients().data(), s.model.segments(),
+                     learningRate);
+  }
+  s.epochsDone += 1;
+
+  EpochMetrics metrics;
+  metrics.epoch = s.epochsDone;
+  metrics.learningRate = learningRate;
+  metrics.train.loss = costSum / s.trainRows;
+  if (isClassifier(s.network)) metrics.train.accuracy = static_cast<double>(correct) / counted;
+  for (int layer = 0; layer < layerCount; ++layer)
+    metrics.layers.push_back(
+        {std::sqrt(s.model.layerWeightSquares(layer)), gradientNorms[layer] / batches});
+  if (s.devRows > 0) metrics.dev = s.evaluateNormalized(s.devX.data(), s.devY.data(), s.devRows);
+  metrics.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics.samplesPerSecond = metrics.seconds > 0 ? s.trainRows / metrics.seconds : 0.0;
+  return metrics;
+}
+
+int Trainer::epochsDone() const { return state_->epochsDone; }
+
+double Trainer::nextLearningRate() const { return state_->learningRate(); }
+
+void Trainer::setLearningRate(double learningRate) {
+  if (!std::isfinite(learningRate) || learningRate <= 0)
+    throw Error(codes::kInvalidSpec, "/learningRate: must be a positive number");
+  state_->baseRate = learningRate;
+  state_->scheduleStart = state_->epochsDone;
+}
+
+PartMetrics Trainer::evaluate(const DataView& data) {
+  FlushDenormals flush;
+  State& s = *state_;
+  validateData(s.network, data, "evaluated");
+  std::vector<float> x(data.x, data.x + data.rows * data.features);
+  applyNormalization(x.data(), data.rows, data.features, s.shift, s.scale, x.data());
+  return s.evaluateNormalized(x.data(), data.y, data.rows);
+}
+
+std::vector<uint8_t> Trainer::checkpoint() const {
+  const State& s = *state_;
+  ByteWriter writer;
+  for (char byte : kCheckpointMagic) writer.put(byte);
+  writer.put(kCheckpointVersion);
+  writer.put(kByteOrderMark);
+  writer.putString(fingerprint(s.network, s.training));
+  writer.put<int32_t>(s.epochsDone);
+  writer.put<double>(s.baseRate);
+  writer.put<int32_t>(s.scheduleStart);
+  writer.put<int64_t>(s.optimizer.steps());
+  writer.putVector(s.model.parameters());
+  writer.putVector(s.model.runningStatistics());
+  writer.putVector(s.optimizer.firstMoments());
+  writer.putVector(s.optimizer.secondMoments());
+  writer.putVector(s.shift);
+  writer.putVector(s.scale);
+  writer.putRng(s.shuffleRng);
+  writer.putRng(s.dropoutRng);
+  return writer.take();
+}
+
+void Trainer::restore(const uint8_t* bytes, size_t size) {
+  State& s = *state_;
+  ByteReader reader(bytes, size);
+  for (char expected : kCheckpointMagic) {
+    if (reader.get<char>() != expected) ByteReader::fail("it does not start with CAVIARCK");
+  }
+  const auto version = reader.get<uint32_t>();
+  if (version != kCheckpointVersion)
+    ByteReader::fail("version " + std::to_string(version) + " is not supported (this build reads " +
+                     std::to_string(kCheckpointVersion) + ")");
+  if (reader.get<uint32_t>() != kByteOrderMark)
+    ByteReader::fail("it was written on a machine of another byte order");
+  const std::string expected = fingerprint(s.network, s.training);
+  const std::string found = reader.getString();
+  if (found != expected)
+    ByteReader::fail("it belongs to another network (" + found + "; this one is " + expected + ")");
+  // Read everything before changing anything, so a bad checkpoint leaves the trainer as it was.
+  const auto epochsDone = reader.get<int32_t>();
+  const auto baseRate = reader.get<double>();
+  const auto scheduleStart = reader.get<int32_t>();
+  const auto steps = reader.get<int64_t>();
+  auto parameters = reader.getVector<float>(s.model.parameters().size(), "parameters");
+  auto running = reader.getVector<float>(s.model.runningStatistics().size(), "running statistics");
+  auto first = reader.getVector<float>(s.optimizer.firstMoments().size(), "first moments");
+  auto second = reader.getVector<float>(s.optimizer.secondMoments().size(), "second moments");
+  auto shift = reader.getVector<float>(s.shift.size(), "normalization shift");
+  auto scale = reader.getVector<float>(s.scale.size(), "normalization scale");
+  const Rng::State shuffle = reader.getRng();
+  const Rng::State dropout = reader.getRng();
+  if (!reader.done()) ByteReader::fail("it has trailing bytes");
+  if (epochsDone < 0 || scheduleStart < 0 || scheduleStart > epochsDone || steps < 0 ||
+      !(baseRate > 0))
+    ByteReader::fail("its counters are inconsistent");
+
+  // The data were normalized with statistics from this trainer's training part; a
+  // checkpoint from other data must not silently mix the two.
+  if (shift != s.shift || scale != s.scale)
+    ByteReader::fail("its input normalization differs: it was made on other training data");
+  s.epochsDone = epochsDone;
+  s.baseRate = baseRate;
+  s.scheduleStart = scheduleStart;
+  s.optimizer.setSteps(steps);
+  s.model.parameters() = std::move(parameters);
+  s.model.runningStatistics() = std::move(running);
+  s.optimizer.firstMoments() = std::move(first);
+  s.optimizer.secondMoments() = std::move(second);
+  s.shuffleRng.setState(shuffle);
+  s.dropoutRng.setState(dropout);
+}
+
+ModelState Trainer::model() const {
+  const State& s = *state_;
+  return exportModel(s.model, s.training.normalize, s.shift, s.scale);
+}
+
+}  // namespace caviar

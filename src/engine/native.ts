@@ -1,0 +1,138 @@
+// The addon as native/binding/addon.cc exports it. Only src/engine/ imports this file;
+// everything else uses the typed face in src/engine/index.ts, which validates first.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A network and its training, every default filled in (see native/engine/spec.h). */
+export interface NativeNetworkConfig {
+  inputs: number;
+  layers: { units: number; activation: string; batchNorm: boolean; dropout: number }[];
+  loss: string;
+  init: string;
+  initScale: number;
+}
+
+export interface NativeTrainingConfig {
+  batchSize: number;
+  shuffle: boolean;
+  seed: number;
+  optimizer: {
+    type: string;
+    learningRate: number;
+    beta: number;
+    beta1: number;
+    beta2: number;
+    epsilon: number;
+    weightDecay: number;
+  };
+  decay: { type: string; rate: number; interval: number; floor: number; period: number };
+  l2: number;
+  normalize: string;
+}
+
+/** Rows of features and their targets, row-major. */
+export interface NativeData {
+  x: Float32Array;
+  y: Float32Array;
+  rows: number;
+  features: number;
+}
+
+export interface NativePartMetrics {
+  loss: number;
+  accuracy?: number;
+}
+
+export interface NativeEpochMetrics {
+  epoch: number;
+  learningRate: number;
+  seconds: number;
+  samplesPerSecond: number;
+  train: NativePartMetrics;
+  dev?: NativePartMetrics;
+  layers: { weightNorm: number; gradNorm: number }[];
+}
+
+export interface NativeLayerParameters {
+  weight: Float32Array;
+  bias?: Float32Array;
+  gamma?: Float32Array;
+  beta?: Float32Array;
+  runningMean?: Float32Array;
+  runningVar?: Float32Array;
+}
+
+export interface NativeModelState {
+  network: NativeNetworkConfig;
+  normalization: string;
+  shift: Float32Array;
+  scale: Float32Array;
+  layers: NativeLayerParameters[];
+}
+
+export interface NativeTrainer {
+  /**
+   * Runs `epochs` epochs on a background thread; `onEpoch` is called on the JS thread
+   * once per epoch, in order, none dropped. Resolves with the number of epochs run.
+   * Rejects with an Error whose `code` says why (CANCELLED, DIVERGED, BUSY, ...).
+   */
+  train(epochs: number, onEpoch: (metrics: NativeEpochMetrics) => void): Promise<number>;
+  /** Stops a running train() between mini-batches. */
+  cancel(): void;
+  setLearningRate(learningRate: number): void;
+  nextLearningRate(): number;
+  epochsDone(): number;
+  evaluate(data: NativeData): Promise<NativePartMetrics>;
+  checkpoint(): Uint8Array;
+  restore(bytes: Uint8Array): void;
+  model(): NativeModelState;
+}
+
+export interface NativeModel {
+  predict(x: Float32Array, rows: number): Promise<Float32Array>;
+}
+
+export interface NativeGradCheck {
+  difference: number;
+  layers: number[];
+  parameters: number;
+}
+
+export interface Addon {
+  Trainer: new (
+    network: NativeNetworkConfig,
+    training: NativeTrainingConfig,
+    train: NativeData,
+    dev: NativeData | null,
+  ) => NativeTrainer;
+  Model: new (state: NativeModelState) => NativeModel;
+  gradCheck(
+    network: NativeNetworkConfig,
+    l2: number,
+    data: NativeData,
+    seed: number,
+    epsilon: number,
+  ): Promise<NativeGradCheck>;
+  /** The BLAS core in use (OpenBLAS's kernel name), for the start-up log. */
+  blasInfo(): string;
+}
+
+function findAddon(): string {
+  // From src/engine (tsx, tap) or dist/src/engine (compiled): walk up to the package root.
+  let directory = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 5; depth += 1) {
+    for (const build of ['build/Release/caviar.node', 'build/Debug/caviar.node']) {
+      const candidate = join(directory, build);
+      if (existsSync(candidate)) return candidate;
+    }
+    directory = dirname(directory);
+  }
+  throw new Error(
+    'The Caviar native addon is not built. Run `npm run build:native` (it needs cmake, g++ ' +
+      'and libopenblas-dev: apt-get install -y cmake g++ libopenblas-dev).',
+  );
+}
+
+export const addon = createRequire(import.meta.url)(findAddon()) as Addon;
