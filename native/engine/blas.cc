@@ -1,7 +1,5 @@
 #include "blas.h"
 
-#include <cblas.h>
-
 namespace caviar {
 namespace {
 

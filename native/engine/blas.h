@@ -2,7 +2,11 @@
 // checking). Row-major throughout, as the network's batch-first layout is.
 #pragma once
 
+#if defined(__APPLE__)
+#include <Accelerate/Accelerate.h>
+#else
 #include <cblas.h>
+#endif
 
 #include <string>
 
