@@ -21,7 +21,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O3", "-fno-math-errno"],
       "conditions": [
         ["OS=='mac'", {
           "libraries": ["-framework Accelerate"],
