@@ -14,7 +14,9 @@ Optimizer::Optimizer(const OptimizerSpec& spec, int64_t parameterCount) : spec_(
 }
 
 // Each rule is one fused pass over the block: the moments are updated and used while the
-// gradient is in a register, rather than in separate element-wise sweeps.
+// gradient is in a register, rather than in separate element-wise sweeps. 1 - beta is
+// computed in double and then rounded, as PyTorch does with its Python-float scalars:
+// 1.0f - 0.999f is off by 1e-5, relative.
 void Optimizer::step(float* parameters, const float* gradients,
                      const std::vector<ParameterSegment>& segments, double learningRate) {
   ++steps_;
@@ -33,7 +35,7 @@ void Optimizer::step(float* parameters, const float* gradients,
         break;
       case OptimizerType::kMomentum: {
         const auto beta = static_cast<float>(spec_.beta);
-        const float oneMinusBeta = 1.0f - beta;
+        const auto oneMinusBeta = static_cast<float>(1.0 - spec_.beta);
         for (int64_t i = 0; i < size; ++i) {
           v[i] = beta * v[i] + oneMinusBeta * g[i];
           w[i] -= rate * v[i];
@@ -42,7 +44,7 @@ void Optimizer::step(float* parameters, const float* gradients,
       }
       case OptimizerType::kRmsprop: {
         const auto beta = static_cast<float>(spec_.beta);
-        const float oneMinusBeta = 1.0f - beta;
+        const auto oneMinusBeta = static_cast<float>(1.0 - spec_.beta);
         const auto epsilon = static_cast<float>(spec_.epsilon);
         for (int64_t i = 0; i < size; ++i) {
           s[i] = beta * s[i] + oneMinusBeta * g[i] * g[i];
@@ -60,8 +62,8 @@ void Optimizer::step(float* parameters, const float* gradients,
         }
         const auto beta1 = static_cast<float>(spec_.beta1);
         const auto beta2 = static_cast<float>(spec_.beta2);
-        const float oneMinusBeta1 = 1.0f - beta1;
-        const float oneMinusBeta2 = 1.0f - beta2;
+        const auto oneMinusBeta1 = static_cast<float>(1.0 - spec_.beta1);
+        const auto oneMinusBeta2 = static_cast<float>(1.0 - spec_.beta2);
         const double correction1 = 1.0 - std::pow(spec_.beta1, static_cast<double>(steps_));
         const double correction2 = 1.0 - std::pow(spec_.beta2, static_cast<double>(steps_));
         // W -= rate * (v / c1) / (sqrt(S / c2) + eps), written as PyTorch evaluates it.

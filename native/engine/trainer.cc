@@ -84,7 +84,8 @@ class ByteReader {
       fail(std::string(what) + " has " + std::to_string(count) + " values, expected " +
            std::to_string(expected));
     std::vector<Value> values(count);
-    std::memcpy(values.data(), take(count * sizeof(Value)), count * sizeof(Value));
+    const uint8_t* source = take(count * sizeof(Value));
+    if (count > 0) std::memcpy(values.data(), source, count * sizeof(Value));
     return values;
   }
   std::string getString() {
@@ -236,6 +237,14 @@ EpochMetrics Trainer::runEpoch(const std::atomic<bool>* cancel) {
   const int64_t batchSize = std::min<int64_t>(s.training.batchSize, s.trainRows);
   const double l2 = s.training.l2;
 
+  const auto diverge = [&](const std::string& what) {
+    s.revert(before);
+    std::ostringstream message;
+    message << what << " in epoch " << s.epochsDone + 1
+            << ": training diverged; try a lower learning rate than " << learningRate;
+    throw Error(codes::kDiverged, message.str());
+  };
+
   std::iota(s.order.begin(), s.order.end(), int64_t{0});
   if (s.training.shuffle) s.shuffleRng.shuffle(s.order.data(), s.trainRows);
 
@@ -266,14 +275,9 @@ EpochMetrics Trainer::runEpoch(const std::atomic<bool>* cancel) {
     const LossTotals totals = s.model.loss(y, rows);
     double cost = totals.loss / rows;
     if (l2 > 0) cost += l2 / (2.0 * rows) * s.model.weightSquares();
-    if (!std::isfinite(cost)) {
-      s.revert(before);
-      std::ostringstream message;
-      message << "the cost became " << (std::isnan(cost) ? "NaN" : "infinite") << " in epoch "
-              << s.epochsDone + 1 << " (mini-batch " << batches + 1
-              << "): training diverged; try a lower learning rate than " << learningRate;
-      throw Error(codes::kDiverged, message.str());
-    }
+    if (!std::isfinite(cost))
+      diverge(std::string("the cost became ") + (std::isnan(cost) ? "NaN" : "infinite") +
+              " at mini-batch " + std::to_string(batches + 1));
     costSum += cost * rows;
     correct += totals.correct;
     counted += totals.counted;
@@ -283,6 +287,12 @@ EpochMetrics Trainer::runEpoch(const std::atomic<bool>* cancel) {
     s.optimizer.step(s.model.parameters().data(), s.model.gradients().data(), s.model.segments(),
                      learningRate);
   }
+  // A finite cost can still come with an update that overflows: the last batch's, which no
+  // later cost sees. Checked once an epoch, so a checkpoint never holds inf or NaN.
+  const std::vector<float>& parameters = s.model.parameters();
+  if (!std::all_of(parameters.begin(), parameters.end(),
+                   [](float value) { return std::isfinite(value); }))
+    diverge("the parameters overflowed");
   s.epochsDone += 1;
 
   EpochMetrics metrics;
