@@ -12,6 +12,8 @@
 
 namespace caviar {
 
+// Each row's loss is computed in the network's precision and summed in double: the sums
+// are over whole epochs.
 struct LossTotals {
   double loss = 0.0;    // sum over the rows of L(yhat, y): the cost is loss / m
   int64_t correct = 0;  // classification only
@@ -30,10 +32,10 @@ LossTotals lossForward(Loss loss, const T* logits, const T* outputs, const T* ta
         const T* z = logits + row * units;
         const auto label = static_cast<int>(targets[row]);
         const T largest = *std::max_element(z, z + units);
-        double total = 0.0;
-        for (int j = 0; j < units; ++j) total += std::exp(static_cast<double>(z[j] - largest));
+        T total = 0;
+        for (int j = 0; j < units; ++j) total += std::exp(z[j] - largest);
         // -log softmax(z)_label = log sum exp(z - max) - (z_label - max)
-        totals.loss += std::log(total) - static_cast<double>(z[label] - largest);
+        totals.loss += static_cast<double>(std::log(total) - (z[label] - largest));
         const T* p = outputs + row * units;
         totals.correct += (std::max_element(p, p + units) - p) == label;
       }
@@ -41,11 +43,12 @@ LossTotals lossForward(Loss loss, const T* logits, const T* outputs, const T* ta
       break;
     case Loss::kBinaryCrossEntropy:
       for (int64_t i = 0; i < rows * units; ++i) {
-        const double z = logits[i];
-        const double y = targets[i];
+        const T z = logits[i];
+        const T y = targets[i];
         // max(z, 0) - z y + log(1 + exp(-|z|)): never overflows, never takes log(0).
-        totals.loss += std::max(z, 0.0) - z * y + std::log1p(std::exp(-std::abs(z)));
-        totals.correct += (z > 0) == (y >= 0.5);
+        totals.loss += static_cast<double>(std::max(z, T(0)) - z * y +
+                                           std::log1p(std::exp(-std::abs(z))));
+        totals.correct += (z > 0) == (y >= T(0.5));
       }
       totals.counted = rows * units;
       break;
