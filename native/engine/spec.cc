@@ -81,6 +81,10 @@ OptimizerType optimizerFromName(const std::string& name) {
 DecayType decayFromName(const std::string& name) { return fromName(name, kDecays, "decay"); }
 const char* activationName(Activation activation) { return toName(activation, kActivations); }
 const char* lossName(Loss loss) { return toName(loss, kLosses); }
+const char* initName(Init init) { return toName(init, kInits); }
+const char* normalizationName(Normalization normalization) {
+  return toName(normalization, kNormalizations);
+}
 
 bool isClassifier(const NetworkSpec& spec) { return spec.loss != Loss::kMeanSquaredError; }
 

@@ -98,5 +98,7 @@ OptimizerType optimizerFromName(const std::string& name);
 DecayType decayFromName(const std::string& name);
 const char* activationName(Activation activation);
 const char* lossName(Loss loss);
+const char* initName(Init init);
+const char* normalizationName(Normalization normalization);
 
 }  // namespace caviar

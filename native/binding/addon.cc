@@ -1,0 +1,723 @@
+// The boundary between Node and the engine: the only file that includes node-addon-api.
+// It reads JS objects and typed arrays into the engine's plain structs, runs training,
+// evaluation, prediction and gradient checks on background threads, and turns
+// caviar::Error into JS Errors with the same `code`. Its JS shape is src/engine/native.ts.
+#include <napi.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "blas.h"
+#include "error.h"
+#include "gradcheck.h"
+#include "model.h"
+#include "trainer.h"
+
+namespace {
+
+using caviar::DataView;
+using caviar::EpochMetrics;
+using caviar::ModelState;
+using caviar::NetworkSpec;
+using caviar::PartMetrics;
+using caviar::TrainingSpec;
+
+constexpr const char* kInvalidArgument = "INVALID_ARGUMENT";
+constexpr const char* kBusy = "BUSY";
+constexpr const char* kInternal = "INTERNAL";
+
+// An error as it travels from a background thread back to the JS thread.
+struct Failure {
+  std::string code;
+  std::string message;
+};
+
+Napi::Error makeError(Napi::Env env, const Failure& failure, bool typeError = false) {
+  Napi::Error error = typeError ? Napi::TypeError::New(env, failure.message)
+                                : Napi::Error::New(env, failure.message);
+  error.Set("code", Napi::String::New(env, failure.code));
+  return error;
+}
+
+[[noreturn]] void throwArgument(Napi::Env env, const std::string& message) {
+  throw makeError(env, {kInvalidArgument, message}, true);
+}
+
+// Runs engine code, turning its errors into a Failure.
+template <typename Work>
+std::optional<Failure> capture(Work&& work) {
+  try {
+    work();
+    return std::nullopt;
+  } catch (const caviar::Error& error) {
+    return Failure{error.code(), error.what()};
+  } catch (const std::bad_alloc&) {
+    return Failure{kInternal, "out of memory"};
+  } catch (const std::exception& error) {
+    return Failure{kInternal, error.what()};
+  }
+}
+
+// Runs engine code on the JS thread, throwing its errors as JS exceptions.
+template <typename Work>
+void onJsThread(Napi::Env env, Work&& work) {
+  if (auto failure = capture(std::forward<Work>(work))) throw makeError(env, *failure);
+}
+
+// ---- Reading JS values ---------------------------------------------------------------
+
+Napi::Value field(const Napi::Object& object, const char* key) {
+  if (!object.Has(key)) throwArgument(object.Env(), std::string("missing field '") + key + "'");
+  return object.Get(key);
+}
+
+double number(const Napi::Object& object, const char* key) {
+  const Napi::Value value = field(object, key);
+  if (!value.IsNumber()) throwArgument(object.Env(), std::string("'") + key + "' must be a number");
+  return value.As<Napi::Number>().DoubleValue();
+}
+
+int integer(const Napi::Object& object, const char* key) {
+  const double value = number(object, key);
+  if (value != std::floor(value) || std::abs(value) > 2147483647.0)
+    throwArgument(object.Env(), std::string("'") + key + "' must be an integer");
+  return static_cast<int>(value);
+}
+
+std::string text(const Napi::Object& object, const char* key) {
+  const Napi::Value value = field(object, key);
+  if (!value.IsString()) throwArgument(object.Env(), std::string("'") + key + "' must be a string");
+  return value.As<Napi::String>().Utf8Value();
+}
+
+bool flag(const Napi::Object& object, const char* key) {
+  const Napi::Value value = field(object, key);
+  if (!value.IsBoolean()) throwArgument(object.Env(), std::string("'") + key + "' must be a boolean");
+  return value.As<Napi::Boolean>().Value();
+}
+
+Napi::Object objectOf(const Napi::Value& value, const char* what) {
+  if (!value.IsObject() || value.IsArray())
+    throwArgument(value.Env(), std::string(what) + " must be an object");
+  return value.As<Napi::Object>();
+}
+
+Napi::Float32Array floats(const Napi::Value& value, const char* what) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throwArgument(value.Env(), std::string(what) + " must be a Float32Array");
+  return value.As<Napi::Float32Array>();
+}
+
+std::vector<float> floatVector(const Napi::Value& value, const char* what) {
+  const Napi::Float32Array array = floats(value, what);
+  return std::vector<float>(array.Data(), array.Data() + array.ElementLength());
+}
+
+// Engine names ("relu", "adamw", ...) become enums; an unknown name throws INVALID_SPEC.
+template <typename Parse>
+auto named(const Napi::Object& object, const char* key, Parse parse) {
+  const std::string name = text(object, key);
+  decltype(parse(name)) result{};
+  onJsThread(object.Env(), [&] { result = parse(name); });
+  return result;
+}
+
+NetworkSpec readNetwork(const Napi::Value& value) {
+  const Napi::Object object = objectOf(value, "network");
+  NetworkSpec spec;
+  spec.inputs = integer(object, "inputs");
+  const Napi::Value layers = field(object, "layers");
+  if (!layers.IsArray()) throwArgument(value.Env(), "'layers' must be an array");
+  const Napi::Array array = layers.As<Napi::Array>();
+  for (uint32_t index = 0; index < array.Length(); ++index) {
+    const Napi::Object layer = objectOf(array.Get(index), "a layer");
+    caviar::LayerSpec entry;
+    entry.units = integer(layer, "units");
+    entry.activation = named(layer, "activation", caviar::activationFromName);
+    entry.batchNorm = flag(layer, "batchNorm");
+    entry.dropout = static_cast<float>(number(layer, "dropout"));
+    spec.layers.push_back(entry);
+  }
+  spec.loss = named(object, "loss", caviar::lossFromName);
+  spec.init = named(object, "init", caviar::initFromName);
+  spec.initScale = number(object, "initScale");
+  return spec;
+}
+
+Napi::Object writeNetwork(Napi::Env env, const NetworkSpec& spec) {
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("inputs", spec.inputs);
+  Napi::Array layers = Napi::Array::New(env, spec.layers.size());
+  for (size_t index = 0; index < spec.layers.size(); ++index) {
+    const caviar::LayerSpec& entry = spec.layers[index];
+    Napi::Object layer = Napi::Object::New(env);
+    layer.Set("units", entry.units);
+    layer.Set("activation", caviar::activationName(entry.activation));
+    layer.Set("batchNorm", entry.batchNorm);
+    layer.Set("dropout", static_cast<double>(entry.dropout));
+    layers.Set(static_cast<uint32_t>(index), layer);
+  }
+  object.Set("layers", layers);
+  object.Set("loss", caviar::lossName(spec.loss));
+  object.Set("init", caviar::initName(spec.init));
+  object.Set("initScale", spec.initScale);
+  return object;
+}
+
+TrainingSpec readTraining(const Napi::Value& value) {
+  const Napi::Object object = objectOf(value, "training");
+  TrainingSpec spec;
+  spec.batchSize = integer(object, "batchSize");
+  spec.shuffle = flag(object, "shuffle");
+  const double seed = number(object, "seed");
+  if (!(seed >= 0 && seed <= 9007199254740991.0) || seed != std::floor(seed))
+    throwArgument(value.Env(), "'seed' must be an integer in [0, 2^53)");
+  spec.seed = static_cast<uint64_t>(seed);
+  const Napi::Object optimizer = objectOf(field(object, "optimizer"), "optimizer");
+  spec.optimizer.type = named(optimizer, "type", caviar::optimizerFromName);
+  spec.optimizer.learningRate = number(optimizer, "learningRate");
+  spec.optimizer.beta = number(optimizer, "beta");
+  spec.optimizer.beta1 = number(optimizer, "beta1");
+  spec.optimizer.beta2 = number(optimizer, "beta2");
+  spec.optimizer.epsilon = number(optimizer, "epsilon");
+  spec.optimizer.weightDecay = number(optimizer, "weightDecay");
+  const Napi::Object decay = objectOf(field(object, "decay"), "decay");
+  spec.decay.type = named(decay, "type", caviar::decayFromName);
+  spec.decay.rate = number(decay, "rate");
+  spec.decay.interval = integer(decay, "interval");
+  spec.decay.floor = number(decay, "floor");
+  spec.decay.period = integer(decay, "period");
+  spec.l2 = number(object, "l2");
+  spec.normalize = named(object, "normalize", caviar::normalizationFromName);
+  return spec;
+}
+
+// Rows of a {x, y, rows, features} object, borrowed from its typed arrays: valid while
+// the JS object is, so only for synchronous use (an OwnedData copies for background work).
+DataView readData(const Napi::Value& value) {
+  const Napi::Object object = objectOf(value, "data");
+  const Napi::Float32Array x = floats(field(object, "x"), "x");
+  const Napi::Float32Array y = floats(field(object, "y"), "y");
+  DataView view;
+  const double rows = number(object, "rows");
+  if (rows != std::floor(rows) || rows < 0 || rows > 9007199254740991.0)
+    throwArgument(value.Env(), "'rows' must be a non-negative integer");
+  view.rows = static_cast<int64_t>(rows);
+  view.features = integer(object, "features");
+  if (view.features < 0 || x.ElementLength() != static_cast<size_t>(view.rows) * view.features)
+    throw makeError(value.Env(), {caviar::codes::kShapeMismatch,
+                                  "x has " + std::to_string(x.ElementLength()) + " values, not rows x features = " +
+                                      std::to_string(view.rows) + " x " + std::to_string(view.features)});
+  if (view.rows > 0 && y.ElementLength() % view.rows != 0)
+    throw makeError(value.Env(), {caviar::codes::kShapeMismatch,
+                                  "y has " + std::to_string(y.ElementLength()) +
+                                      " values, not a whole number per row for " + std::to_string(view.rows) + " rows"});
+  view.targets = view.rows > 0 ? static_cast<int>(y.ElementLength() / view.rows) : 0;
+  view.x = x.Data();
+  view.y = y.Data();
+  return view;
+}
+
+struct OwnedData {
+  explicit OwnedData(const DataView& view)
+      : x(view.x, view.x + view.rows * view.features),
+        y(view.y, view.y + view.rows * view.targets),
+        rows(view.rows),
+        features(view.features),
+        targets(view.targets) {}
+  DataView view() const { return {x.data(), y.data(), rows, features, targets}; }
+  std::vector<float> x, y;
+  int64_t rows;
+  int features, targets;
+};
+
+// ---- Writing JS values ---------------------------------------------------------------
+
+Napi::Float32Array floatArray(Napi::Env env, const float* values, size_t count) {
+  Napi::Float32Array array = Napi::Float32Array::New(env, count);
+  if (count > 0) std::memcpy(array.Data(), values, count * sizeof(float));
+  return array;
+}
+
+Napi::Object writePart(Napi::Env env, const PartMetrics& part) {
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("loss", part.loss);
+  if (part.accuracy) object.Set("accuracy", *part.accuracy);
+  return object;
+}
+
+Napi::Object writeEpoch(Napi::Env env, const EpochMetrics& metrics) {
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("epoch", metrics.epoch);
+  object.Set("learningRate", metrics.learningRate);
+  object.Set("seconds", metrics.seconds);
+  object.Set("samplesPerSecond", metrics.samplesPerSecond);
+  object.Set("train", writePart(env, metrics.train));
+  if (metrics.dev) object.Set("dev", writePart(env, *metrics.dev));
+  Napi::Array layers = Napi::Array::New(env, metrics.layers.size());
+  for (size_t index = 0; index < metrics.layers.size(); ++index) {
+    Napi::Object layer = Napi::Object::New(env);
+    layer.Set("weightNorm", metrics.layers[index].weightNorm);
+    layer.Set("gradNorm", metrics.layers[index].gradNorm);
+    layers.Set(static_cast<uint32_t>(index), layer);
+  }
+  object.Set("layers", layers);
+  return object;
+}
+
+Napi::Object writeModel(Napi::Env env, const ModelState& model) {
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("network", writeNetwork(env, model.network));
+  object.Set("normalization", caviar::normalizationName(model.normalization));
+  object.Set("shift", floatArray(env, model.shift.data(), model.shift.size()));
+  object.Set("scale", floatArray(env, model.scale.data(), model.scale.size()));
+  Napi::Array layers = Napi::Array::New(env, model.layers.size());
+  for (size_t index = 0; index < model.layers.size(); ++index) {
+    const caviar::LayerParameters& entry = model.layers[index];
+    Napi::Object layer = Napi::Object::New(env);
+    const std::pair<const char*, const std::vector<float>*> parts[] = {
+        {"weight", &entry.weight},   {"bias", &entry.bias},
+        {"gamma", &entry.gamma},     {"beta", &entry.beta},
+        {"runningMean", &entry.runningMean}, {"runningVar", &entry.runningVar}};
+    for (const auto& [name, values] : parts) {
+      if (!values->empty() || std::strcmp(name, "weight") == 0)
+        layer.Set(name, floatArray(env, values->data(), values->size()));
+    }
+    layers.Set(static_cast<uint32_t>(index), layer);
+  }
+  object.Set("layers", layers);
+  return object;
+}
+
+ModelState readModel(const Napi::Value& value) {
+  const Napi::Object object = objectOf(value, "model");
+  ModelState model;
+  model.network = readNetwork(field(object, "network"));
+  model.normalization = named(object, "normalization", caviar::normalizationFromName);
+  model.shift = floatVector(field(object, "shift"), "shift");
+  model.scale = floatVector(field(object, "scale"), "scale");
+  const Napi::Value layers = field(object, "layers");
+  if (!layers.IsArray()) throwArgument(value.Env(), "'layers' must be an array");
+  const Napi::Array array = layers.As<Napi::Array>();
+  for (uint32_t index = 0; index < array.Length(); ++index) {
+    const Napi::Object layer = objectOf(array.Get(index), "a layer's parameters");
+    caviar::LayerParameters entry;
+    const auto optional = [&](const char* name) {
+      return layer.Has(name) && !layer.Get(name).IsUndefined() ? floatVector(layer.Get(name), name)
+                                                                : std::vector<float>();
+    };
+    entry.weight = floatVector(field(layer, "weight"), "weight");
+    entry.bias = optional("bias");
+    entry.gamma = optional("gamma");
+    entry.beta = optional("beta");
+    entry.runningMean = optional("runningMean");
+    entry.runningVar = optional("runningVar");
+    model.layers.push_back(std::move(entry));
+  }
+  return model;
+}
+
+// ---- Background work -----------------------------------------------------------------
+
+// A promise settled by a background job: Execute runs off the JS thread; `settle` runs on
+// it with either the job's result or its Failure.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  explicit PromiseWorker(Napi::Env env)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  // Runs the job, keeping its Failure for the JS thread.
+  template <typename Work>
+  void run(Work&& work) {
+    failure_ = capture(std::forward<Work>(work));
+    if (failure_) SetError(failure_->message);
+  }
+  virtual Napi::Value result() = 0;
+  virtual void finish() {}
+  void OnOK() override {
+    finish();
+    deferred_.Resolve(result());
+  }
+  void OnError(const Napi::Error&) override {
+    finish();
+    deferred_.Reject(makeError(Env(), *failure_).Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::optional<Failure> failure_;
+};
+
+class TrainerWrap;
+
+// train(): epochs on a background thread, each epoch's metrics streamed to the JS thread.
+// AsyncProgressQueueWorker delivers every report (the plain AsyncProgressWorker may merge
+// them and drop epochs).
+class TrainWorker : public Napi::AsyncProgressQueueWorker<EpochMetrics> {
+ public:
+  TrainWorker(Napi::Env env, TrainerWrap* owner, Napi::Object self, int epochs,
+              Napi::Function onEpoch);
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override;
+  void OnProgress(const EpochMetrics* metrics, size_t count) override;
+  void OnOK() override;
+  void OnError(const Napi::Error&) override;
+
+ private:
+  TrainerWrap* owner_;
+  Napi::ObjectReference self_;  // keeps the trainer alive while it trains
+  Napi::FunctionReference onEpoch_;
+  Napi::Promise::Deferred deferred_;
+  int epochs_;
+  int completed_ = 0;
+  std::optional<Failure> failure_;
+  std::optional<Napi::Error> callbackError_;
+};
+
+class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "Trainer",
+                       {InstanceMethod<&TrainerWrap::train>("train"),
+                        InstanceMethod<&TrainerWrap::cancel>("cancel"),
+                        InstanceMethod<&TrainerWrap::setLearningRate>("setLearningRate"),
+                        InstanceMethod<&TrainerWrap::nextLearningRate>("nextLearningRate"),
+                        InstanceMethod<&TrainerWrap::epochsDone>("epochsDone"),
+                        InstanceMethod<&TrainerWrap::evaluate>("evaluate"),
+                        InstanceMethod<&TrainerWrap::checkpoint>("checkpoint"),
+                        InstanceMethod<&TrainerWrap::restore>("restore"),
+                        InstanceMethod<&TrainerWrap::model>("model")});
+  }
+
+  explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
+    const Napi::Env env = info.Env();
+    if (info.Length() < 4) throwArgument(env, "Trainer(network, training, train, dev) takes 4 arguments");
+    const NetworkSpec network = readNetwork(info[0]);
+    const TrainingSpec training = readTraining(info[1]);
+    const DataView train = readData(info[2]);
+    const DataView dev = info[3].IsNull() || info[3].IsUndefined() ? DataView{} : readData(info[3]);
+    onJsThread(env, [&] { trainer_ = std::make_unique<caviar::Trainer>(network, training, train, dev); });
+  }
+
+  caviar::Trainer& trainer() { return *trainer_; }
+  std::atomic<bool>& cancelFlag() { return cancel_; }
+  void release() { busy_ = false; }
+
+  // The rate set from JS while training: applied by the training thread between epochs.
+  std::optional<double> takePendingRate() {
+    std::lock_guard<std::mutex> lock(pendingMutex_);
+    std::optional<double> rate = pendingRate_;
+    pendingRate_.reset();
+    return rate;
+  }
+
+ private:
+  // Claims the trainer for one call; a second call while one runs is refused, as
+  // better-sqlite3 refuses a statement while another iterates.
+  void claim(Napi::Env env) {
+    if (busy_) throw makeError(env, {kBusy, "the trainer is busy: a train() or evaluate() is running"});
+  }
+
+  Napi::Value train(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction())
+      throwArgument(env, "train(epochs, onEpoch) takes a number and a function");
+    const double epochs = info[0].As<Napi::Number>().DoubleValue();
+    if (!(epochs >= 1 && epochs <= 1e9) || epochs != std::floor(epochs))
+      throwArgument(env, "epochs must be a positive integer");
+    claim(env);
+    busy_ = true;
+    cancel_ = false;
+    auto* worker = new TrainWorker(env, this, info.This().As<Napi::Object>(), static_cast<int>(epochs),
+                                   info[1].As<Napi::Function>());
+    const Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  }
+
+  Napi::Value cancel(const Napi::CallbackInfo& info) {
+    cancel_ = true;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value setLearningRate(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) throwArgument(env, "setLearningRate(rate) takes a number");
+    const double rate = info[0].As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(rate) || rate <= 0)
+      throw makeError(env, {caviar::codes::kInvalidSpec, "/learningRate: must be a positive number"});
+    if (busy_) {
+      std::lock_guard<std::mutex> lock(pendingMutex_);
+      pendingRate_ = rate;
+    } else {
+      onJsThread(env, [&] { trainer_->setLearningRate(rate); });
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value nextLearningRate(const Napi::CallbackInfo& info) {
+    claim(info.Env());
+    return Napi::Number::New(info.Env(), trainer_->nextLearningRate());
+  }
+
+  Napi::Value epochsDone(const Napi::CallbackInfo& info) {
+    claim(info.Env());
+    return Napi::Number::New(info.Env(), trainer_->epochsDone());
+  }
+
+  Napi::Value evaluate(const Napi::CallbackInfo& info);
+
+  Napi::Value checkpoint(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    claim(env);
+    std::vector<uint8_t> bytes;
+    onJsThread(env, [&] { bytes = trainer_->checkpoint(); });
+    Napi::Uint8Array array = Napi::Uint8Array::New(env, bytes.size());
+    std::memcpy(array.Data(), bytes.data(), bytes.size());
+    return array;
+  }
+
+  Napi::Value restore(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throwArgument(env, "restore(bytes) takes a Uint8Array");
+    claim(env);
+    const Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+    onJsThread(env, [&] { trainer_->restore(bytes.Data(), bytes.ElementLength()); });
+    return env.Undefined();
+  }
+
+  Napi::Value model(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    claim(env);
+    ModelState state;
+    onJsThread(env, [&] { state = trainer_->model(); });
+    return writeModel(env, state);
+  }
+
+  std::unique_ptr<caviar::Trainer> trainer_;
+  std::atomic<bool> cancel_{false};
+  std::atomic<bool> busy_{false};
+  std::mutex pendingMutex_;
+  std::optional<double> pendingRate_;
+
+  friend class EvaluateWorker;
+};
+
+TrainWorker::TrainWorker(Napi::Env env, TrainerWrap* owner, Napi::Object self, int epochs,
+                         Napi::Function onEpoch)
+    : Napi::AsyncProgressQueueWorker<EpochMetrics>(env),
+      owner_(owner),
+      self_(Napi::Persistent(self)),
+      onEpoch_(Napi::Persistent(onEpoch)),
+      deferred_(Napi::Promise::Deferred::New(env)),
+      epochs_(epochs) {}
+
+void TrainWorker::Execute(const ExecutionProgress& progress) {
+  failure_ = capture([&] {
+    for (int epoch = 0; epoch < epochs_; ++epoch) {
+      if (auto rate = owner_->takePendingRate()) owner_->trainer().setLearningRate(*rate);
+      const EpochMetrics metrics = owner_->trainer().runEpoch(&owner_->cancelFlag());
+      ++completed_;
+      progress.Send(&metrics, 1);
+    }
+  });
+  if (failure_) SetError(failure_->message);
+}
+
+void TrainWorker::OnProgress(const EpochMetrics* metrics, size_t count) {
+  const Napi::Env env = Env();
+  for (size_t index = 0; index < count; ++index) {
+    if (callbackError_) return;
+    try {
+      onEpoch_.Call({writeEpoch(env, metrics[index])});
+    } catch (const Napi::Error& error) {
+      // The callback threw: stop training and reject with its error once the thread ends.
+      callbackError_ = error;
+      owner_->cancelFlag() = true;
+    }
+  }
+}
+
+void TrainWorker::OnOK() {
+  // A pending rate set after the last epoch applies to the next run.
+  if (auto rate = owner_->takePendingRate()) owner_->trainer().setLearningRate(*rate);
+  owner_->release();
+  if (callbackError_) return deferred_.Reject(callbackError_->Value());
+  deferred_.Resolve(Napi::Number::New(Env(), completed_));
+}
+
+void TrainWorker::OnError(const Napi::Error&) {
+  if (auto rate = owner_->takePendingRate()) owner_->trainer().setLearningRate(*rate);
+  owner_->release();
+  if (callbackError_) return deferred_.Reject(callbackError_->Value());
+  deferred_.Reject(makeError(Env(), *failure_).Value());
+}
+
+class EvaluateWorker : public PromiseWorker {
+ public:
+  EvaluateWorker(Napi::Env env, TrainerWrap* owner, Napi::Object self, const DataView& data)
+      : PromiseWorker(env), owner_(owner), self_(Napi::Persistent(self)), data_(data) {}
+
+ protected:
+  void Execute() override { run([&] { metrics_ = owner_->trainer_->evaluate(data_.view()); }); }
+  Napi::Value result() override { return writePart(Env(), metrics_); }
+  void finish() override { owner_->release(); }
+
+ private:
+  TrainerWrap* owner_;
+  Napi::ObjectReference self_;
+  OwnedData data_;
+  PartMetrics metrics_;
+};
+
+Napi::Value TrainerWrap::evaluate(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 1) throwArgument(env, "evaluate(data) takes the data to evaluate");
+  const DataView data = readData(info[0]);
+  claim(env);
+  busy_ = true;
+  auto* worker = new EvaluateWorker(env, this, info.This().As<Napi::Object>(), data);
+  const Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "Model", {InstanceMethod<&ModelWrap::predict>("predict")});
+  }
+
+  explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+    if (info.Length() < 1) throwArgument(info.Env(), "Model(state) takes the model's state");
+    ModelState state = readModel(info[0]);
+    onJsThread(info.Env(), [&] { model_ = std::make_unique<caviar::Model>(std::move(state)); });
+  }
+
+  // Predictions share the model's buffers, so concurrent calls take turns.
+  void predict(const std::vector<float>& x, int64_t rows, std::vector<float>& outputs) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    model_->predict(x.data(), rows, outputs.data());
+  }
+  int outputUnits() const { return model_->state().network.layers.back().units; }
+  int inputs() const { return model_->state().network.inputs; }
+
+ private:
+  Napi::Value predict(const Napi::CallbackInfo& info);
+
+  std::unique_ptr<caviar::Model> model_;
+  std::mutex mutex_;
+};
+
+class PredictWorker : public PromiseWorker {
+ public:
+  PredictWorker(Napi::Env env, ModelWrap* owner, Napi::Object self, std::vector<float> x, int64_t rows)
+      : PromiseWorker(env),
+        owner_(owner),
+        self_(Napi::Persistent(self)),
+        x_(std::move(x)),
+        rows_(rows),
+        outputs_(static_cast<size_t>(rows) * owner->outputUnits()) {}
+
+ protected:
+  void Execute() override { run([&] { owner_->predict(x_, rows_, outputs_); }); }
+  Napi::Value result() override { return floatArray(Env(), outputs_.data(), outputs_.size()); }
+
+ private:
+  ModelWrap* owner_;
+  Napi::ObjectReference self_;
+  std::vector<float> x_;
+  int64_t rows_;
+  std::vector<float> outputs_;
+};
+
+Napi::Value ModelWrap::predict(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[1].IsNumber()) throwArgument(env, "predict(x, rows) takes a Float32Array and a number");
+  std::vector<float> x = floatVector(info[0], "x");
+  const double rows = info[1].As<Napi::Number>().DoubleValue();
+  if (rows != std::floor(rows) || rows < 0 || x.size() != static_cast<size_t>(rows) * inputs())
+    throw makeError(env, {caviar::codes::kShapeMismatch,
+                          "x has " + std::to_string(x.size()) + " values, not rows x inputs = " +
+                              std::to_string(rows) + " x " + std::to_string(inputs())});
+  auto* worker = new PredictWorker(env, this, info.This().As<Napi::Object>(), std::move(x),
+                                   static_cast<int64_t>(rows));
+  const Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+class GradCheckWorker : public PromiseWorker {
+ public:
+  GradCheckWorker(Napi::Env env, NetworkSpec network, double l2, const DataView& data, uint64_t seed,
+                  double epsilon)
+      : PromiseWorker(env), network_(std::move(network)), l2_(l2), data_(data), seed_(seed), epsilon_(epsilon) {}
+
+ protected:
+  void Execute() override {
+    run([&] { result_ = caviar::gradCheck(network_, l2_, data_.view(), seed_, epsilon_); });
+  }
+  Napi::Value result() override {
+    const Napi::Env env = Env();
+    Napi::Object object = Napi::Object::New(env);
+    object.Set("difference", result_.difference);
+    Napi::Array layers = Napi::Array::New(env, result_.layers.size());
+    for (size_t index = 0; index < result_.layers.size(); ++index)
+      layers.Set(static_cast<uint32_t>(index), result_.layers[index]);
+    object.Set("layers", layers);
+    object.Set("parameters", static_cast<double>(result_.parameters));
+    return object;
+  }
+
+ private:
+  NetworkSpec network_;
+  double l2_;
+  OwnedData data_;
+  uint64_t seed_;
+  double epsilon_;
+  caviar::GradCheckResult result_;
+};
+
+Napi::Value gradCheck(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[1].IsNumber() || !info[3].IsNumber() || !info[4].IsNumber())
+    throwArgument(env, "gradCheck(network, l2, data, seed, epsilon)");
+  NetworkSpec network = readNetwork(info[0]);
+  const DataView data = readData(info[2]);
+  const double seed = info[3].As<Napi::Number>().DoubleValue();
+  if (!(seed >= 0 && seed <= 9007199254740991.0) || seed != std::floor(seed))
+    throwArgument(env, "seed must be an integer in [0, 2^53)");
+  auto* worker = new GradCheckWorker(env, std::move(network), info[1].As<Napi::Number>().DoubleValue(),
+                                     data, static_cast<uint64_t>(seed), info[4].As<Napi::Number>().DoubleValue());
+  const Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value blasInfo(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), caviar::blasInfo());
+}
+
+Napi::Object initialize(Napi::Env env, Napi::Object exports) {
+  exports.Set("Trainer", TrainerWrap::define(env));
+  exports.Set("Model", ModelWrap::define(env));
+  exports.Set("gradCheck", Napi::Function::New(env, gradCheck, "gradCheck"));
+  exports.Set("blasInfo", Napi::Function::New(env, blasInfo, "blasInfo"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(caviar, initialize)
