@@ -36,12 +36,14 @@ constexpr const char* kInternal = "INTERNAL";
 struct Failure {
   std::string code;
   std::string message;
+  std::string path;
 };
 
 Napi::Error makeError(Napi::Env env, const Failure& failure, bool typeError = false) {
   Napi::Error error = typeError ? Napi::TypeError::New(env, failure.message)
                                 : Napi::Error::New(env, failure.message);
   error.Set("code", Napi::String::New(env, failure.code));
+  if (!failure.path.empty()) error.Set("path", Napi::String::New(env, failure.path));
   return error;
 }
 
@@ -56,11 +58,11 @@ std::optional<Failure> capture(Work&& work) {
     work();
     return std::nullopt;
   } catch (const caviar::Error& error) {
-    return Failure{error.code(), error.what()};
+    return Failure{error.code(), error.what(), error.path()};
   } catch (const std::bad_alloc&) {
-    return Failure{kInternal, "out of memory"};
+    return Failure{kInternal, "out of memory", ""};
   } catch (const std::exception& error) {
-    return Failure{kInternal, error.what()};
+    return Failure{kInternal, error.what(), ""};
   }
 }
 
@@ -455,7 +457,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     if (info.Length() < 1 || !info[0].IsNumber()) throwArgument(env, "setLearningRate(rate) takes a number");
     const double rate = info[0].As<Napi::Number>().DoubleValue();
     if (!std::isfinite(rate) || rate <= 0)
-      throw makeError(env, {caviar::codes::kInvalidSpec, "/learningRate: must be a positive number"});
+      throw makeError(env, {caviar::codes::kInvalidSpec, "/learningRate: must be a positive number", "/learningRate"});
     if (busy_) {
       std::lock_guard<std::mutex> lock(pendingMutex_);
       pendingRate_ = rate;

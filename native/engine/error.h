@@ -10,12 +10,15 @@ namespace caviar {
 
 class Error : public std::runtime_error {
  public:
-  Error(std::string code, const std::string& message)
-      : std::runtime_error(message), code_(std::move(code)) {}
+  Error(std::string code, const std::string& message, std::string path = "")
+      : std::runtime_error(message), code_(std::move(code)), path_(std::move(path)) {}
   const std::string& code() const { return code_; }
+  // The JSON pointer of the spec field at fault ("/model/layers/0/units"), when one is.
+  const std::string& path() const { return path_; }
 
  private:
   std::string code_;
+  std::string path_;
 };
 
 // The codes, in one place so the TypeScript face can list the same set.

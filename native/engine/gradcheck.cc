@@ -27,8 +27,8 @@ GradCheckResult gradCheck(const NetworkSpec& spec, double l2, const DataView& da
                           uint64_t seed, double epsilon) {
   validateNetwork(spec);
   validateData(spec, data, "gradient-check");
-  if (!std::isfinite(l2) || l2 < 0) throw Error(codes::kInvalidSpec, "/l2: must be >= 0");
-  if (!(epsilon > 0 && epsilon < 1)) throw Error(codes::kInvalidSpec, "/epsilon: must be in (0, 1)");
+  if (!std::isfinite(l2) || l2 < 0) throw Error(codes::kInvalidSpec, "/l2: must be >= 0", "/l2");
+  if (!(epsilon > 0 && epsilon < 1)) throw Error(codes::kInvalidSpec, "/epsilon: must be in (0, 1)", "/epsilon");
   const int rows = static_cast<int>(data.rows);
   Network<double> network(spec, rows);
   Rng rng(seed);

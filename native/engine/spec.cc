@@ -9,7 +9,7 @@ namespace caviar {
 namespace {
 
 [[noreturn]] void invalid(const std::string& path, const std::string& message) {
-  throw Error(codes::kInvalidSpec, path + ": " + message);
+  throw Error(codes::kInvalidSpec, path + ": " + message, path);
 }
 
 template <typename Enum, size_t N>

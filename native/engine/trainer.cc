@@ -316,7 +316,7 @@ double Trainer::nextLearningRate() const { return state_->learningRate(); }
 
 void Trainer::setLearningRate(double learningRate) {
   if (!std::isfinite(learningRate) || learningRate <= 0)
-    throw Error(codes::kInvalidSpec, "/learningRate: must be a positive number");
+    throw Error(codes::kInvalidSpec, "/learningRate: must be a positive number", "/learningRate");
   state_->baseRate = learningRate;
   state_->scheduleStart = state_->epochsDone;
 }

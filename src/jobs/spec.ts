@@ -1,29 +1,20 @@
 // The job spec: the one definition of its shape, used by the CLI, the server, the OpenAPI
 // document and the TypeScript types. Defaults are filled by resolveSpec, in one place.
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TLiteral, type TUnion } from '@sinclair/typebox';
 
 const Strict = { additionalProperties: false } as const;
 
-export const ActivationName = Type.Union(
-  ['relu', 'leaky-relu', 'tanh', 'sigmoid', 'softmax', 'linear'].map((name) => Type.Literal(name)),
-);
-export const LossName = Type.Union(
-  ['cross-entropy', 'binary-cross-entropy', 'mse'].map((name) => Type.Literal(name)),
-);
-export const InitName = Type.Union(
-  ['he', 'xavier', 'glorot', 'normal', 'zeros'].map((name) => Type.Literal(name)),
-);
-export const NormalizationName = Type.Union(
-  ['standard', 'minmax', 'none'].map((name) => Type.Literal(name)),
-);
-export const OptimizerName = Type.Union(
-  ['sgd', 'momentum', 'rmsprop', 'adam', 'adamw'].map((name) => Type.Literal(name)),
-);
-export const DecayName = Type.Union(
-  ['inverse-time', 'staircase', 'exponential', 'sqrt', 'step', 'cosine'].map((name) =>
-    Type.Literal(name),
-  ),
-);
+/** A union of string literals that keeps each literal in the static type. */
+function oneOf<Names extends string[]>(...names: Names): TUnion<TLiteral<Names[number]>[]> {
+  return Type.Union(names.map((name) => Type.Literal(name)));
+}
+
+export const ActivationName = oneOf('relu', 'leaky-relu', 'tanh', 'sigmoid', 'softmax', 'linear');
+export const LossName = oneOf('cross-entropy', 'binary-cross-entropy', 'mse');
+export const InitName = oneOf('he', 'xavier', 'glorot', 'normal', 'zeros');
+export const NormalizationName = oneOf('standard', 'minmax', 'none');
+export const OptimizerName = oneOf('sgd', 'momentum', 'rmsprop', 'adam', 'adamw');
+export const DecayName = oneOf('inverse-time', 'staircase', 'exponential', 'sqrt', 'step', 'cosine');
 
 export const LayerSchema = Type.Object(
   {
@@ -79,9 +70,7 @@ export const DecaySchema = Type.Object(
 
 export const EarlyStoppingSchema = Type.Object(
   {
-    metric: Type.Union(
-      ['dev.loss', 'dev.accuracy', 'train.loss', 'train.accuracy'].map((name) => Type.Literal(name)),
-    ),
+    metric: oneOf('dev.loss', 'dev.accuracy', 'train.loss', 'train.accuracy'),
     patience: Type.Integer({ minimum: 1, maximum: 1e6 }),
     minDelta: Type.Optional(Type.Number({ minimum: 0 })),
     restoreBest: Type.Optional(Type.Boolean()),

@@ -1,0 +1,168 @@
+// From a user's spec to the engine's full configuration: schema validation (the job
+// spec's own TypeBox schemas), the checks a schema cannot express, and every default.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { ValueError } from '@sinclair/typebox/errors';
+import {
+  LossName,
+  ModelSchema,
+  NormalizationName,
+  TrainingSchema,
+  type DecaySpec,
+  type LossName as Loss,
+  type ModelSpec,
+  type OptimizerSpec,
+  type TrainingSpec,
+} from '../jobs/spec.js';
+import { EngineError } from './errors.js';
+import type { NativeNetworkConfig, NativeTrainingConfig } from './native.js';
+
+/** What a trainer needs of a job spec: everything but the dataset. */
+export const TrainerSpecSchema = Type.Object(
+  {
+    model: ModelSchema,
+    loss: Type.Optional(LossName),
+    normalize: Type.Optional(NormalizationName),
+    training: TrainingSchema,
+  },
+  { additionalProperties: false },
+);
+export type TrainerSpec = Static<typeof TrainerSpecSchema>;
+
+/** What a gradient check needs: a network, its loss and the L2 strength. */
+export const GradCheckSpecSchema = Type.Object(
+  {
+    model: ModelSchema,
+    loss: Type.Optional(LossName),
+    l2: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
+  },
+  { additionalProperties: false },
+);
+export type GradCheckSpec = Static<typeof GradCheckSpecSchema>;
+
+export const Defaults = {
+  batchSize: 64,
+  seed: 0,
+  init: 'he',
+  initScale: 0.01,
+  normalize: 'standard',
+  optimizer: 'adam',
+} as const;
+
+// Each optimizer's fields and their defaults; a field of another optimizer is an error.
+const optimizerDefaults: Record<OptimizerSpec['type'], Partial<Record<keyof OptimizerSpec, number>>> = {
+  sgd: { learningRate: 0.01 },
+  momentum: { learningRate: 0.01, beta: 0.9 },
+  rmsprop: { learningRate: 0.001, beta: 0.9, epsilon: 1e-8 },
+  adam: { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+  adamw: { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 },
+};
+
+// The same for learning-rate decay (native/engine/spec.h lists the formulas).
+const decayDefaults: Record<DecaySpec['type'], Partial<Record<keyof DecaySpec, number>>> = {
+  'inverse-time': { rate: 1 },
+  staircase: { rate: 1, interval: 1 },
+  exponential: { rate: 0.95 },
+  sqrt: { rate: 1 },
+  step: { rate: 0.1, interval: 10 },
+  cosine: { floor: 0, period: 0 }, // period 0 stands for the run's epochs
+};
+
+const compiled = new Map<TSchema, ReturnType<typeof TypeCompiler.Compile>>();
+
+/** Checks `value` against `schema`; throws INVALID_SPEC naming the first wrong field. */
+export function validate<T extends TSchema>(schema: T, value: unknown, pathPrefix = ''): Static<T> {
+  let checker = compiled.get(schema);
+  if (checker === undefined) {
+    checker = TypeCompiler.Compile(schema);
+    compiled.set(schema, checker);
+  }
+  if (checker.Check(value)) return value;
+  const first = checker.Errors(value).First();
+  const path = pathPrefix + (first?.path ?? '');
+  throw new EngineError('INVALID_SPEC', `${path || 'spec'}: ${describe(first)}`, path || '/');
+}
+
+function describe(error: ValueError | undefined): string {
+  if (error === undefined) return 'is invalid';
+  const choices = (error.schema as { anyOf?: { const?: unknown }[] }).anyOf;
+  if (choices?.every((choice) => choice.const !== undefined))
+    return `must be one of ${choices.map((choice) => JSON.stringify(choice.const)).join(', ')}`;
+  return error.message.charAt(0).toLowerCase() + error.message.slice(1);
+}
+
+function reject(path: string, message: string): never {
+  throw new EngineError('INVALID_SPEC', `${path}: ${message}`, path);
+}
+
+/** The loss a network uses: the spec's, or the one its output activation implies. */
+export function resolveLoss(model: ModelSpec, loss: Loss | undefined): Loss {
+  const output = model.layers[model.layers.length - 1]?.activation;
+  // "cross-entropy" names the family: with a sigmoid output it is the binary one.
+  if (loss === undefined || (loss === 'cross-entropy' && output === 'sigmoid')) {
+    if (output === 'softmax') return 'cross-entropy';
+    if (output === 'sigmoid') return 'binary-cross-entropy';
+    return 'mse';
+  }
+  return loss;
+}
+
+export function resolveNetwork(model: ModelSpec, loss: Loss | undefined, inputs: number): NativeNetworkConfig {
+  return {
+    inputs,
+    layers: model.layers.map((layer) => ({
+      units: layer.units,
+      activation: layer.activation,
+      batchNorm: layer.batchNorm ?? false,
+      dropout: layer.dropout ?? 0,
+    })),
+    loss: resolveLoss(model, loss),
+    init: model.init ?? Defaults.init,
+    initScale: model.initScale ?? Defaults.initScale,
+  };
+}
+
+function fill<K extends string>(
+  given: Partial<Record<K, number>>,
+  defaults: Partial<Record<K, number>>,
+  path: string,
+  type: string,
+): Partial<Record<K, number>> {
+  for (const key of Object.keys(given) as K[]) {
+    if (!(key in defaults)) reject(`${path}/${key}`, `is not a setting of ${type}`);
+  }
+  return { ...defaults, ...given };
+}
+
+// Settings the engine reads for every optimizer but uses only for some; these values
+// stand in for the ones the chosen optimizer ignores.
+const ignoredSettings = { beta: 0.9, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 };
+
+function resolveOptimizer(optimizer: OptimizerSpec | undefined): NativeTrainingConfig['optimizer'] {
+  const { type, ...given } = optimizer ?? { type: Defaults.optimizer };
+  const settings = fill(given, optimizerDefaults[type], '/training/optimizer', type);
+  return { learningRate: 0.001, ...ignoredSettings, ...settings, type };
+}
+
+function resolveDecay(decay: DecaySpec | undefined, epochs: number): NativeTrainingConfig['decay'] {
+  const none = { type: 'none', rate: 1, interval: 1, floor: 0, period: epochs };
+  if (decay === undefined) return none;
+  const { type, ...given } = decay;
+  const settings = fill(given, decayDefaults[type], '/training/lrDecay', type);
+  return { ...none, ...settings, type, period: settings.period || epochs };
+}
+
+export function resolveTraining(
+  training: TrainingSpec,
+  normalize: TrainerSpec['normalize'],
+): NativeTrainingConfig {
+  return {
+    batchSize: training.batchSize ?? Defaults.batchSize,
+    shuffle: training.shuffle ?? true,
+    seed: training.seed ?? Defaults.seed,
+    optimizer: resolveOptimizer(training.optimizer),
+    decay: resolveDecay(training.lrDecay, training.epochs),
+    l2: training.l2 ?? 0,
+    normalize: normalize ?? Defaults.normalize,
+  };
+}
