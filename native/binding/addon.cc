@@ -143,7 +143,7 @@ NetworkSpec readNetwork(const Napi::Value& value) {
     entry.units = integer(layer, "units");
     entry.activation = named(layer, "activation", caviar::activationFromName);
     entry.batchNorm = flag(layer, "batchNorm");
-    entry.dropout = static_cast<float>(number(layer, "dropout"));
+    entry.dropout = number(layer, "dropout");
     spec.layers.push_back(entry);
   }
   spec.loss = named(object, "loss", caviar::lossFromName);
@@ -162,7 +162,7 @@ Napi::Object writeNetwork(Napi::Env env, const NetworkSpec& spec) {
     layer.Set("units", entry.units);
     layer.Set("activation", caviar::activationName(entry.activation));
     layer.Set("batchNorm", entry.batchNorm);
-    layer.Set("dropout", static_cast<double>(entry.dropout));
+    layer.Set("dropout", entry.dropout);
     layers.Set(static_cast<uint32_t>(index), layer);
   }
   object.Set("layers", layers);

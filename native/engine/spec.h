@@ -20,7 +20,7 @@ struct LayerSpec {
   int units = 0;
   Activation activation = Activation::kRelu;
   bool batchNorm = false;
-  float dropout = 0.0f;  // probability of dropping a unit: keep_prob = 1 - dropout
+  double dropout = 0.0;  // probability of dropping a unit: keep_prob = 1 - dropout
 };
 
 struct NetworkSpec {
