@@ -53,7 +53,7 @@ t.test('the saved model is the documented format', async (t) => {
   t.equal(saved.version, 1);
   t.same(saved.network.layers[0], { units: 16, activation: 'relu', batchNorm: true, dropout: 0.2 });
   t.equal(saved.network.loss, 'cross-entropy');
-  const [hidden, output] = saved.layers as [Record<string, string>, Record<string, string>];
+  const [hidden, output] = saved.layers as unknown as [Record<string, string>, Record<string, string>];
   t.same(Object.keys(hidden).sort(), ['beta', 'gamma', 'runningMean', 'runningVar', 'weight']);
   t.same(Object.keys(output).sort(), ['bias', 'weight']);
   const weight = Buffer.from(hidden.weight as string, 'base64');
