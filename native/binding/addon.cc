@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -36,7 +37,7 @@ constexpr const char* kInternal = "INTERNAL";
 struct Failure {
   std::string code;
   std::string message;
-  std::string path;
+  std::string path = {};
 };
 
 Napi::Error makeError(Napi::Env env, const Failure& failure, bool typeError = false) {
@@ -358,6 +359,30 @@ class PromiseWorker : public Napi::AsyncWorker {
   std::optional<Failure> failure_;
 };
 
+// Holds the training thread after each epoch until the JS thread has passed that epoch to
+// onEpoch. Whatever the listener does (setLearningRate, cancel, checkpoint) then lands
+// exactly between that epoch and the next, and training never runs ahead of its listener.
+class EpochGate {
+ public:
+  void wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    opened_.wait(lock, [this] { return open_; });
+    open_ = false;
+  }
+  void open() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      open_ = true;
+    }
+    opened_.notify_one();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  bool open_ = false;
+};
+
 class TrainerWrap;
 
 // train(): epochs on a background thread, each epoch's metrics streamed to the JS thread.
@@ -376,10 +401,17 @@ class TrainWorker : public Napi::AsyncProgressQueueWorker<EpochMetrics> {
   void OnError(const Napi::Error&) override;
 
  private:
+  // At exit (process.exit, a worker's termination) libuv joins its threads: a run must
+  // stop at its next mini-batch rather than hold the process until its last epoch.
+  static void onTeardown(TrainWorker* worker);
+  void settle();
+
   TrainerWrap* owner_;
   Napi::ObjectReference self_;  // keeps the trainer alive while it trains
   Napi::FunctionReference onEpoch_;
   Napi::Promise::Deferred deferred_;
+  Napi::Env::CleanupHook<void (*)(TrainWorker*), TrainWorker> teardown_;
+  EpochGate gate_;
   int epochs_;
   int completed_ = 0;
   std::optional<Failure> failure_;
@@ -411,23 +443,31 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     onJsThread(env, [&] { trainer_ = std::make_unique<caviar::Trainer>(network, training, train, dev); });
   }
 
+  // What the trainer is doing. Only the JS thread reads or changes it; the training
+  // thread is parked while the activity is kBetweenEpochs (see EpochGate).
+  enum class Activity { kIdle, kTraining, kBetweenEpochs, kEvaluating };
+
   caviar::Trainer& trainer() { return *trainer_; }
   std::atomic<bool>& cancelFlag() { return cancel_; }
-  void release() { busy_ = false; }
-
-  // The rate set from JS while training: applied by the training thread between epochs.
-  std::optional<double> takePendingRate() {
-    std::lock_guard<std::mutex> lock(pendingMutex_);
-    std::optional<double> rate = pendingRate_;
-    pendingRate_.reset();
-    return rate;
+  void setActivity(Activity activity) {
+    activity_ = activity;
+    // A rate set while the engine was busy is applied now that it is not.
+    if (activity != Activity::kTraining && activity != Activity::kEvaluating && pendingRate_) {
+      trainer_->setLearningRate(*pendingRate_);
+      pendingRate_.reset();
+    }
   }
 
  private:
-  // Claims the trainer for one call; a second call while one runs is refused, as
-  // better-sqlite3 refuses a statement while another iterates.
-  void claim(Napi::Env env) {
-    if (busy_) throw makeError(env, {kBusy, "the trainer is busy: a train() or evaluate() is running"});
+  // A second call while one runs is refused, as better-sqlite3 refuses a statement while
+  // another iterates. Between epochs (inside onEpoch) the trainer is still, so the calls
+  // that only read it, and setLearningRate, may run there.
+  void claim(Napi::Env env, bool betweenEpochsToo = false) {
+    if (activity_ == Activity::kIdle) return;
+    if (activity_ == Activity::kBetweenEpochs && betweenEpochsToo) return;
+    throw makeError(env, {kBusy, activity_ == Activity::kEvaluating
+                                     ? "the trainer is busy: an evaluate() is running"
+                                     : "the trainer is busy: a train() is running"});
   }
 
   Napi::Value train(const Napi::CallbackInfo& info) {
@@ -438,12 +478,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     if (!(epochs >= 1 && epochs <= 1e9) || epochs != std::floor(epochs))
       throwArgument(env, "epochs must be a positive integer");
     claim(env);
-    busy_ = true;
     cancel_ = false;
     auto* worker = new TrainWorker(env, this, info.This().As<Napi::Object>(), static_cast<int>(epochs),
                                    info[1].As<Napi::Function>());
     const Napi::Promise promise = worker->promise();
     worker->Queue();
+    activity_ = Activity::kTraining;
     return promise;
   }
 
@@ -458,8 +498,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     const double rate = info[0].As<Napi::Number>().DoubleValue();
     if (!std::isfinite(rate) || rate <= 0)
       throw makeError(env, {caviar::codes::kInvalidSpec, "/learningRate: must be a positive number", "/learningRate"});
-    if (busy_) {
-      std::lock_guard<std::mutex> lock(pendingMutex_);
+    // While an epoch runs, the rate waits on the JS thread until the epoch ends: the
+    // training thread never sees it change under it.
+    if (activity_ == Activity::kTraining || activity_ == Activity::kEvaluating) {
       pendingRate_ = rate;
     } else {
       onJsThread(env, [&] { trainer_->setLearningRate(rate); });
@@ -468,12 +509,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
   Napi::Value nextLearningRate(const Napi::CallbackInfo& info) {
-    claim(info.Env());
+    claim(info.Env(), true);
     return Napi::Number::New(info.Env(), trainer_->nextLearningRate());
   }
 
   Napi::Value epochsDone(const Napi::CallbackInfo& info) {
-    claim(info.Env());
+    claim(info.Env(), true);
     return Napi::Number::New(info.Env(), trainer_->epochsDone());
   }
 
@@ -481,11 +522,11 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   Napi::Value checkpoint(const Napi::CallbackInfo& info) {
     const Napi::Env env = info.Env();
-    claim(env);
+    claim(env, true);
     std::vector<uint8_t> bytes;
     onJsThread(env, [&] { bytes = trainer_->checkpoint(); });
     Napi::Uint8Array array = Napi::Uint8Array::New(env, bytes.size());
-    std::memcpy(array.Data(), bytes.data(), bytes.size());
+    if (!bytes.empty()) std::memcpy(array.Data(), bytes.data(), bytes.size());
     return array;
   }
 
@@ -502,7 +543,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   Napi::Value model(const Napi::CallbackInfo& info) {
     const Napi::Env env = info.Env();
-    claim(env);
+    claim(env, true);
     ModelState state;
     onJsThread(env, [&] { state = trainer_->model(); });
     return writeModel(env, state);
@@ -510,8 +551,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   std::unique_ptr<caviar::Trainer> trainer_;
   std::atomic<bool> cancel_{false};
-  std::atomic<bool> busy_{false};
-  std::mutex pendingMutex_;
+  Activity activity_ = Activity::kIdle;
   std::optional<double> pendingRate_;
 
   friend class EvaluateWorker;
@@ -524,15 +564,21 @@ TrainWorker::TrainWorker(Napi::Env env, TrainerWrap* owner, Napi::Object self, i
       self_(Napi::Persistent(self)),
       onEpoch_(Napi::Persistent(onEpoch)),
       deferred_(Napi::Promise::Deferred::New(env)),
+      teardown_(env.AddCleanupHook(&TrainWorker::onTeardown, this)),
       epochs_(epochs) {}
+
+void TrainWorker::onTeardown(TrainWorker* worker) {
+  worker->owner_->cancelFlag() = true;
+  worker->gate_.open();
+}
 
 void TrainWorker::Execute(const ExecutionProgress& progress) {
   failure_ = capture([&] {
     for (int epoch = 0; epoch < epochs_; ++epoch) {
-      if (auto rate = owner_->takePendingRate()) owner_->trainer().setLearningRate(*rate);
       const EpochMetrics metrics = owner_->trainer().runEpoch(&owner_->cancelFlag());
       ++completed_;
       progress.Send(&metrics, 1);
+      gate_.wait();
     }
   });
   if (failure_) SetError(failure_->message);
@@ -540,29 +586,33 @@ void TrainWorker::Execute(const ExecutionProgress& progress) {
 
 void TrainWorker::OnProgress(const EpochMetrics* metrics, size_t count) {
   const Napi::Env env = Env();
-  for (size_t index = 0; index < count; ++index) {
-    if (callbackError_) return;
+  owner_->setActivity(TrainerWrap::Activity::kBetweenEpochs);
+  for (size_t index = 0; index < count && !callbackError_; ++index) {
     try {
       onEpoch_.Call({writeEpoch(env, metrics[index])});
     } catch (const Napi::Error& error) {
-      // The callback threw: stop training and reject with its error once the thread ends.
+      // The listener threw: stop training and reject with its error once the thread ends.
       callbackError_ = error;
       owner_->cancelFlag() = true;
     }
   }
+  owner_->setActivity(TrainerWrap::Activity::kTraining);
+  gate_.open();
+}
+
+void TrainWorker::settle() {
+  teardown_.Remove(Env());
+  owner_->setActivity(TrainerWrap::Activity::kIdle);
 }
 
 void TrainWorker::OnOK() {
-  // A pending rate set after the last epoch applies to the next run.
-  if (auto rate = owner_->takePendingRate()) owner_->trainer().setLearningRate(*rate);
-  owner_->release();
+  settle();
   if (callbackError_) return deferred_.Reject(callbackError_->Value());
   deferred_.Resolve(Napi::Number::New(Env(), completed_));
 }
 
 void TrainWorker::OnError(const Napi::Error&) {
-  if (auto rate = owner_->takePendingRate()) owner_->trainer().setLearningRate(*rate);
-  owner_->release();
+  settle();
   if (callbackError_) return deferred_.Reject(callbackError_->Value());
   deferred_.Reject(makeError(Env(), *failure_).Value());
 }
@@ -575,7 +625,7 @@ class EvaluateWorker : public PromiseWorker {
  protected:
   void Execute() override { run([&] { metrics_ = owner_->trainer_->evaluate(data_.view()); }); }
   Napi::Value result() override { return writePart(Env(), metrics_); }
-  void finish() override { owner_->release(); }
+  void finish() override { owner_->setActivity(TrainerWrap::Activity::kIdle); }
 
  private:
   TrainerWrap* owner_;
@@ -587,12 +637,12 @@ class EvaluateWorker : public PromiseWorker {
 Napi::Value TrainerWrap::evaluate(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (info.Length() < 1) throwArgument(env, "evaluate(data) takes the data to evaluate");
-  const DataView data = readData(info[0]);
   claim(env);
-  busy_ = true;
+  const DataView data = readData(info[0]);
   auto* worker = new EvaluateWorker(env, this, info.This().As<Napi::Object>(), data);
   const Napi::Promise promise = worker->promise();
   worker->Queue();
+  activity_ = Activity::kEvaluating;
   return promise;
 }
 
@@ -648,14 +698,16 @@ class PredictWorker : public PromiseWorker {
 Napi::Value ModelWrap::predict(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[1].IsNumber()) throwArgument(env, "predict(x, rows) takes a Float32Array and a number");
-  std::vector<float> x = floatVector(info[0], "x");
   const double rows = info[1].As<Napi::Number>().DoubleValue();
-  if (rows != std::floor(rows) || rows < 0 || x.size() != static_cast<size_t>(rows) * inputs())
+  if (rows != std::floor(rows) || rows < 0 || rows > 9007199254740991.0)
+    throwArgument(env, "rows must be a non-negative integer");
+  const auto count = static_cast<int64_t>(rows);
+  std::vector<float> x = floatVector(info[0], "x");
+  if (x.size() != static_cast<size_t>(count) * inputs())
     throw makeError(env, {caviar::codes::kShapeMismatch,
                           "x has " + std::to_string(x.size()) + " values, not rows x inputs = " +
-                              std::to_string(rows) + " x " + std::to_string(inputs())});
-  auto* worker = new PredictWorker(env, this, info.This().As<Napi::Object>(), std::move(x),
-                                   static_cast<int64_t>(rows));
+                              std::to_string(count) + " x " + std::to_string(inputs())});
+  auto* worker = new PredictWorker(env, this, info.This().As<Napi::Object>(), std::move(x), count);
   const Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

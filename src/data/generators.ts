@@ -58,9 +58,9 @@ export function moons({ samples = 300, noise = 0.2, seed = 0 }: GeneratorOptions
   return points.toDataset(random);
 }
 
-/** A circle inside another (scikit-learn's make_circles, factor 0.5): label 1 inside. */
+/** A circle inside another (scikit-learn's make_circles, factor 0.8): label 1 inside. */
 export function circles({ samples = 300, noise = 0.05, seed = 0 }: GeneratorOptions = {}): Dataset {
-  const factor = 0.5;
+  const factor = 0.8;
   const random = new Random(seed);
   const points = new PointSet(2);
   const outer = Math.floor(samples / 2);

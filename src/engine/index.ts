@@ -21,7 +21,14 @@ import {
 } from './model-format.js';
 
 export { EngineError, ErrorCodes, type ErrorCode } from './errors.js';
-export { TrainerSpecSchema, GradCheckSpecSchema, resolveLoss, type TrainerSpec, type GradCheckSpec } from './config.js';
+export {
+  TrainerSpecSchema,
+  GradCheckSpecSchema,
+  resolveLoss,
+  validate,
+  type TrainerSpec,
+  type GradCheckSpec,
+} from './config.js';
 export { SavedModelSchema, MODEL_FORMAT, MODEL_VERSION, type SavedModel } from './model-format.js';
 
 /**

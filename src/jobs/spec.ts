@@ -5,7 +5,7 @@ import { Type, type Static, type TLiteral, type TUnion } from '@sinclair/typebox
 const Strict = { additionalProperties: false } as const;
 
 /** A union of string literals that keeps each literal in the static type. */
-function oneOf<Names extends string[]>(...names: Names): TUnion<TLiteral<Names[number]>[]> {
+export function oneOf<Names extends string[]>(...names: Names): TUnion<TLiteral<Names[number]>[]> {
   return Type.Union(names.map((name) => Type.Literal(name)));
 }
 

@@ -6,8 +6,12 @@ updates (160 rows, batches of 32, no shuffling, 10 epochs); PyTorch starts from 
 initial weights and trains on the same batches in the same order. Every parameter
 tensor, the batch-norm running statistics and the inference outputs on held-out rows
 must agree within a relative error of 1e-4 (float32): ||caviar - torch|| / ||torch||.
+First, PyTorch's side is itself checked: its optimizers, configured as below, must follow
+the course's update rules written out in numpy, so a failure points at the right side.
 
-Run from the repository root after `npm ci`: /usr/bin/python3 test/parity/torch_parity.py
+Caviar runs as the compiled TypeScript face under dist/, so build it first (`npm ci` does;
+after an edit, `npm run build:ts`). From the repository root:
+    /usr/bin/python3 test/parity/torch_parity.py
 """
 import base64
 import json
@@ -108,13 +112,13 @@ class TorchNetwork(torch.nn.Module):
         return state
 
 
-def torch_optimizer(network, optimizer, l2):
-    """Caviar's rule for each optimizer, in PyTorch's terms (COURSE-NOTES.md)."""
+def torch_optimizer(weights, others, optimizer, l2):
+    """Caviar's rule for each optimizer, in PyTorch's terms (COURSE-NOTES.md). weights: the
+    weight matrices; others: biases and batch-norm gamma/beta, which take no decay."""
     kind, rate = optimizer["type"], optimizer["learningRate"]
     # L2 as lambda/2m ||W||^2 in the cost is weight_decay = lambda/m, on weight matrices only.
     decay = optimizer.get("weightDecay", 0.01) if kind == "adamw" else l2 / BATCH
-    groups = [{"params": network.weights(), "weight_decay": decay},
-              {"params": network.others(), "weight_decay": 0.0}]
+    groups = [{"params": weights, "weight_decay": decay}, {"params": others, "weight_decay": 0.0}]
     if kind == "sgd":
         return torch.optim.SGD(groups, lr=rate)
     if kind == "momentum":
@@ -122,7 +126,7 @@ def torch_optimizer(network, optimizer, l2):
         sgd = torch.optim.SGD(groups, lr=rate, momentum=beta, dampening=beta)
         # The course's v starts at 0; PyTorch's buffer starts at the first gradient
         # unless one is already there.
-        for parameter in network.parameters():
+        for parameter in weights + others:
             sgd.state[parameter]["momentum_buffer"] = torch.zeros_like(parameter)
         return sgd
     if kind == "rmsprop":
@@ -135,6 +139,68 @@ def torch_optimizer(network, optimizer, l2):
     return torch.optim.AdamW(groups, lr=rate, betas=betas, eps=epsilon)
 
 
+def course_updates(optimizer, l2, start, gradients):
+    """The course's update rules (COURSE-NOTES.md) written out in numpy, for a weight matrix
+    and a bias given their gradients at each step: the reference for torch_optimizer."""
+    kind, rate = optimizer["type"], optimizer["learningRate"]
+    values = dict(start)
+    velocity = {key: np.zeros_like(value) for key, value in start.items()}
+    square = {key: np.zeros_like(value) for key, value in start.items()}
+    for step, gradient in enumerate(gradients, start=1):
+        for key, value in values.items():
+            is_weight = key == "weight"
+            g = gradient[key] + (l2 / BATCH * value if is_weight else 0.0)
+            if kind == "sgd":
+                update = g
+            elif kind == "momentum":
+                velocity[key] = optimizer["beta"] * velocity[key] + (1 - optimizer["beta"]) * g
+                update = velocity[key]
+            elif kind == "rmsprop":
+                square[key] = optimizer["beta"] * square[key] + (1 - optimizer["beta"]) * g ** 2
+                update = g / (np.sqrt(square[key]) + optimizer["epsilon"])
+            else:
+                beta1, beta2 = optimizer["beta1"], optimizer["beta2"]
+                velocity[key] = beta1 * velocity[key] + (1 - beta1) * g
+                square[key] = beta2 * square[key] + (1 - beta2) * g ** 2
+                corrected = np.sqrt(square[key] / (1 - beta2 ** step))
+                update = velocity[key] / (1 - beta1 ** step) / (corrected + optimizer["epsilon"])
+                if kind == "adamw" and is_weight:
+                    update = update + optimizer["weightDecay"] * value
+            values[key] = value - rate * update
+    return values
+
+
+def check_reference():
+    """PyTorch's optimizers, configured by torch_optimizer, against course_updates in double
+    precision, so that a failed case below can be blamed on the right side."""
+    rng = np.random.default_rng(0)
+    start = {"weight": rng.standard_normal((3, 4)), "bias": rng.standard_normal(3)}
+    gradients = [{key: rng.standard_normal(value.shape) for key, value in start.items()} for _ in range(5)]
+    adam = {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+    settings = [({"type": "sgd", "learningRate": 0.1}, 0.5),
+                ({"type": "momentum", "learningRate": 0.1, "beta": 0.9}, 0.5),
+                ({"type": "rmsprop", "learningRate": 0.01, "beta": 0.9, "epsilon": 1e-8}, 0.5),
+                ({"type": "adam", "learningRate": 0.01, **adam}, 0.5),
+                ({"type": "adamw", "learningRate": 0.01, "weightDecay": 0.1, **adam}, 0.0)]
+    errors = {}
+    for optimizer, l2 in settings:
+        parameters = {key: torch.tensor(value, requires_grad=True) for key, value in start.items()}
+        reference = torch_optimizer([parameters["weight"]], [parameters["bias"]], optimizer, l2)
+        for gradient in gradients:
+            for key, parameter in parameters.items():
+                parameter.grad = torch.from_numpy(gradient[key])
+            reference.step()
+        expected = course_updates(optimizer, l2, start, gradients)
+        errors[optimizer["type"]] = max(relative_error(parameters[key].detach().numpy(), expected[key])
+                                        for key in start)
+    worst = max(errors, key=errors.get)
+    # Double precision: anything but rounding means torch_optimizer mistranslates a rule.
+    passed = errors[worst] < 1e-12
+    print(f"{'ok  ' if passed else 'FAIL'} PyTorch's optimizers follow the course's rules: "
+          f"worst relative error {errors[worst]:.2e} ({worst})")
+    return passed
+
+
 def torch_loss(loss):
     return {"cross-entropy": lambda out, y: torch.nn.functional.cross_entropy(out, y.long()),
             "binary-cross-entropy": torch.nn.functional.binary_cross_entropy_with_logits,
@@ -144,7 +210,8 @@ def torch_loss(loss):
 def train_torch(spec, initial, x, y):
     network = TorchNetwork(spec["model"]["layers"], initial, spec["loss"])
     training = spec["training"]
-    optimizer = torch_optimizer(network, training["optimizer"], training.get("l2", 0.0))
+    optimizer = torch_optimizer(network.weights(), network.others(), training["optimizer"],
+                                training.get("l2", 0.0))
     loss_function = torch_loss(spec["loss"])
     inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
     if spec["loss"] != "cross-entropy":
@@ -246,7 +313,8 @@ CASES = {
 
 def main():
     torch.manual_seed(0)
-    results = [run_case(name, spec, seed) for seed, (name, spec) in enumerate(CASES.items(), start=1)]
+    results = [check_reference()]
+    results += [run_case(name, spec, seed) for seed, (name, spec) in enumerate(CASES.items(), start=1)]
     passed = sum(results)
     print(f"{passed} passed, {len(results) - passed} failed")
     return 0 if passed == len(results) else 1

@@ -1,0 +1,316 @@
+#!/usr/bin/env node
+// `caviar`: train, check and use models from a terminal, with the same job spec, events
+// and model format as the service.
+import { randomUUID } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DataError, loadCsv, resolveDataset, type LoadedDataset } from './data/index.js';
+import {
+  EngineError,
+  GRADIENT_CHECK_PASS,
+  GRADIENT_CHECK_WARN,
+  Model,
+  Trainer,
+  gradCheck,
+  validate,
+  type Dataset,
+  type EpochMetrics,
+} from './engine/index.js';
+import type { JobEvent, JobResult, UnsequencedEvent } from './jobs/events.js';
+import { JobSpecSchema, type JobSpec } from './jobs/spec.js';
+import { epochEvent, jobData, scoreJob, trainerSpec } from './jobs/training.js';
+
+/** A mistake in how the command was called: exit code 2, as for a usage error. */
+class UsageError extends Error {}
+
+interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  run(positionals: string[], values: Record<string, string | boolean | (string | boolean)[] | undefined>): Promise<number>;
+}
+
+const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+
+function readSpec(path: string): JobSpec {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`cannot read the spec ${path}: ${(error as Error).message}`);
+  }
+  return validate(JobSpecSchema, parsed);
+}
+
+async function loadSpecData(spec: JobSpec, specPath: string): Promise<LoadedDataset> {
+  if (typeof spec.dataset === 'string')
+    throw new UsageError(`dataset "${spec.dataset}" is a server dataset id; locally, use { "builtin": ... } or { "path": ... }`);
+  return resolveDataset(spec.dataset, { baseDirectory: dirname(resolve(specPath)) });
+}
+
+/** Writes through a temporary file and a rename, so a crash never leaves half a file. */
+function writeAtomically(path: string, content: string | Uint8Array): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, content);
+  renameSync(temporary, path);
+}
+
+const format = (value: number | undefined, digits = 4) => (value === undefined ? '-' : value.toFixed(digits));
+
+function summaryLine(metrics: EpochMetrics, epochs: number): string {
+  const width = String(epochs).length;
+  return [
+    `epoch ${String(metrics.epoch).padStart(width)}/${epochs}`,
+    `loss ${format(metrics.train.loss)}`,
+    `acc ${format(metrics.train.accuracy)}`,
+    `dev loss ${format(metrics.dev?.loss)}`,
+    `dev acc ${format(metrics.dev?.accuracy)}`,
+    `lr ${metrics.lr.toPrecision(3)}`,
+    metrics.seconds < 0.1 ? `${(metrics.seconds * 1000).toFixed(1)}ms` : `${metrics.seconds.toFixed(2)}s`,
+  ].join('  ');
+}
+
+/** A bar over the run's epochs on a terminal's stderr; nothing when stderr is not a terminal. */
+class ProgressBar {
+  private readonly active = process.stderr.isTTY === true;
+
+  constructor(private readonly total: number) {}
+
+  update(done: number): void {
+    if (!this.active) return;
+    const width = 30;
+    const filled = Math.round((width * done) / this.total);
+    process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} epochs`);
+  }
+
+  clear(): void {
+    if (this.active) process.stderr.write('\r\x1b[K');
+  }
+}
+
+function printResult(result: JobResult): void {
+  const part = (name: string, metrics: { loss: number; accuracy?: number } | undefined) =>
+    metrics && console.log(`${name.padEnd(6)} loss ${format(metrics.loss)}  accuracy ${format(metrics.accuracy)}`);
+  part('train', result.train);
+  part('dev', result.dev);
+  part('test', result.test);
+  const { diagnosis } = result;
+  const variance = diagnosis.variance === undefined ? '' : `, variance ${format(diagnosis.variance)}`;
+  console.log(`diagnosis: ${diagnosis.verdict} (avoidable bias ${format(diagnosis.avoidableBias)}${variance})`);
+  for (const advice of diagnosis.advice) console.log(`  - ${advice}`);
+}
+
+const train: Command = {
+  summary: 'train a model from a job spec, locally',
+  usage: `caviar train SPEC.json [options]
+
+Trains the network of a job spec (see the README) on its dataset: a built-in
+({"builtin": "moons"}) or files ({"path": "train.csv", "label": "y"}, relative to the
+spec's folder). Prints one line per epoch (every k-th of a run over 100 epochs, so
+about 100 lines) and the bias/variance diagnosis at the end.
+
+Options:
+  --json              print the job's events (as the websocket sends them), one JSON
+                      object per line, and nothing else on stdout
+  --save FILE         write the trained model (saved-model JSON) to FILE
+  --checkpoint FILE   write a checkpoint to FILE after every epoch
+  --resume FILE       continue from a checkpoint written with --checkpoint
+  -h, --help          show this help`,
+  options: {
+    ...HELP,
+    json: { type: 'boolean' },
+    save: { type: 'string' },
+    checkpoint: { type: 'string' },
+    resume: { type: 'string' },
+  },
+  async run([specPath], values) {
+    if (specPath === undefined) throw new UsageError('which spec? caviar train SPEC.json');
+    const spec = readSpec(specPath);
+    const json = values.json === true;
+    const jobId = json ? randomUUID() : '';
+    let seq = 0;
+    const emit = (event: UnsequencedEvent) => {
+      seq += 1;
+      if (json) process.stdout.write(`${JSON.stringify({ seq, ...event } as JobEvent)}\n`);
+    };
+
+    const loaded = await loadSpecData(spec, specPath);
+    const data = jobData(loaded, spec.split);
+    const trainer = Trainer.create(trainerSpec(spec), data.train, data.dev);
+    if (typeof values.resume === 'string') trainer.restore(readFileSync(values.resume));
+    const epochs = spec.training.epochs;
+    const remaining = Math.max(0, epochs - trainer.epochsDone);
+    if (!json) {
+      const parts = [`train ${data.train.rows}`, data.dev && `dev ${data.dev.rows}`, data.test && `test ${data.test.rows}`];
+      console.log(`${loaded.name}: ${parts.filter(Boolean).join(', ')} rows, ${data.train.features} features`);
+    }
+
+    const progress = new ProgressBar(epochs);
+    const printEvery = Math.ceil(epochs / 100);
+    const interrupt = () => trainer.cancel();
+    process.once('SIGINT', interrupt);
+    emit({ type: 'status', jobId, status: 'running' });
+    try {
+      if (remaining > 0)
+        await trainer.run(remaining, (metrics) => {
+          emit(epochEvent(jobId, metrics));
+          if (typeof values.checkpoint === 'string') writeAtomically(values.checkpoint, trainer.checkpoint());
+          if (!json && (metrics.epoch % printEvery === 0 || metrics.epoch === epochs)) {
+            progress.clear();
+            console.log(summaryLine(metrics, epochs));
+          }
+          if (!json) progress.update(metrics.epoch);
+        });
+    } catch (error) {
+      progress.clear();
+      const failure = error as EngineError;
+      const status = failure.code === 'CANCELLED' ? 'cancelled' : 'failed';
+      emit({ type: 'done', jobId, status, error: { code: failure.code, message: failure.message } });
+      if (json) return 1;
+      throw error;
+    } finally {
+      process.removeListener('SIGINT', interrupt);
+    }
+    progress.clear();
+    const result = await scoreJob(trainer, data, spec);
+    emit({ type: 'done', jobId, status: 'succeeded', result });
+    if (typeof values.save === 'string') writeAtomically(values.save, JSON.stringify(trainer.model(data.classNames)));
+    if (!json) printResult(result);
+    return 0;
+  },
+};
+
+const gradcheck: Command = {
+  summary: "check backprop's gradients against centred differences",
+  usage: `caviar gradcheck SPEC.json [options]
+
+Compares the network's backprop gradients with centred differences, in double
+precision and with dropout off, on a few rows of the spec's dataset. Prints the overall
+relative difference and one per layer.
+
+Exit status: 0 when the difference is at most ${GRADIENT_CHECK_PASS} (right); 0 with a
+warning up to ${GRADIENT_CHECK_WARN} (worth a look); 1 above (almost surely a bug).
+
+Options:
+  --samples N    rows to check on (default 16)
+  --seed N       initialization seed (default the spec's training seed)
+  -h, --help     show this help`,
+  options: { ...HELP, samples: { type: 'string' }, seed: { type: 'string' } },
+  async run([specPath], values) {
+    if (specPath === undefined) throw new UsageError('which spec? caviar gradcheck SPEC.json');
+    const spec = readSpec(specPath);
+    const samples = Number(values.samples ?? 16);
+    if (!Number.isInteger(samples) || samples < 1) throw new UsageError('--samples takes a positive integer');
+    const loaded = await loadSpecData(spec, specPath);
+    const rows = Math.min(samples, loaded.train.rows);
+    const width = loaded.train.y.length / loaded.train.rows;
+    const sample: Dataset = {
+      x: loaded.train.x.subarray(0, rows * loaded.train.features),
+      y: loaded.train.y.subarray(0, rows * width),
+      rows,
+      features: loaded.train.features,
+    };
+    const { model, loss } = spec;
+    const result = await gradCheck(
+      { model, ...(loss === undefined ? {} : { loss }), ...(spec.training.l2 === undefined ? {} : { l2: spec.training.l2 }) },
+      sample,
+      { seed: Number(values.seed ?? spec.training.seed ?? 0) },
+    );
+    console.log(`difference ${result.difference.toExponential(2)} over ${result.parameters} parameters, ${rows} rows`);
+    result.layers.forEach((difference, index) => console.log(`  layer ${index}: ${difference.toExponential(2)}`));
+    if (result.difference <= GRADIENT_CHECK_PASS) return 0;
+    if (result.difference <= GRADIENT_CHECK_WARN) {
+      console.error(`warning: the difference is above ${GRADIENT_CHECK_PASS}; it deserves a look`);
+      return 0;
+    }
+    console.error(`the difference is above ${GRADIENT_CHECK_WARN}: the gradients are almost surely wrong`);
+    return 1;
+  },
+};
+
+const predict: Command = {
+  summary: 'predict the rows of a CSV file with a saved model',
+  usage: `caviar predict MODEL.json DATA.csv [options]
+
+Writes one CSV row per input row: the predicted class (its name when the model knows
+it) and the probability of each class, or the predicted values of a regression. DATA.csv
+has a header; its columns are the model's features, in order, plus an optional label
+column named with --label, which is ignored.
+
+Options:
+  --label COLUMN   a column of DATA.csv to leave out
+  --output FILE    write to FILE instead of stdout
+  -h, --help       show this help`,
+  options: { ...HELP, label: { type: 'string' }, output: { type: 'string' } },
+  async run([modelPath, dataPath], values) {
+    if (modelPath === undefined || dataPath === undefined)
+      throw new UsageError('which model and data? caviar predict MODEL.json DATA.csv');
+    const model = Model.load(readFileSync(modelPath, 'utf8'));
+    const label = typeof values.label === 'string' ? values.label : undefined;
+    const loaded = await loadCsv(dataPath, label === undefined ? { noLabel: true } : { label });
+    const { outputs, classes } = await model.predict(loaded.train.x, loaded.train.rows);
+    const names = model.classNames;
+    const units = model.outputs;
+    const unitNames = Array.from({ length: units }, (_, unit) => names?.[unit] ?? String(unit));
+    const header = classes ? ['class', ...unitNames.map((name) => `p_${name}`)] : unitNames.map((name) => `y_${name}`);
+    const lines = [header.join(',')];
+    for (let row = 0; row < loaded.train.rows; row += 1) {
+      const values = Array.from(outputs.subarray(row * units, (row + 1) * units), (value) => String(value));
+      const predicted = classes?.[row];
+      lines.push((predicted === undefined ? values : [names?.[predicted] ?? String(predicted), ...values]).join(','));
+    }
+    const text = `${lines.join('\n')}\n`;
+    if (typeof values.output === 'string') writeAtomically(values.output, text);
+    else process.stdout.write(text);
+    return 0;
+  },
+};
+
+const commands: Record<string, Command> = { train, gradcheck, predict };
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`);
+  return `usage: caviar COMMAND [options]\n\nCommands:\n${lines.join('\n')}\n\nRun caviar COMMAND --help for a command's options.`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (command === undefined) throw new UsageError(`unknown command '${name}'\n\n${usage()}`);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${command.usage}`);
+  }
+  if (parsed.values.help === true) {
+    console.log(command.usage);
+    return 0;
+  }
+  return command.run(parsed.positionals, parsed.values);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`caviar: ${error.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    if (error instanceof EngineError || error instanceof DataError) {
+      const where = error instanceof EngineError && error.path ? ` (at ${error.path})` : '';
+      console.error(`caviar: ${error.code}: ${error.message}${where}`);
+      process.exitCode = 1;
+      return;
+    }
+    throw error;
+  },
+);

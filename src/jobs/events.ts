@@ -1,0 +1,61 @@
+// The events of a job, as the websocket sends them, `caviar train --json` prints them and
+// the store keeps them: one definition of their shapes.
+import { Type, type Static } from '@sinclair/typebox';
+import { oneOf } from './spec.js';
+
+export const JobStatusSchema = oneOf('queued', 'running', 'paused', 'succeeded', 'failed', 'cancelled');
+export type JobStatus = Static<typeof JobStatusSchema>;
+
+export const PartMetricsSchema = Type.Object({
+  loss: Type.Number(),
+  accuracy: Type.Optional(Type.Number()),
+});
+
+export const DiagnosisSchema = Type.Object({
+  avoidableBias: Type.Number({ description: 'train error - human-level error' }),
+  variance: Type.Optional(Type.Number({ description: 'dev error - train error' })),
+  threshold: Type.Number({ description: 'the size from which a gap counts as high' }),
+  verdict: oneOf('high bias', 'high variance', 'high bias and high variance', 'neither'),
+  advice: Type.Array(Type.String()),
+});
+
+export const JobResultSchema = Type.Object({
+  epochs: Type.Integer({ description: 'epochs trained' }),
+  train: PartMetricsSchema,
+  dev: Type.Optional(PartMetricsSchema),
+  test: Type.Optional(PartMetricsSchema),
+  diagnosis: DiagnosisSchema,
+});
+export type JobResult = Static<typeof JobResultSchema>;
+
+export const JobErrorSchema = Type.Object({ code: Type.String(), message: Type.String() });
+
+const EventBase = { seq: Type.Integer({ minimum: 1 }), jobId: Type.String() };
+
+export const StatusEventSchema = Type.Object({ ...EventBase, type: Type.Literal('status'), status: JobStatusSchema });
+
+export const EpochEventSchema = Type.Object({
+  ...EventBase,
+  type: Type.Literal('epoch'),
+  epoch: Type.Integer({ minimum: 1 }),
+  lr: Type.Number(),
+  seconds: Type.Number({ description: "the epoch's wall time, dev scoring included" }),
+  train: PartMetricsSchema,
+  dev: Type.Optional(PartMetricsSchema),
+  layers: Type.Array(Type.Object({ weightNorm: Type.Number(), gradNorm: Type.Number() })),
+});
+
+export const DoneEventSchema = Type.Object({
+  ...EventBase,
+  type: Type.Literal('done'),
+  status: oneOf('succeeded', 'failed', 'cancelled'),
+  result: Type.Optional(JobResultSchema),
+  error: Type.Optional(JobErrorSchema),
+});
+
+export const JobEventSchema = Type.Union([StatusEventSchema, EpochEventSchema, DoneEventSchema], { $id: 'JobEvent' });
+export type JobEvent = Static<typeof JobEventSchema>;
+export type EpochEvent = Static<typeof EpochEventSchema>;
+
+/** An event before the store numbers it. */
+export type UnsequencedEvent = JobEvent extends infer Event ? (Event extends JobEvent ? Omit<Event, 'seq'> : never) : never;
