@@ -1,0 +1,115 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { Model } from '../src/engine/index.js';
+import type { JobEvent } from '../src/jobs/events.js';
+
+// The compiled command, as users run it (npm test builds it first): starting the
+// TypeScript through a loader would cost seconds per run.
+const cli = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
+const directory = mkdtempSync(join(tmpdir(), 'caviar-cli-'));
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function caviar(...args: string[]): Promise<Outcome> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], (error, stdout, stderr) => {
+      resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
+    });
+  });
+}
+
+function writeSpec(name: string, epochs: number, extra: Record<string, unknown> = {}): string {
+  const path = join(directory, name);
+  writeFileSync(
+    path,
+    JSON.stringify({
+      dataset: { builtin: 'moons', samples: 200, noise: 0.1, seed: 2 },
+      model: { layers: [{ units: 8, activation: 'tanh' }, { units: 2, activation: 'softmax' }] },
+      training: { epochs, batchSize: 16, seed: 5, optimizer: { type: 'adam', learningRate: 0.02 } },
+      ...extra,
+    }),
+  );
+  return path;
+}
+
+t.test('train --json prints the job events and nothing else', async (t) => {
+  const { code, stdout } = await caviar('train', writeSpec('json.json', 5), '--json');
+  t.equal(code, 0);
+  const events = stdout.trim().split('\n').map((line) => JSON.parse(line) as JobEvent);
+  t.same(events.map((event) => event.seq), [1, 2, 3, 4, 5, 6, 7]);
+  t.match(events[0], { type: 'status', status: 'running' });
+  const epochs = events.filter((event) => event.type === 'epoch');
+  t.same(epochs.map((event) => event.epoch), [1, 2, 3, 4, 5]);
+  t.match(epochs[0], { lr: 0.02, train: { loss: Number, accuracy: Number }, dev: { loss: Number } });
+  const done = events[6];
+  t.match(done, { type: 'done', status: 'succeeded', result: { epochs: 5, diagnosis: { verdict: String } } });
+  t.ok(new Set(events.map((event) => event.jobId)).size === 1, 'one job id throughout');
+});
+
+t.test('train prints a line per epoch and the diagnosis, and --save writes a usable model', async (t) => {
+  const modelPath = join(directory, 'model.json');
+  const { code, stdout } = await caviar('train', writeSpec('save.json', 3), '--save', modelPath);
+  t.equal(code, 0);
+  t.match(stdout, /epoch 1\/3 .*loss .*dev acc/);
+  t.match(stdout, /diagnosis: (high bias|high variance|neither)/);
+  const model = Model.load(readFileSync(modelPath, 'utf8'));
+  t.equal(model.inputs, 2);
+
+  const csvPath = join(directory, 'points.csv');
+  writeFileSync(csvPath, 'x1,x2\n0,0.5\n1,-0.5\n-1,0.2\n');
+  const predicted = await caviar('predict', modelPath, csvPath);
+  t.equal(predicted.code, 0, predicted.stderr);
+  const lines = predicted.stdout.trim().split('\n');
+  t.equal(lines[0], 'class,p_0,p_1');
+  t.equal(lines.length, 4);
+  t.match(lines[1], /^[01],0\.\d+|^[01],[\d.e-]+,/);
+});
+
+t.test('--checkpoint then --resume ends where one uninterrupted run ends', async (t) => {
+  const straightModel = join(directory, 'straight.json');
+  await caviar('train', writeSpec('straight.json', 8), '--save', straightModel);
+  const checkpoint = join(directory, 'run.checkpoint');
+  await caviar('train', writeSpec('first.json', 4), '--checkpoint', checkpoint);
+  const resumedModel = join(directory, 'resumed.json');
+  const resumed = await caviar('train', writeSpec('second.json', 8), '--resume', checkpoint, '--json', '--save', resumedModel);
+  t.equal(resumed.code, 0, resumed.stderr);
+  const epochs = resumed.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as JobEvent)
+    .filter((event) => event.type === 'epoch')
+    .map((event) => event.epoch);
+  t.same(epochs, [5, 6, 7, 8], 'only the remaining epochs run');
+  t.same(JSON.parse(readFileSync(resumedModel, 'utf8')).layers, JSON.parse(readFileSync(straightModel, 'utf8')).layers);
+});
+
+t.test('gradcheck prints the differences and exits 0 when they are small', async (t) => {
+  const { code, stdout } = await caviar('gradcheck', writeSpec('check.json', 1), '--samples', '8');
+  t.equal(code, 0);
+  t.match(stdout, /difference \d\.\d+e-\d+ over 42 parameters, 8 rows/);
+  t.match(stdout, /layer 1: /);
+});
+
+t.test('mistakes get a clear message and an exit code', async (t) => {
+  const badSpec = writeSpec('bad.json', -1);
+  const bad = await caviar('train', badSpec);
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /INVALID_SPEC.*\/training\/epochs/);
+  const unknown = await caviar('fly');
+  t.equal(unknown.code, 2);
+  t.match(unknown.stderr, /unknown command 'fly'/);
+  const help = await caviar('train', '--help');
+  t.equal(help.code, 0);
+  t.match(help.stdout, /--checkpoint FILE/);
+  const serverId = await caviar('train', writeSpec('id.json', 1, { dataset: 'ds_1' }));
+  t.equal(serverId.code, 2);
+  t.match(serverId.stderr, /server dataset id/);
+});
