@@ -1,0 +1,110 @@
+// Caviar's side of the benchmarks: one workload in one process (OpenBLAS fixes its thread
+// count when it loads), its figures printed as one JSON object, in the peers' format.
+//   node dist/bench/caviar.js --workload W1 [--epochs N] [--rows N] [--steps N]
+import { parseArgs } from 'node:util';
+import { loadFashionMnist, moons, Random } from '../src/data/index.js';
+import { Trainer, blasInfo, type Dataset, type TrainerSpec } from '../src/engine/index.js';
+import { WARMUP_STEPS, WORKLOAD_IDS, workload, type Workload, type WorkloadId } from './workloads.js';
+
+const { values } = parseArgs({
+  options: { workload: { type: 'string' }, epochs: { type: 'string' }, rows: { type: 'string' }, steps: { type: 'string' } },
+});
+const id = values.workload as WorkloadId;
+if (!WORKLOAD_IDS.includes(id)) throw new Error(`--workload must be one of ${WORKLOAD_IDS.join(', ')}`);
+const spec = workload(id);
+const option = (name: 'epochs' | 'rows' | 'steps') => (values[name] === undefined ? undefined : Number(values[name]));
+
+function head(data: Dataset, rows: number): Dataset {
+  const width = data.y.length / data.rows;
+  return { x: data.x.subarray(0, rows * data.features), y: data.y.subarray(0, rows * width), rows, features: data.features };
+}
+
+function trainerSpec(epochs: number): TrainerSpec {
+  const { steps: _steps, ...training } = spec.training;
+  // The peers need the input width in the model; Caviar takes it from the data.
+  const { inputs: _inputs, ...model } = spec.model as Workload['model'] & { inputs?: number };
+  return {
+    model,
+    ...(spec.loss === undefined ? {} : { loss: spec.loss }),
+    ...(spec.normalize === undefined ? {} : { normalize: spec.normalize }),
+    training: { ...training, epochs },
+  };
+}
+
+/** Random normal rows with random labels, seeded (W3). */
+function randomData(description: { rows: number; features: number; classes: number; seed: number }): Dataset {
+  const random = new Random(description.seed);
+  const x = Float32Array.from({ length: description.rows * description.features }, () => random.normal());
+  const y = Float32Array.from({ length: description.rows }, () => random.below(description.classes));
+  return { x, y, rows: description.rows, features: description.features };
+}
+
+/** WARMUP_STEPS mini-batches on a throwaway trainer: thread pools and allocators warm. */
+async function warmUp(data: Dataset): Promise<void> {
+  const rows = Math.min(data.rows, WARMUP_STEPS * spec.training.batchSize);
+  await Trainer.create(trainerSpec(1), head(data, rows)).run(1);
+}
+
+async function timedRun(data: Dataset, epochs: number): Promise<{ trainer: Trainer; seconds: number }> {
+  await warmUp(data);
+  const trainer = Trainer.create(trainerSpec(epochs), data);
+  const started = performance.now();
+  await trainer.run(epochs);
+  return { trainer, seconds: (performance.now() - started) / 1000 };
+}
+
+async function measure(workloadSpec: Workload): Promise<Record<string, unknown>> {
+  const { batchSize } = workloadSpec.training;
+  if (id === 'W1' || id === 'W4') {
+    const fashion = await loadFashionMnist();
+    const train = head(fashion.train, option('rows') ?? fashion.train.rows);
+    const epochs = option('epochs') ?? (workloadSpec.training.epochs as number);
+    const { trainer, seconds } = await timedRun(train, epochs);
+    const test = await trainer.evaluate(fashion.test as Dataset);
+    return { samples_per_second: (train.rows * epochs) / seconds, test_accuracy: test.accuracy, seconds, epochs, train_rows: train.rows };
+  }
+  if (id === 'W2') {
+    const { samples, noise, seed } = workloadSpec.dataset as { samples: number; noise: number; seed: number };
+    const train = moons({ samples, noise, seed });
+    const epochs = option('epochs') ?? (workloadSpec.training.epochs as number);
+    const { trainer, seconds } = await timedRun(train, epochs);
+    const updates = epochs * Math.ceil(train.rows / batchSize);
+    return {
+      updates_per_second: updates / seconds,
+      microseconds_per_update: (seconds / updates) * 1e6,
+      train_accuracy: (await trainer.evaluate(train)).accuracy,
+      seconds,
+      epochs,
+    };
+  }
+  const data = randomData((workloadSpec.dataset as { random: Parameters<typeof randomData>[0] }).random);
+  const stepsPerEpoch = data.rows / batchSize;
+  const steps = option('steps') ?? (workloadSpec.training.steps as number);
+  const epochs = Math.max(1, Math.round(steps / stepsPerEpoch));
+  const { seconds } = await timedRun(data, epochs);
+  // flops per step = 6 m sum(in x out) - 2 m in_1 out_1: the first layer computes no dX.
+  let inputs = data.features;
+  let products = 0;
+  let first = 0;
+  for (const layer of workloadSpec.model.layers) {
+    products += inputs * layer.units;
+    if (first === 0) first = inputs * layer.units;
+    inputs = layer.units;
+  }
+  const flopsPerStep = 6 * batchSize * products - 2 * batchSize * first;
+  return { gflops: (flopsPerStep * epochs * stepsPerEpoch) / seconds / 1e9, flops_per_step: flopsPerStep, steps: epochs * stepsPerEpoch, seconds };
+}
+
+const figures = await measure(spec);
+process.stdout.write(
+  `${JSON.stringify({
+    peer: 'caviar',
+    workload: id,
+    name: spec.name,
+    metric: spec.metric,
+    config: process.env.OPENBLAS_NUM_THREADS === '1' ? 'single' : 'default',
+    blas: blasInfo(),
+    ...figures,
+    peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
+  })}\n`,
+);
