@@ -30,27 +30,36 @@ void computeNormalization(Normalization normalization, const float* x, int64_t r
   shift.assign(features, 0.0f);
   scale.assign(features, 1.0f);
   if (normalization == Normalization::kNone || rows == 0) return;
-  for (int column = 0; column < features; ++column) {
-    double low = x[column], high = x[column], total = 0.0;
+  // Row by row, every feature at once: the data are row-major, and a pass per column
+  // would stride through all of them once per feature.
+  std::vector<double> low(x, x + features), high(x, x + features), total(features, 0.0);
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* values = x + row * features;
+    for (int column = 0; column < features; ++column) {
+      low[column] = std::min<double>(low[column], values[column]);
+      high[column] = std::max<double>(high[column], values[column]);
+      total[column] += values[column];
+    }
+  }
+  std::vector<double> center(low), spread(features);
+  for (int column = 0; column < features; ++column) spread[column] = high[column] - low[column];
+  if (normalization == Normalization::kStandard) {
+    std::vector<double> squares(features, 0.0);
+    for (int column = 0; column < features; ++column) center[column] = total[column] / rows;
     for (int64_t row = 0; row < rows; ++row) {
-      const double value = x[row * features + column];
-      low = std::min(low, value);
-      high = std::max(high, value);
-      total += value;
-    }
-    double center = low, spread = high - low;
-    if (normalization == Normalization::kStandard) {
-      center = total / rows;
-      double squares = 0.0;
-      for (int64_t row = 0; row < rows; ++row) {
-        const double deviation = x[row * features + column] - center;
-        squares += deviation * deviation;
+      const float* values = x + row * features;
+      for (int column = 0; column < features; ++column) {
+        const double deviation = values[column] - center[column];
+        squares[column] += deviation * deviation;
       }
-      spread = std::sqrt(squares / rows);
     }
-    shift[column] = static_cast<float>(center);
+    for (int column = 0; column < features; ++column) spread[column] = std::sqrt(squares[column] / rows);
+  }
+  for (int column = 0; column < features; ++column) {
+    shift[column] = static_cast<float>(center[column]);
     // Guard against a constant feature; also catches spreads that round to 0 in float.
-    scale[column] = static_cast<float>(spread) > 0.0f ? static_cast<float>(spread) : 1.0f;
+    const auto deviation = static_cast<float>(spread[column]);
+    scale[column] = deviation > 0.0f ? deviation : 1.0f;
   }
 }
 
