@@ -77,7 +77,8 @@ t.test('--checkpoint then --resume ends where one uninterrupted run ends', async
   const straightModel = join(directory, 'straight.json');
   await caviar('train', writeSpec('straight.json', 8), '--save', straightModel);
   const checkpoint = join(directory, 'run.checkpoint');
-  await caviar('train', writeSpec('first.json', 4), '--checkpoint', checkpoint);
+  const first = await caviar('train', writeSpec('first.json', 4), '--checkpoint', checkpoint);
+  t.equal(first.code, 0, first.stderr);
   const resumedModel = join(directory, 'resumed.json');
   const resumed = await caviar('train', writeSpec('second.json', 8), '--resume', checkpoint, '--json', '--save', resumedModel);
   t.equal(resumed.code, 0, resumed.stderr);

@@ -376,6 +376,10 @@ class EpochGate {
     }
     opened_.notify_one();
   }
+  void close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    open_ = false;
+  }
 
  private:
   std::mutex mutex_;
@@ -401,8 +405,8 @@ class TrainWorker : public Napi::AsyncProgressQueueWorker<EpochMetrics> {
   void OnError(const Napi::Error&) override;
 
  private:
-  // At exit (process.exit, a worker's termination) libuv joins its threads: a run must
-  // stop at its next mini-batch rather than hold the process until its last epoch.
+  // When a worker thread's environment is torn down, libuv joins its threads: the run must
+  // stop rather than wait for an onEpoch that will never be called.
   static void onTeardown(TrainWorker* worker);
   void settle();
 
@@ -411,8 +415,8 @@ class TrainWorker : public Napi::AsyncProgressQueueWorker<EpochMetrics> {
   Napi::FunctionReference onEpoch_;
   Napi::Promise::Deferred deferred_;
   Napi::Env::CleanupHook<void (*)(TrainWorker*), TrainWorker> teardown_;
-  EpochGate gate_;
   int epochs_;
+  int firstEpoch_;
   int completed_ = 0;
   std::optional<Failure> failure_;
   std::optional<Napi::Error> callbackError_;
@@ -449,6 +453,15 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   caviar::Trainer& trainer() { return *trainer_; }
   std::atomic<bool>& cancelFlag() { return cancel_; }
+  EpochGate& gate() { return gate_; }
+
+  // Stops a run: the flag is read between mini-batches, and the gate lets a thread parked
+  // between epochs leave without waiting for its listener (which, at process exit, never
+  // comes). A thread let out this way touches the trainer no more.
+  void stop() {
+    cancel_ = true;
+    gate_.open();
+  }
   void setActivity(Activity activity) {
     activity_ = activity;
     // A rate set while the engine was busy is applied now that it is not.
@@ -479,6 +492,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       throwArgument(env, "epochs must be a positive integer");
     claim(env);
     cancel_ = false;
+    gate_.close();
     auto* worker = new TrainWorker(env, this, info.This().As<Napi::Object>(), static_cast<int>(epochs),
                                    info[1].As<Napi::Function>());
     const Napi::Promise promise = worker->promise();
@@ -488,7 +502,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
   Napi::Value cancel(const Napi::CallbackInfo& info) {
-    cancel_ = true;
+    if (activity_ == Activity::kTraining || activity_ == Activity::kBetweenEpochs) stop();
     return info.Env().Undefined();
   }
 
@@ -551,6 +565,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   std::unique_ptr<caviar::Trainer> trainer_;
   std::atomic<bool> cancel_{false};
+  EpochGate gate_;
   Activity activity_ = Activity::kIdle;
   std::optional<double> pendingRate_;
 
@@ -565,20 +580,22 @@ TrainWorker::TrainWorker(Napi::Env env, TrainerWrap* owner, Napi::Object self, i
       onEpoch_(Napi::Persistent(onEpoch)),
       deferred_(Napi::Promise::Deferred::New(env)),
       teardown_(env.AddCleanupHook(&TrainWorker::onTeardown, this)),
-      epochs_(epochs) {}
+      epochs_(epochs),
+      firstEpoch_(owner->trainer().epochsDone()) {}
 
-void TrainWorker::onTeardown(TrainWorker* worker) {
-  worker->owner_->cancelFlag() = true;
-  worker->gate_.open();
-}
+void TrainWorker::onTeardown(TrainWorker* worker) { worker->owner_->stop(); }
 
 void TrainWorker::Execute(const ExecutionProgress& progress) {
   failure_ = capture([&] {
     for (int epoch = 0; epoch < epochs_; ++epoch) {
+      // Checked before the epoch touches the trainer: after stop() it is the JS thread's.
+      if (owner_->cancelFlag())
+        throw caviar::Error(caviar::codes::kCancelled, "training was cancelled before epoch " +
+                                                           std::to_string(firstEpoch_ + epoch + 1));
       const EpochMetrics metrics = owner_->trainer().runEpoch(&owner_->cancelFlag());
       ++completed_;
       progress.Send(&metrics, 1);
-      gate_.wait();
+      owner_->gate().wait();
     }
   });
   if (failure_) SetError(failure_->message);
@@ -597,7 +614,7 @@ void TrainWorker::OnProgress(const EpochMetrics* metrics, size_t count) {
     }
   }
   owner_->setActivity(TrainerWrap::Activity::kTraining);
-  gate_.open();
+  owner_->gate().open();
 }
 
 void TrainWorker::settle() {

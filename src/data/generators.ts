@@ -6,9 +6,15 @@ import { Random } from './random.js';
 
 export interface GeneratorOptions {
   samples?: number;
+  /** The standard deviation of the Gaussian noise; for blobs, their spread. */
   noise?: number;
+  /** Spirals and blobs. */
   classes?: number;
   seed?: number;
+  /** Circles: the inner circle's radius relative to the outer one's. */
+  factor?: number;
+  /** Blobs: the dimension of the points. */
+  features?: number;
 }
 
 export const GENERATED_NAMES = ['moons', 'circles', 'spirals', 'blobs'] as const;
@@ -58,9 +64,8 @@ export function moons({ samples = 300, noise = 0.2, seed = 0 }: GeneratorOptions
   return points.toDataset(random);
 }
 
-/** A circle inside another (scikit-learn's make_circles, factor 0.8): label 1 inside. */
-export function circles({ samples = 300, noise = 0.05, seed = 0 }: GeneratorOptions = {}): Dataset {
-  const factor = 0.8;
+/** A circle inside another (scikit-learn's make_circles): label 1 inside. */
+export function circles({ samples = 300, noise = 0.05, factor = 0.8, seed = 0 }: GeneratorOptions = {}): Dataset {
   const random = new Random(seed);
   const points = new PointSet(2);
   const outer = Math.floor(samples / 2);
@@ -88,10 +93,7 @@ export function spirals({ samples = 300, classes = 3, noise = 0.2, seed = 0 }: G
 }
 
 /** Gaussian blobs around centres drawn uniformly in [-10, 10]^features; noise is their spread. */
-export function blobs(
-  { samples = 300, classes = 3, noise = 1, seed = 0 }: GeneratorOptions = {},
-  features = 2,
-): Dataset {
+export function blobs({ samples = 300, classes = 3, features = 2, noise = 1, seed = 0 }: GeneratorOptions = {}): Dataset {
   const random = new Random(seed);
   const points = new PointSet(features);
   const centres = Array.from({ length: classes }, () => Array.from({ length: features }, () => -10 + 20 * random.uniform()));

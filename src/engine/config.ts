@@ -107,6 +107,34 @@ export function resolveLoss(model: ModelSpec, loss: Loss | undefined): Loss {
   return loss;
 }
 
+// Which output activations each loss is defined for.
+const lossOutputs: Record<Loss, { fits: (activation: string) => boolean; needs: string }> = {
+  'cross-entropy': { fits: (activation) => activation === 'softmax', needs: 'a softmax output layer' },
+  'binary-cross-entropy': { fits: (activation) => activation === 'sigmoid', needs: 'a sigmoid output layer' },
+  mse: { fits: (activation) => activation !== 'softmax', needs: 'an output layer other than softmax' },
+};
+
+/** The rules of a network that its schema cannot state; throws INVALID_SPEC at the field. */
+export function checkModel(model: ModelSpec, loss: Loss | undefined): void {
+  const last = model.layers.length - 1;
+  model.layers.forEach((layer, index) => {
+    const path = `/model/layers/${index}`;
+    if (index < last) {
+      if (layer.activation === 'softmax') reject(`${path}/activation`, 'softmax belongs on the output layer only');
+      return;
+    }
+    if (layer.activation === 'softmax' && layer.units < 2) reject(`${path}/units`, 'a softmax output needs at least 2 units');
+    if (layer.batchNorm === true) reject(`${path}/batchNorm`, 'the output layer takes no batch norm');
+    if ((layer.dropout ?? 0) > 0) reject(`${path}/dropout`, 'the output layer takes no dropout');
+  });
+  const output = model.layers[last]?.activation ?? 'linear';
+  const resolved = resolveLoss(model, loss);
+  const rule = lossOutputs[resolved];
+  if (!rule.fits(output)) reject('/loss', `${resolved} needs ${rule.needs}, not ${output}`);
+  if (model.initScale !== undefined && model.init !== 'normal')
+    reject('/model/initScale', 'is a setting of the "normal" init only');
+}
+
 export function resolveNetwork(model: ModelSpec, loss: Loss | undefined, inputs: number): NativeNetworkConfig {
   return {
     inputs,
@@ -122,16 +150,38 @@ export function resolveNetwork(model: ModelSpec, loss: Loss | undefined, inputs:
   };
 }
 
-function fill<K extends string>(
-  given: Partial<Record<K, number>>,
-  defaults: Partial<Record<K, number>>,
-  path: string,
-  type: string,
-): Partial<Record<K, number>> {
-  for (const key of Object.keys(given) as K[]) {
-    if (!(key in defaults)) reject(`${path}/${key}`, `is not a setting of ${type}`);
+/** Rejects the settings of `given` that its type does not have (beta1 on sgd, ...). */
+function checkSettings(given: object, defaults: object, path: string, type: string): void {
+  for (const key of Object.keys(given)) {
+    if (key !== 'type' && !(key in defaults)) reject(`${path}/${key}`, `is not a setting of ${type}`);
   }
-  return { ...defaults, ...given };
+}
+
+/** The rules of a training spec that its schema cannot state; throws INVALID_SPEC at the field. */
+export function checkTraining(training: TrainingSpec): void {
+  if (training.optimizer !== undefined)
+    checkSettings(training.optimizer, optimizerDefaults[training.optimizer.type], '/training/optimizer', training.optimizer.type);
+  if (training.lrDecay !== undefined)
+    checkSettings(training.lrDecay, decayDefaults[training.lrDecay.type], '/training/lrDecay', training.lrDecay.type);
+}
+
+/**
+ * Validates a trainer spec (a job spec's model, loss, normalize and training): the schema,
+ * then the rules a schema cannot state. Throws INVALID_SPEC with the JSON pointer of the
+ * first wrong field, so a service can refuse a job before it is queued.
+ */
+export function checkTrainerSpec(spec: unknown): TrainerSpec {
+  const valid = validate(TrainerSpecSchema, spec);
+  checkModel(valid.model, valid.loss);
+  checkTraining(valid.training);
+  return valid;
+}
+
+/** The same for a gradient check's spec. */
+export function checkGradCheckSpec(spec: unknown): GradCheckSpec {
+  const valid = validate(GradCheckSpecSchema, spec);
+  checkModel(valid.model, valid.loss);
+  return valid;
 }
 
 // Settings the engine reads for every optimizer but uses only for some; these values
@@ -140,16 +190,15 @@ const ignoredSettings = { beta: 0.9, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, we
 
 function resolveOptimizer(optimizer: OptimizerSpec | undefined): NativeTrainingConfig['optimizer'] {
   const { type, ...given } = optimizer ?? { type: Defaults.optimizer };
-  const settings = fill(given, optimizerDefaults[type], '/training/optimizer', type);
-  return { learningRate: 0.001, ...ignoredSettings, ...settings, type };
+  return { learningRate: 0.001, ...ignoredSettings, ...optimizerDefaults[type], ...given, type };
 }
 
 function resolveDecay(decay: DecaySpec | undefined, epochs: number): NativeTrainingConfig['decay'] {
   const none = { type: 'none', rate: 1, interval: 1, floor: 0, period: epochs };
   if (decay === undefined) return none;
   const { type, ...given } = decay;
-  const settings = fill(given, decayDefaults[type], '/training/lrDecay', type);
-  return { ...none, ...settings, type, period: settings.period || epochs };
+  const settings = { ...none, ...decayDefaults[type], ...given };
+  return { ...settings, type, period: settings.period || epochs };
 }
 
 export function resolveTraining(

@@ -1,9 +1,10 @@
 // src/engine: the typed face of the native engine. It validates specs and data before
 // anything reaches C++, and gives training, prediction and gradient checks as promises.
+import { Type, type Static } from '@sinclair/typebox';
 import { addon, type NativeData, type NativeEpochMetrics, type NativeModel, type NativeTrainer } from './native.js';
 import {
-  GradCheckSpecSchema,
-  TrainerSpecSchema,
+  checkGradCheckSpec,
+  checkTrainerSpec,
   resolveNetwork,
   resolveTraining,
   validate,
@@ -24,6 +25,8 @@ export { EngineError, ErrorCodes, type ErrorCode } from './errors.js';
 export {
   TrainerSpecSchema,
   GradCheckSpecSchema,
+  checkTrainerSpec,
+  checkGradCheckSpec,
   resolveLoss,
   validate,
   type TrainerSpec,
@@ -61,6 +64,17 @@ export interface EpochMetrics {
 /** Gradient-check verdicts (COURSE-NOTES.md): at most 1e-7 is right, up to 1e-5 deserves a look. */
 export const GRADIENT_CHECK_PASS = 1e-7;
 export const GRADIENT_CHECK_WARN = 1e-5;
+/** The step of the centred differences (COURSE-NOTES.md). */
+export const GRADIENT_CHECK_EPSILON = 1e-7;
+
+const GradCheckOptionsSchema = Type.Object(
+  {
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type GradCheckOptions = Static<typeof GradCheckOptionsSchema>;
 
 export interface GradCheckResult {
   difference: number;
@@ -74,10 +88,41 @@ function toEpochMetrics(metrics: NativeEpochMetrics): EpochMetrics {
   return { ...rest, lr: learningRate };
 }
 
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/** The shape of a dataset; the engine checks its values (NaN, classes) and reports the row. */
 function toNativeData(data: Dataset, name: string): NativeData {
-  if (!(data.x instanceof Float32Array) || !(data.y instanceof Float32Array))
+  if (typeof data !== 'object' || data === null)
+    throw new EngineError('INVALID_ARGUMENT', `${name}: a dataset is an object {x, y, rows, features}`);
+  const { x, y, rows, features } = data;
+  if (!(x instanceof Float32Array) || !(y instanceof Float32Array))
     throw new EngineError('INVALID_ARGUMENT', `${name}: x and y must be Float32Arrays`);
-  return { x: data.x, y: data.y, rows: data.rows, features: data.features };
+  if (!isCount(rows) || !isCount(features))
+    throw new EngineError('INVALID_ARGUMENT', `${name}: rows and features must be non-negative integers`);
+  if (x.length !== rows * features)
+    throw new EngineError('SHAPE_MISMATCH', `${name}: x has ${x.length} values, not rows x features = ${rows} x ${features}`);
+  if (rows > 0 && y.length % rows !== 0)
+    throw new EngineError('SHAPE_MISMATCH', `${name}: y has ${y.length} values, not a whole number per row for ${rows} rows`);
+  return { x, y, rows, features };
+}
+
+// Trainers with a run in progress. At process exit libuv waits for its threads, so a run
+// left going would hold the process until its last epoch: the exit handler stops them.
+const running = new Set<NativeTrainer>();
+let exitHandlerInstalled = false;
+
+function track(native: NativeTrainer, run: Promise<unknown>): void {
+  if (!exitHandlerInstalled) {
+    process.once('exit', () => {
+      for (const trainer of running) trainer.cancel();
+    });
+    exitHandlerInstalled = true;
+  }
+  running.add(native);
+  const untrack = () => running.delete(native);
+  run.then(untrack, untrack);
 }
 
 /** Trains one network. The data are copied into the engine when the trainer is made. */
@@ -89,14 +134,15 @@ export class Trainer {
 
   /** Validates the spec and the data; throws EngineError (INVALID_SPEC, SHAPE_MISMATCH, INVALID_DATA). */
   static create(spec: TrainerSpec, train: Dataset, dev?: Dataset): Trainer {
-    const valid = validate(TrainerSpecSchema, spec);
-    const network = resolveNetwork(valid.model, valid.loss, train.features);
-    const training = resolveTraining(valid.training, valid.normalize);
+    const valid = checkTrainerSpec(spec);
     const trainData = toNativeData(train, 'train');
     const devData = dev === undefined || dev.rows === 0 ? null : toNativeData(dev, 'dev');
+    const network = resolveNetwork(valid.model, valid.loss, trainData.features);
+    const training = resolveTraining(valid.training, valid.normalize);
     return new Trainer(callNative(() => new addon.Trainer(network, training, trainData, devData)), valid);
   }
 
+  /** Epochs completed over the trainer's life (restores included). */
   get epochsDone(): number {
     return callNative(() => this.native.epochsDone());
   }
@@ -108,19 +154,28 @@ export class Trainer {
 
   /**
    * Runs `epochs` epochs on a background thread, calling `onEpoch` after each, in order.
-   * Rejects with CANCELLED after cancel() (the trainer stays as it was before the
-   * interrupted epoch), DIVERGED when the cost or parameters stop being finite, BUSY
-   * when another run is in progress, or the error `onEpoch` threw.
+   * The training thread waits for each `onEpoch` to return before it starts the next
+   * epoch, so inside `onEpoch` the trainer is between epochs: `checkpoint()`, `model()`,
+   * `epochsDone` and `nextLearningRate` work there, and `setLearningRate` or `cancel`
+   * take effect from the very next epoch. Outside it, a run refuses every other call
+   * with BUSY except `cancel` and `setLearningRate`.
+   *
+   * Rejects with CANCELLED after cancel() (the trainer is left at the end of its last
+   * completed epoch), DIVERGED when the cost or parameters stop being finite (the failed
+   * epoch is undone), BUSY when another run or evaluation is in progress, or the error
+   * `onEpoch` threw.
    */
   async run(epochs: number, onEpoch?: (metrics: EpochMetrics) => void): Promise<EpochMetrics[]> {
     const history: EpochMetrics[] = [];
-    await awaitNative(() =>
-      this.native.train(epochs, (native) => {
+    await awaitNative(() => {
+      const training = this.native.train(epochs, (native) => {
         const metrics = toEpochMetrics(native);
         history.push(metrics);
         onEpoch?.(metrics);
-      }),
-    );
+      });
+      track(this.native, training);
+      return training;
+    });
     return history;
   }
 
@@ -130,7 +185,10 @@ export class Trainer {
     return metrics as EpochMetrics;
   }
 
-  /** Stops a run between mini-batches. */
+  /**
+   * Stops a run between mini-batches; the run rejects with CANCELLED. Called inside
+   * `onEpoch`, no further epoch starts. Does nothing when no run is in progress.
+   */
   cancel(): void {
     this.native.cancel();
   }
@@ -245,13 +303,13 @@ export class Model {
 export async function gradCheck(
   spec: GradCheckSpec,
   data: Dataset,
-  options: { seed?: number; epsilon?: number } = {},
+  options: GradCheckOptions = {},
 ): Promise<GradCheckResult> {
-  const valid = validate(GradCheckSpecSchema, spec);
+  const valid = checkGradCheckSpec(spec);
+  const { seed = 0, epsilon = GRADIENT_CHECK_EPSILON } = validate(GradCheckOptionsSchema, options);
+  const nativeData = toNativeData(data, 'data');
   const network = resolveNetwork(valid.model, valid.loss, data.features);
-  const result = await awaitNative(() =>
-    addon.gradCheck(network, valid.l2 ?? 0, toNativeData(data, 'data'), options.seed ?? 0, options.epsilon ?? 1e-7),
-  );
+  const result = await awaitNative(() => addon.gradCheck(network, valid.l2 ?? 0, nativeData, seed, epsilon));
   return { ...result, passed: result.difference <= GRADIENT_CHECK_PASS };
 }
 

@@ -75,12 +75,16 @@ export interface NativeModelState {
 export interface NativeTrainer {
   /**
    * Runs `epochs` epochs on a background thread; `onEpoch` is called on the JS thread
-   * once per epoch, in order, none dropped. Resolves with the number of epochs run.
-   * Rejects with an Error whose `code` says why (CANCELLED, DIVERGED, BUSY, ...).
+   * once per epoch, in order, none dropped, and the thread waits for it to return before
+   * the next epoch starts. Resolves with the number of epochs run. Rejects with an Error
+   * whose `code` says why (CANCELLED, DIVERGED, BUSY, ...). While an epoch trains, every
+   * other call but cancel() and setLearningRate() throws BUSY; inside onEpoch the reading
+   * calls (epochsDone, nextLearningRate, checkpoint, model) work too.
    */
   train(epochs: number, onEpoch: (metrics: NativeEpochMetrics) => void): Promise<number>;
-  /** Stops a running train() between mini-batches. */
+  /** Stops a running train() between mini-batches, or before its next epoch. */
   cancel(): void;
+  /** Applies from the next epoch; during an epoch or an evaluate() it waits for its end. */
   setLearningRate(learningRate: number): void;
   nextLearningRate(): number;
   epochsDone(): number;

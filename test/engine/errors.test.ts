@@ -1,5 +1,14 @@
 import t from 'tap';
-import { EngineError, ErrorCodes, Model, Trainer, gradCheck, type TrainerSpec } from '../../src/engine/index.js';
+import {
+  EngineError,
+  ErrorCodes,
+  Model,
+  Trainer,
+  checkTrainerSpec,
+  gradCheck,
+  resolveLoss,
+  type TrainerSpec,
+} from '../../src/engine/index.js';
 import { mlpSpec, moonsSplit } from '../fixtures/moons.js';
 
 const { train, dev } = moonsSplit();
@@ -24,7 +33,21 @@ t.test('a bad spec is refused with INVALID_SPEC and the path of the field', asyn
     ['softmax on a hidden layer', (spec) => (spec.model.layers[0].activation = 'softmax'), '/model/layers/0/activation'],
     ['a one-unit softmax', (spec) => (spec.model.layers[2].units = 1), '/model/layers/2/units'],
     ['mse on a softmax output', (spec) => (spec.loss = 'mse'), '/loss'],
-    ['batch norm on the output layer', (spec) => (spec.model.layers[2].batchNorm = true), '/model/layers/2'],
+    ['batch norm on the output layer', (spec) => (spec.model.layers[2].batchNorm = true), '/model/layers/2/batchNorm'],
+    ['dropout on the output layer', (spec) => (spec.model.layers[2].dropout = 0.5), '/model/layers/2/dropout'],
+    ['binary cross-entropy on a softmax output', (spec) => (spec.loss = 'binary-cross-entropy'), '/loss'],
+    [
+      'cross-entropy on a linear output',
+      (spec) => {
+        spec.model.layers[2].activation = 'linear';
+        spec.loss = 'cross-entropy';
+      },
+      '/loss',
+    ],
+    ['an initScale without the normal init', (spec) => (spec.model.initScale = 0.1), '/model/initScale'],
+    ['a decay setting of another decay', (spec) => (spec.training.lrDecay = { type: 'cosine', rate: 0.5 }), '/training/lrDecay/rate'],
+    ['a batch size of 0', (spec) => (spec.training.batchSize = 0), '/training/batchSize'],
+    ['an unknown optimizer', (spec) => (spec.training.optimizer = { type: 'lion' }), '/training/optimizer/type'],
   ];
   for (const [what, edit, path] of cases) {
     const error = (() => {
@@ -40,6 +63,27 @@ t.test('a bad spec is refused with INVALID_SPEC and the path of the field', asyn
   }
 });
 
+t.test('the loss follows the output activation unless the spec names one', async (t) => {
+  const output = (activation: string, units: number) => ({
+    layers: [{ units: 4, activation: 'relu' as const }, { units, activation: activation as 'linear' }],
+  });
+  t.equal(resolveLoss(output('softmax', 3), undefined), 'cross-entropy');
+  t.equal(resolveLoss(output('sigmoid', 1), undefined), 'binary-cross-entropy');
+  t.equal(resolveLoss(output('sigmoid', 1), 'cross-entropy'), 'binary-cross-entropy', 'the binary member of the family');
+  t.equal(resolveLoss(output('linear', 1), undefined), 'mse');
+  t.equal(resolveLoss(output('sigmoid', 1), 'mse'), 'mse');
+});
+
+t.test('a spec is checked whole without data, as a service checks a job before queueing it', async (t) => {
+  t.same(checkTrainerSpec(mlpSpec), mlpSpec);
+  t.throws(() => checkTrainerSpec(specWith((spec) => (spec.model.layers[0].activation = 'softmax'))), {
+    code: 'INVALID_SPEC',
+    path: '/model/layers/0/activation',
+    message: /output layer only/,
+  });
+  t.throws(() => checkTrainerSpec('a spec'), { code: 'INVALID_SPEC', path: '/' });
+});
+
 t.test('data that does not fit the network is refused with SHAPE_MISMATCH', async (t) => {
   t.throws(() => Trainer.create(mlpSpec, { ...train, features: 3 }), { code: 'SHAPE_MISMATCH' });
   t.throws(() => Trainer.create(mlpSpec, { ...train, y: train.y.subarray(1) }), { code: 'SHAPE_MISMATCH' });
@@ -47,6 +91,11 @@ t.test('data that does not fit the network is refused with SHAPE_MISMATCH', asyn
     () => Trainer.create(mlpSpec, train, { ...dev, y: new Float32Array(dev.rows * 2) }),
     { code: 'SHAPE_MISMATCH', message: /dev part/ },
   );
+  const threeFeatures = { x: new Float32Array(3 * dev.rows), y: dev.y, rows: dev.rows, features: 3 };
+  t.throws(() => Trainer.create(mlpSpec, train, threeFeatures), {
+    code: 'SHAPE_MISMATCH',
+    message: /dev part has 3 features but the network takes 2/,
+  });
 });
 
 t.test('bad values are refused with INVALID_DATA naming the row', async (t) => {
@@ -66,6 +115,8 @@ t.test('arguments of the wrong kind are refused, never crash the process', async
     code: 'INVALID_ARGUMENT',
   });
   t.throws(() => Trainer.create(null as unknown as TrainerSpec, train), { code: 'INVALID_SPEC' });
+  t.throws(() => Trainer.create(mlpSpec, null as unknown as typeof train), { code: 'INVALID_ARGUMENT' });
+  t.throws(() => Trainer.create(mlpSpec, { ...train, rows: 2.5 }), { code: 'INVALID_ARGUMENT' });
   const trainer = Trainer.create(mlpSpec, train);
   t.throws(() => trainer.setLearningRate(-1), { code: 'INVALID_SPEC', path: '/learningRate' });
   t.throws(() => trainer.setLearningRate(Number.NaN), { code: 'INVALID_SPEC' });
@@ -94,4 +145,7 @@ t.test('every code a caller can meet is listed once', async (t) => {
   for (const code of ['INVALID_SPEC', 'SHAPE_MISMATCH', 'INVALID_DATA', 'DIVERGED', 'CANCELLED', 'BUSY', 'INVALID_CHECKPOINT'])
     t.ok(ErrorCodes.includes(code as (typeof ErrorCodes)[number]), code);
   await t.rejects(gradCheck({ model: { layers: [{ units: 0, activation: 'relu' }] } }, train), { code: 'INVALID_SPEC' });
+  const softmax = { model: { layers: [{ units: 2, activation: 'softmax' as const }] } };
+  await t.rejects(gradCheck(softmax, train, { epsilon: 0 }), { code: 'INVALID_SPEC', path: '/epsilon' });
+  await t.rejects(gradCheck(softmax, train, { seed: -1 }), { code: 'INVALID_SPEC', path: '/seed' });
 });

@@ -1,9 +1,9 @@
 import t from 'tap';
-import { GRADIENT_CHECK_PASS, gradCheck } from '../../src/engine/index.js';
+import { GRADIENT_CHECK_PASS, GRADIENT_CHECK_WARN, blasInfo, gradCheck } from '../../src/engine/index.js';
 import { blobs } from '../../src/data/generators.js';
 import { head } from '../fixtures/moons.js';
 
-const data = head(blobs({ samples: 60, classes: 3, seed: 2 }, 4), 16);
+const data = head(blobs({ samples: 60, classes: 3, features: 4, seed: 2 }), 16);
 
 t.test('backprop agrees with centred differences, per layer too', async (t) => {
   const result = await gradCheck(
@@ -35,4 +35,10 @@ t.test('a coarse step makes the check fail, as it should', async (t) => {
   );
   t.ok(result.difference > 1e-4, `difference ${result.difference}`);
   t.equal(result.passed, false);
+});
+
+t.test('the verdict thresholds follow the course notes, and the BLAS in use has a name', async (t) => {
+  t.equal(GRADIENT_CHECK_PASS, 1e-7);
+  t.equal(GRADIENT_CHECK_WARN, 1e-5);
+  t.match(blasInfo(), /\w/);
 });

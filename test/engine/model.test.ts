@@ -30,6 +30,8 @@ t.test('predictions are probabilities and classes, in inference mode', async (t)
   await trainer.run(30);
   const model = Model.load(trainer.model(['upper', 'lower']));
   t.same(model.classNames, ['upper', 'lower']);
+  t.equal(model.inputs, 2);
+  t.equal(model.outputs, 2);
   const { outputs, classes } = await model.predict(dev.x, dev.rows);
   t.equal(outputs.length, dev.rows * 2);
   let correct = 0;

@@ -39,23 +39,6 @@ t.test('the same spec and seed give the same weights, bit for bit', async (t) =>
   t.not(await weights(12), first, 'another seed, other weights');
 });
 
-t.test('a learning rate set during a run applies from the next epoch to start', async (t) => {
-  // One-row batches make each epoch long enough that the run is still going when the
-  // rate is set; the training thread may be an epoch or two ahead of the callbacks.
-  const trainer = Trainer.create({ ...mlpSpec, training: { ...mlpSpec.training, batchSize: 1 } }, train);
-  const rates: number[] = [];
-  await trainer.run(100, (metrics) => {
-    rates.push(metrics.lr);
-    if (metrics.epoch === 1) trainer.setLearningRate(0.002);
-  });
-  const changed = rates.indexOf(0.002);
-  t.ok(changed >= 1, `the first epoch kept its rate; the change came at epoch ${changed + 1}`);
-  t.ok(changed < 50, 'the change came within the run');
-  t.same(rates.slice(0, changed), Array(changed).fill(0.01), 'before: the old rate');
-  t.same(rates.slice(changed), Array(100 - changed).fill(0.002), 'from then on: the new one');
-  t.equal(trainer.nextLearningRate, 0.002);
-});
-
 t.test('learning-rate decay restarts from a rate set by hand', async (t) => {
   const trainer = Trainer.create(
     { ...mlpSpec, training: { ...mlpSpec.training, lrDecay: { type: 'inverse-time', rate: 1 } } },
@@ -65,62 +48,6 @@ t.test('learning-rate decay restarts from a rate set by hand', async (t) => {
   t.same(rates, [0.01, 0.005, 0.01 / 3]);
   trainer.setLearningRate(0.004);
   t.same((await trainer.run(2)).map((metrics) => metrics.lr), [0.004, 0.002]);
-});
-
-t.test('the event loop keeps turning while a long epoch trains', async (t) => {
-  const data = blobs({ samples: 6000, classes: 4, seed: 1 }, 256);
-  const trainer = Trainer.create(
-    {
-      model: { layers: [{ units: 512, activation: 'relu' }, { units: 512, activation: 'relu' }, { units: 4, activation: 'softmax' }] },
-      training: { epochs: 1, batchSize: 6000, optimizer: { type: 'sgd' } },
-    },
-    data,
-  );
-  let ticks = 0;
-  const timer = setInterval(() => (ticks += 1), 5);
-  const started = performance.now();
-  await trainer.run(3);
-  const elapsed = performance.now() - started;
-  clearInterval(timer);
-  t.ok(elapsed > 50, `the epochs took ${elapsed.toFixed(0)} ms`);
-  t.ok(ticks >= elapsed / 5 / 4, `${ticks} timer ticks in ${elapsed.toFixed(0)} ms`);
-});
-
-t.test('cancel() stops a run between mini-batches, and the trainer goes on', async (t) => {
-  const trainer = Trainer.create({ ...mlpSpec, training: { ...mlpSpec.training, batchSize: 1 } }, train, dev);
-  let completed = 0;
-  const running = trainer.run(1000, () => {
-    completed += 1;
-    if (completed === 2) trainer.cancel();
-  });
-  await t.rejects(running, { code: 'CANCELLED' });
-  t.ok(trainer.epochsDone >= 2 && trainer.epochsDone <= 3, `stopped after ${trainer.epochsDone} epochs`);
-  const before = trainer.epochsDone;
-  t.ok(trainer.checkpoint().length > 0, 'a cancelled trainer can be checkpointed');
-  await trainer.run(1);
-  t.equal(trainer.epochsDone, before + 1, 'and trains again');
-});
-
-t.test('a second call while a run is in progress is refused with BUSY', async (t) => {
-  const trainer = Trainer.create(mlpSpec, train, dev);
-  const running = trainer.run(20);
-  t.throws(() => trainer.checkpoint(), { code: 'BUSY' });
-  await t.rejects(trainer.run(1), { code: 'BUSY' });
-  await t.rejects(trainer.evaluate(dev), { code: 'BUSY' });
-  await running;
-  t.equal(trainer.epochsDone, 20);
-});
-
-t.test('an error thrown by onEpoch stops the run and rejects with it', async (t) => {
-  // Long epochs (one-row batches), so the run is still going when the error comes.
-  const trainer = Trainer.create({ ...mlpSpec, training: { ...mlpSpec.training, batchSize: 1 } }, train);
-  await t.rejects(
-    trainer.run(1000, () => {
-      throw new Error('the listener failed');
-    }),
-    { message: 'the listener failed' },
-  );
-  t.ok(trainer.epochsDone < 1000, `stopped after ${trainer.epochsDone} epochs`);
 });
 
 t.test('a diverging run fails with DIVERGED, naming the epoch and a remedy', async (t) => {
