@@ -267,7 +267,29 @@ Options:
   },
 };
 
-const commands: Record<string, Command> = { train, gradcheck, predict };
+const serve: Command = {
+  summary: 'run the training service (HTTP API, websockets, dashboard)',
+  usage: `caviar serve
+
+Runs the service until SIGTERM or SIGINT (then it stops taking jobs, returns running
+ones to the queue at their last checkpoint, and exits 0). Settings come from the
+environment:
+  CAVIAR_PORT (8080), CAVIAR_HOST (0.0.0.0), CAVIAR_DATA_DIR (./data: the SQLite store,
+  datasets, checkpoints, models), CAVIAR_CONCURRENCY (jobs at once; default: the cores),
+  CAVIAR_TOKEN (when set, requests need Authorization: Bearer <token>),
+  CAVIAR_MAX_UPLOAD_MB (256), LOG_LEVEL (info)
+
+Options:
+  -h, --help   show this help`,
+  options: { ...HELP },
+  async run() {
+    const { serve: runService } = await import('./server/index.js');
+    await runService();
+    return 0;
+  },
+};
+
+const commands: Record<string, Command> = { train, gradcheck, predict, serve };
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`);

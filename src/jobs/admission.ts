@@ -1,0 +1,93 @@
+// What a job spec must satisfy beyond its schema before a job is accepted: a network the
+// engine can build, a dataset that exists, and an output layer that fits its labels.
+import { access } from 'node:fs/promises';
+import {
+  DataError,
+  FASHION_MNIST_CLASSES,
+  fashionMnistFiles,
+  resolveDataset,
+  isGenerated,
+  type Labels,
+} from '../data/index.js';
+import { checkTrainerSpec, resolveLoss } from '../engine/index.js';
+import type { JobSpec } from './spec.js';
+import type { JobStore } from './store.js';
+import { trainerSpec } from './training.js';
+
+/** A spec the service refuses, with the field at fault. */
+export class SpecError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly path: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Shape {
+  features: number;
+  labels: Labels;
+}
+
+async function builtinShape(dataset: Extract<JobSpec['dataset'], { builtin: string }>): Promise<Shape> {
+  if (dataset.builtin === 'fashion-mnist') {
+    const { train } = fashionMnistFiles();
+    try {
+      await access(train.images);
+    } catch {
+      throw new SpecError('DATASET_NOT_FOUND', 'Fashion-MNIST is not installed on the server (package dataset-fashion-mnist)', '/dataset/builtin');
+    }
+    return { features: 28 * 28, labels: { kind: 'classes', count: FASHION_MNIST_CLASSES.length } };
+  }
+  // A few rows tell the shape of a generated set; the course's sets are small files.
+  const sample = isGenerated(dataset.builtin) ? { ...dataset, samples: Math.min(dataset.samples ?? 300, 32) } : dataset;
+  try {
+    const { train, labels } = await resolveDataset(sample);
+    return { features: train.features, labels };
+  } catch (error) {
+    if (error instanceof DataError) {
+      const path = error.code === 'DATASET_NOT_FOUND' ? '/dataset/builtin' : '/dataset';
+      throw new SpecError(error.code, error.message, path);
+    }
+    throw error;
+  }
+}
+
+async function datasetShape(spec: JobSpec, store: JobStore): Promise<Shape> {
+  const { dataset } = spec;
+  if (typeof dataset === 'string') {
+    const record = await store.getDataset(dataset);
+    if (record === undefined) throw new SpecError('DATASET_NOT_FOUND', `no dataset '${dataset}': upload one with POST /v1/datasets`, '/dataset');
+    return record;
+  }
+  if ('path' in dataset)
+    throw new SpecError('INVALID_SPEC', 'files on disk are for the command line; upload them with POST /v1/datasets and use the id', '/dataset/path');
+  return builtinShape(dataset);
+}
+
+/** Why the output layer cannot learn these labels, or undefined when it can. */
+function outputProblem(spec: JobSpec, labels: Labels): string | undefined {
+  const output = spec.model.layers[spec.model.layers.length - 1] as { units: number; activation: string };
+  const loss = resolveLoss(spec.model, spec.loss);
+  if (labels.kind === 'values') {
+    if (loss !== 'mse' && output.activation === 'softmax') return `the dataset's targets are values, which softmax does not fit: use a linear output with mse`;
+    if (output.units !== labels.width) return `the dataset has ${labels.width} target values per row; the output layer must have ${labels.width} units, not ${output.units}`;
+    return undefined;
+  }
+  if (output.activation === 'softmax' && output.units !== labels.count)
+    return `the dataset has ${labels.count} classes; a softmax output needs ${labels.count} units, not ${output.units}`;
+  if (output.activation === 'sigmoid' && output.units === 1 && labels.count !== 2)
+    return `one sigmoid unit separates 2 classes; the dataset has ${labels.count}: use a softmax of ${labels.count} units`;
+  if (output.activation !== 'softmax' && output.activation !== 'sigmoid' && output.units !== 1)
+    return `class labels are one value per row; a ${output.activation} output would need 1 unit, not ${output.units}`;
+  return undefined;
+}
+
+/** Throws SpecError (or the engine's INVALID_SPEC) for a spec the service must refuse. */
+export async function admit(spec: JobSpec, store: JobStore): Promise<void> {
+  checkTrainerSpec(trainerSpec(spec));
+  const shape = await datasetShape(spec, store);
+  const problem = outputProblem(spec, shape.labels);
+  if (problem !== undefined) throw new SpecError('INVALID_SPEC', problem, `/model/layers/${spec.model.layers.length - 1}/units`);
+}

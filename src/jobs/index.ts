@@ -1,0 +1,10 @@
+// src/jobs: what a job is (spec, events), where it is kept (store), and how it runs (the
+// lifecycle, the scheduler's slots, one worker process per running job).
+export { EventHub, type EventListener } from './hub.js';
+export { Lifecycle, TRANSITIONS, canChange } from './lifecycle.js';
+export { Scheduler, type ControlResult, type SchedulerOptions } from './scheduler.js';
+export { SqliteStore } from './sqlite-store.js';
+export type { DatasetRecord, JobRecord, JobStore } from './store.js';
+export type { Outcome } from './runner.js';
+export * from './events.js';
+export * from './spec.js';

@@ -1,0 +1,77 @@
+// The job lifecycle: every change of a job's status goes through here, and each is written
+// to the store (with its event) before the event hub sends it anywhere.
+import type { JobEvent, JobStatus } from './events.js';
+import type { EventHub } from './hub.js';
+import type { EpochRecord, JobRecord, JobStore, NewJob, Transition } from './store.js';
+
+/** The statuses a job may go to from each, and why: the one table of the lifecycle. */
+export const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
+  // claimed by a free slot; paused or cancelled before it started
+  queued: ['running', 'paused', 'cancelled'],
+  // finished, failed, stopped by the user, or back in the queue when the server stops
+  running: ['succeeded', 'failed', 'cancelled', 'paused', 'queued'],
+  paused: ['queued', 'cancelled'],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+};
+
+export function canChange(from: JobStatus, to: JobStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** The statuses a job can leave for `to`. */
+function sources(to: JobStatus): JobStatus[] {
+  return (Object.keys(TRANSITIONS) as JobStatus[]).filter((from) => canChange(from, to));
+}
+
+export type Change = Omit<Transition, 'from' | 'to' | 'event'>;
+
+export class Lifecycle {
+  constructor(
+    readonly store: JobStore,
+    private readonly hub: EventHub,
+  ) {}
+
+  private publish<Event extends JobEvent | undefined>(event: Event): Event {
+    if (event !== undefined) this.hub.publish(event);
+    return event;
+  }
+
+  async submit(jobs: NewJob[]): Promise<JobEvent[]> {
+    const events = await this.store.createJobs(jobs);
+    for (const event of events) this.publish(event);
+    return events;
+  }
+
+  /** The oldest queued job, now running. */
+  async claim(): Promise<JobRecord | undefined> {
+    const claimed = await this.store.claimNext();
+    if (claimed === undefined) return undefined;
+    this.publish(claimed.event);
+    return claimed.job;
+  }
+
+  /**
+   * Moves a job to `to` from any status allowed to go there, with the event that says so:
+   * a status event, or the done event of a finished job. Undefined when the job is not in
+   * such a status (or `attempt` is stale): the change did not happen.
+   */
+  async change(id: string, to: JobStatus, change: Change = {}): Promise<JobEvent | undefined> {
+    const finished = to === 'succeeded' || to === 'failed' || to === 'cancelled';
+    const event = finished
+      ? {
+          type: 'done' as const,
+          jobId: id,
+          status: to,
+          ...(change.result === undefined ? {} : { result: change.result }),
+          ...(change.error === undefined ? {} : { error: change.error }),
+        }
+      : { type: 'status' as const, jobId: id, status: to };
+    return this.publish(await this.store.transition(id, { ...change, from: sources(to), to, event }));
+  }
+
+  async recordEpoch(record: EpochRecord): Promise<JobEvent | undefined> {
+    return this.publish(await this.store.appendEpoch(record));
+  }
+}

@@ -1,0 +1,64 @@
+// The messages between the server and a worker process, both ways. One task per process.
+import type { LoadedDataset } from '../data/index.js';
+import type { EpochMetrics, GradCheckResult, GradCheckSpec } from '../engine/index.js';
+import type { JobResult } from './events.js';
+import type { JobSpec } from './spec.js';
+import type { DatasetRecord } from './store.js';
+
+/** A dataset the store keeps: its record and the folder of its arrays. */
+export interface StoredDataset {
+  record: DatasetRecord;
+  directory: string;
+}
+
+export interface TrainTask {
+  kind: 'train';
+  spec: JobSpec;
+  /** For a spec whose dataset is an id; built-ins are made by the worker. */
+  dataset?: StoredDataset;
+  checkpoint?: Uint8Array;
+  /** A rate set from outside that no epoch has used yet. */
+  learningRate?: number;
+}
+
+export interface GradCheckTask {
+  kind: 'gradcheck';
+  spec: GradCheckSpec;
+  samples: number;
+  features: number;
+  seed: number;
+}
+
+/** Reads an uploaded file into the store's array files. */
+export interface ImportTask {
+  kind: 'import';
+  file: string;
+  format: 'csv' | 'json';
+  label?: string;
+  name: string;
+  directory: string;
+}
+
+export type WorkerTask = TrainTask | GradCheckTask | ImportTask;
+
+export type ToWorker =
+  | { type: 'task'; task: WorkerTask; heartbeatMs: number }
+  | { type: 'cancel' }
+  | { type: 'learningRate'; learningRate: number };
+
+export interface WorkerError {
+  code: string;
+  message: string;
+  path?: string;
+}
+
+export type ImportedDataset = Pick<LoadedDataset, 'featureNames' | 'labels'> & { rows: number; features: number; testRows: number };
+
+export type FromWorker =
+  | { type: 'heartbeat' }
+  | { type: 'epoch'; metrics: EpochMetrics; checkpoint: Uint8Array }
+  | { type: 'succeeded'; result: JobResult; model: string }
+  | { type: 'gradcheck'; result: GradCheckResult }
+  | { type: 'imported'; dataset: ImportedDataset }
+  | { type: 'cancelled' }
+  | { type: 'failed'; error: WorkerError };

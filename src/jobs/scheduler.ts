@@ -1,0 +1,224 @@
+// The scheduler: a fixed number of slots; the oldest queued job takes a free one and trains
+// in its own worker process. Cancel, pause, a new learning rate and shutdown reach running
+// jobs through here.
+import { epochEvent } from './training.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { StoredDataset, WorkerTask } from './protocol.js';
+import { WorkerProcess, type Outcome } from './runner.js';
+import type { JobRecord } from './store.js';
+
+export interface SchedulerOptions {
+  /** Jobs trained at once. */
+  concurrency: number;
+  /** OpenBLAS threads of each worker. */
+  threads: number;
+  heartbeatMs: number;
+  stallMs: number;
+  /** Reports what the caller's logs should show. */
+  log: { error(object: object, message: string): void; info(object: object, message: string): void };
+}
+
+/** Why a running job was asked to stop; the worker's "cancelled" means different things. */
+type StopReason = 'cancel' | 'pause' | 'shutdown';
+
+interface Running {
+  job: JobRecord;
+  worker: WorkerProcess;
+  stop?: StopReason;
+}
+
+export type ControlResult = 'done' | 'not-found' | 'conflict';
+
+export class Scheduler {
+  private readonly running = new Map<string, Running>();
+  private accepting = true;
+  private filling = false;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly lifecycle: Lifecycle,
+    private readonly options: SchedulerOptions,
+  ) {}
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  /** Jobs a previous server left running go back to the queue, to resume from their checkpoints. */
+  async recover(): Promise<number> {
+    const orphans = await this.lifecycle.store.listJobs({ status: 'running', limit: Number.MAX_SAFE_INTEGER });
+    for (const job of orphans) await this.lifecycle.change(job.id, 'queued');
+    return orphans.length;
+  }
+
+  /** Fills free slots with the oldest queued jobs. */
+  kick(): void {
+    if (this.filling || !this.accepting) return;
+    this.filling = true;
+    this.idle = this.fill().finally(() => {
+      this.filling = false;
+    });
+  }
+
+  private async fill(): Promise<void> {
+    while (this.accepting && this.running.size < this.options.concurrency) {
+      const job = await this.lifecycle.claim();
+      if (job === undefined) return;
+      try {
+        this.start(job, await this.task(job));
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        await this.lifecycle.change(job.id, 'failed', { attempt: job.attempt, error: { code: 'DATASET_NOT_FOUND', message } });
+      }
+    }
+  }
+
+  private async task(job: JobRecord): Promise<WorkerTask> {
+    const { store } = this.lifecycle;
+    let dataset: StoredDataset | undefined;
+    if (typeof job.spec.dataset === 'string') {
+      const record = await store.getDataset(job.spec.dataset);
+      if (record === undefined) throw new Error(`dataset ${job.spec.dataset} was deleted before the job started`);
+      dataset = { record, directory: store.datasetDirectory(record.id) };
+    }
+    const checkpoint = await store.checkpoint(job.id);
+    return {
+      kind: 'train',
+      spec: job.spec,
+      ...(dataset === undefined ? {} : { dataset }),
+      ...(checkpoint === undefined ? {} : { checkpoint }),
+      ...(job.pendingLearningRate === undefined ? {} : { learningRate: job.pendingLearningRate }),
+    };
+  }
+
+  private start(job: JobRecord, task: WorkerTask): void {
+    const { threads, heartbeatMs, stallMs, log } = this.options;
+    const worker = new WorkerProcess(task, {
+      threads,
+      heartbeatMs,
+      stallMs,
+      onEpoch: async (metrics, checkpoint) => {
+        await this.lifecycle.recordEpoch({ jobId: job.id, attempt: job.attempt, event: epochEvent(job.id, metrics), checkpoint });
+      },
+      onError: (error) => log.error({ err: error, jobId: job.id }, 'could not record an epoch'),
+    });
+    const running: Running = { job, worker };
+    this.running.set(job.id, running);
+    log.info({ jobId: job.id, attempt: job.attempt, pid: worker.pid }, 'job started');
+    void worker.outcome
+      .then((outcome) => this.finish(running, outcome))
+      .catch((error: unknown) => log.error({ err: error, jobId: job.id }, 'could not record how a job ended'))
+      .finally(() => {
+        this.running.delete(job.id);
+        this.kick();
+      });
+  }
+
+  private async finish({ job, stop }: Running, outcome: Outcome): Promise<void> {
+    const { attempt } = job;
+    if (stop === 'shutdown') {
+      // Killed or cancelled on the way out: the job resumes from its checkpoint next time.
+      if (outcome.type !== 'succeeded') {
+        await this.lifecycle.change(job.id, 'queued', { attempt });
+        return;
+      }
+    }
+    if (outcome.type === 'succeeded') {
+      await this.lifecycle.change(job.id, 'succeeded', { attempt, result: outcome.result, model: outcome.model });
+    } else if (outcome.type === 'cancelled') {
+      await this.lifecycle.change(job.id, stop === 'pause' ? 'paused' : 'cancelled', { attempt });
+    } else if (outcome.type === 'failed') {
+      this.options.log.info({ jobId: job.id, error: outcome.error }, 'job failed');
+      await this.lifecycle.change(job.id, 'failed', { attempt, error: outcome.error });
+    } else {
+      await this.lifecycle.change(job.id, 'failed', {
+        attempt,
+        error: { code: 'INTERNAL', message: `the worker answered a training task with ${outcome.type}` },
+      });
+    }
+  }
+
+  /** Cancels a job that has not finished: at once when it waits, within a mini-batch when it runs. */
+  async cancel(id: string): Promise<ControlResult> {
+    return this.stopRunning(id, 'cancel') ?? this.settle(id, 'cancelled');
+  }
+
+  /** Pauses a job: a running one stops at its last checkpoint and frees its slot. */
+  async pause(id: string): Promise<ControlResult> {
+    return this.stopRunning(id, 'pause') ?? this.settle(id, 'paused');
+  }
+
+  async resume(id: string): Promise<ControlResult> {
+    const job = await this.lifecycle.store.getJob(id);
+    if (job === undefined) return 'not-found';
+    if (job.status !== 'paused') return 'conflict';
+    const moved = await this.lifecycle.change(id, 'queued');
+    this.kick();
+    return moved === undefined ? 'conflict' : 'done';
+  }
+
+  /** The rate from the next epoch on; kept so that a resumed job still takes it. */
+  async setLearningRate(id: string, learningRate: number): Promise<ControlResult> {
+    const job = await this.lifecycle.store.getJob(id);
+    if (job === undefined) return 'not-found';
+    if (job.status !== 'queued' && job.status !== 'running' && job.status !== 'paused') return 'conflict';
+    await this.lifecycle.store.setPendingLearningRate(id, learningRate);
+    this.running.get(id)?.worker.setLearningRate(learningRate);
+    return 'done';
+  }
+
+  private stopRunning(id: string, reason: StopReason): ControlResult | undefined {
+    const running = this.running.get(id);
+    if (running === undefined) return undefined;
+    // A cancel overrides a pause asked for before it; nothing overrides a shutdown.
+    if (running.stop === undefined || (running.stop === 'pause' && reason === 'cancel')) running.stop = reason;
+    running.worker.cancel();
+    return 'done';
+  }
+
+  private async settle(id: string, to: 'cancelled' | 'paused'): Promise<ControlResult> {
+    const job = await this.lifecycle.store.getJob(id);
+    if (job === undefined) return 'not-found';
+    // A job that became running meanwhile is reached through its worker.
+    if (job.status === 'running') return this.stopRunning(id, to === 'cancelled' ? 'cancel' : 'pause') ?? 'conflict';
+    const moved = await this.lifecycle.change(id, to);
+    return moved === undefined ? 'conflict' : 'done';
+  }
+
+  /** Runs a short task (a gradient check, a dataset import) in a worker of its own, outside the slots. */
+  async runTask(task: WorkerTask, timeoutMs: number): Promise<Outcome> {
+    const { threads, heartbeatMs, stallMs } = this.options;
+    const worker = new WorkerProcess(task, { threads, heartbeatMs, stallMs });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      worker.kill();
+    }, timeoutMs);
+    const outcome = await worker.outcome;
+    clearTimeout(timer);
+    if (timedOut && outcome.type === 'failed')
+      return { type: 'failed', error: { code: 'TIMEOUT', message: `the ${task.kind} task took over ${timeoutMs} ms` } };
+    return outcome;
+  }
+
+  /**
+   * Stops taking jobs and asks running ones to stop at their next mini-batch; they go back
+   * to the queue with their checkpoints. Workers still alive after `graceMs` are killed.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.accepting = false;
+    await this.idle;
+    const stopping = [...this.running.values()];
+    for (const running of stopping) {
+      running.stop = 'shutdown';
+      running.worker.cancel();
+    }
+    const killer = setTimeout(() => {
+      for (const running of stopping) running.worker.kill();
+    }, graceMs);
+    await Promise.all(stopping.map(async ({ worker }) => worker.outcome.then(() => undefined)));
+    // Each finish writes the store after its outcome; wait until all are recorded.
+    while (this.running.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    clearTimeout(killer);
+  }
+}

@@ -1,0 +1,345 @@
+// The embedded store: one SQLite file in WAL mode under the data directory, dataset arrays
+// as files beside it. Submissions are committed with synchronous=FULL, in groups: the
+// submissions of one event-loop turn share one commit and one fsync.
+import Database from 'better-sqlite3';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JobEvent, JobStatus, UnsequencedEvent } from './events.js';
+import type {
+  DatasetRecord,
+  EpochRecord,
+  JobQuery,
+  JobRecord,
+  JobStore,
+  NewJob,
+  Transition,
+} from './store.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  position INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  spec TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  epochs_done INTEGER NOT NULL DEFAULT 0,
+  pending_learning_rate REAL,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  result TEXT,
+  error TEXT,
+  sweep_id TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, position);
+CREATE TABLE IF NOT EXISTS events (
+  job_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  epoch INTEGER,
+  body TEXT NOT NULL,
+  PRIMARY KEY (job_id, seq),
+  UNIQUE (job_id, epoch)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+  job_id TEXT PRIMARY KEY,
+  epoch INTEGER NOT NULL,
+  bytes BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS models (
+  job_id TEXT PRIMARY KEY,
+  model TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS datasets (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  rows INTEGER NOT NULL,
+  features INTEGER NOT NULL,
+  test_rows INTEGER NOT NULL,
+  labels TEXT NOT NULL,
+  feature_names TEXT NOT NULL
+);
+`;
+
+interface JobRow {
+  id: string;
+  spec: string;
+  status: JobStatus;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  attempt: number;
+  epochs_done: number;
+  pending_learning_rate: number | null;
+  last_seq: number;
+  result: string | null;
+  error: string | null;
+  sweep_id: string | null;
+}
+
+interface DatasetRow {
+  id: string;
+  name: string;
+  created_at: string;
+  rows: number;
+  features: number;
+  test_rows: number;
+  labels: string;
+  feature_names: string;
+}
+
+const STATUSES: JobStatus[] = ['queued', 'running', 'paused', 'succeeded', 'failed', 'cancelled'];
+const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+
+function toJob(row: JobRow): JobRecord {
+  const spec = JSON.parse(row.spec) as JobRecord['spec'];
+  return {
+    id: row.id,
+    ...(spec.name === undefined ? {} : { name: spec.name }),
+    spec,
+    status: row.status,
+    createdAt: row.created_at,
+    ...(row.started_at === null ? {} : { startedAt: row.started_at }),
+    ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
+    attempt: row.attempt,
+    epochsDone: row.epochs_done,
+    ...(row.pending_learning_rate === null ? {} : { pendingLearningRate: row.pending_learning_rate }),
+    lastSeq: row.last_seq,
+    ...(row.result === null ? {} : { result: JSON.parse(row.result) }),
+    ...(row.error === null ? {} : { error: JSON.parse(row.error) }),
+    ...(row.sweep_id === null ? {} : { sweepId: row.sweep_id }),
+  };
+}
+
+function toDataset(row: DatasetRow): DatasetRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    createdAt: row.created_at,
+    rows: row.rows,
+    features: row.features,
+    testRows: row.test_rows,
+    labels: JSON.parse(row.labels),
+    featureNames: JSON.parse(row.feature_names),
+  };
+}
+
+interface PendingSubmission {
+  jobs: NewJob[];
+  resolve(events: JobEvent[]): void;
+  reject(error: unknown): void;
+}
+
+export class SqliteStore implements JobStore {
+  private readonly db: Database.Database;
+  private pending: PendingSubmission[] = [];
+  private readonly statements;
+
+  constructor(private readonly directory: string) {
+    mkdirSync(join(directory, 'datasets'), { recursive: true });
+    this.db = new Database(join(directory, 'caviar.db'));
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives a crash of this process (the promise to clients); the
+    // submissions' commits switch to FULL to survive the machine's too.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.statements = {
+      insertJob: db.prepare(
+        `INSERT INTO jobs (id, spec, status, created_at, sweep_id) VALUES (?, ?, 'queued', ?, ?)`,
+      ),
+      job: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
+      nextSeq: db.prepare<[string], { last_seq: number }>(
+        'UPDATE jobs SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq',
+      ),
+      insertEvent: db.prepare('INSERT INTO events (job_id, seq, epoch, body) VALUES (?, ?, ?, ?)'),
+      oldestQueued: db.prepare<[], JobRow>(
+        `SELECT * FROM jobs WHERE status = 'queued' ORDER BY position LIMIT 1`,
+      ),
+      start: db.prepare(
+        `UPDATE jobs SET status = 'running', attempt = attempt + 1, started_at = coalesce(started_at, ?) WHERE id = ?`,
+      ),
+      setStatus: db.prepare(
+        `UPDATE jobs SET status = ?, finished_at = ?, result = coalesce(?, result), error = coalesce(?, error) WHERE id = ?`,
+      ),
+      epochKept: db.prepare<[string, number], { one: number }>(
+        'SELECT 1 AS one FROM events WHERE job_id = ? AND epoch = ?',
+      ),
+      recordEpoch: db.prepare(
+        `UPDATE jobs SET epochs_done = ?,
+           pending_learning_rate = CASE WHEN pending_learning_rate = ? THEN NULL ELSE pending_learning_rate END
+         WHERE id = ?`,
+      ),
+      saveCheckpoint: db.prepare(
+        'INSERT INTO checkpoints (job_id, epoch, bytes) VALUES (?, ?, ?) ' +
+          'ON CONFLICT (job_id) DO UPDATE SET epoch = excluded.epoch, bytes = excluded.bytes',
+      ),
+      dropCheckpoint: db.prepare('DELETE FROM checkpoints WHERE job_id = ?'),
+      saveModel: db.prepare('INSERT OR REPLACE INTO models (job_id, model) VALUES (?, ?)'),
+      setPendingRate: db.prepare('UPDATE jobs SET pending_learning_rate = ? WHERE id = ?'),
+      eventsAfter: db.prepare<[string, number, number], { body: string }>(
+        'SELECT body FROM events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      ),
+      checkpoint: db.prepare<[string], { bytes: Buffer }>('SELECT bytes FROM checkpoints WHERE job_id = ?'),
+      model: db.prepare<[string], { model: string }>('SELECT model FROM models WHERE job_id = ?'),
+      countByStatus: db.prepare<[], { status: JobStatus; count: number }>(
+        'SELECT status, count(*) AS count FROM jobs GROUP BY status',
+      ),
+      insertDataset: db.prepare(
+        `INSERT INTO datasets (id, name, created_at, rows, features, test_rows, labels, feature_names)
+         VALUES (@id, @name, @createdAt, @rows, @features, @testRows, @labels, @featureNames)`,
+      ),
+      dataset: db.prepare<[string], DatasetRow>('SELECT * FROM datasets WHERE id = ?'),
+      datasets: db.prepare<[], DatasetRow>('SELECT * FROM datasets ORDER BY created_at DESC'),
+      deleteDataset: db.prepare('DELETE FROM datasets WHERE id = ?'),
+    };
+  }
+
+  /** Numbers and keeps an event of a job; inside the caller's transaction. */
+  private append(jobId: string, event: UnsequencedEvent): JobEvent {
+    const next = this.statements.nextSeq.get(jobId);
+    if (next === undefined) throw new Error(`no job ${jobId}`);
+    const sequenced = { seq: next.last_seq, ...event } as JobEvent;
+    const epoch = sequenced.type === 'epoch' ? sequenced.epoch : null;
+    this.statements.insertEvent.run(jobId, sequenced.seq, epoch, JSON.stringify(sequenced));
+    return sequenced;
+  }
+
+  createJobs(jobs: NewJob[]): Promise<JobEvent[]> {
+    return new Promise((resolve, reject) => {
+      if (this.pending.length === 0) setImmediate(() => this.commitSubmissions());
+      this.pending.push({ jobs, resolve, reject });
+    });
+  }
+
+  private commitSubmissions(): void {
+    const batch = this.pending;
+    this.pending = [];
+    const now = new Date().toISOString();
+    const insert = this.db.transaction(() =>
+      batch.map(({ jobs }) =>
+        jobs.map((job) => {
+          this.statements.insertJob.run(job.id, JSON.stringify(job.spec), now, job.sweepId ?? null);
+          return this.append(job.id, { type: 'status', jobId: job.id, status: 'queued' });
+        }),
+      ),
+    );
+    try {
+      this.db.pragma('synchronous = FULL');
+      const events = insert();
+      batch.forEach((submission, index) => submission.resolve(events[index] as JobEvent[]));
+    } catch (error) {
+      for (const submission of batch) submission.reject(error);
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  async getJob(id: string): Promise<JobRecord | undefined> {
+    const row = this.statements.job.get(id);
+    return row === undefined ? undefined : toJob(row);
+  }
+
+  async listJobs({ status, limit }: JobQuery): Promise<JobRecord[]> {
+    const rows =
+      status === undefined
+        ? this.db.prepare<[number], JobRow>('SELECT * FROM jobs ORDER BY position DESC LIMIT ?').all(limit)
+        : this.db
+            .prepare<[string, number], JobRow>('SELECT * FROM jobs WHERE status = ? ORDER BY position DESC LIMIT ?')
+            .all(status, limit);
+    return rows.map(toJob);
+  }
+
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    const counts = Object.fromEntries(STATUSES.map((status) => [status, 0])) as Record<JobStatus, number>;
+    for (const { status, count } of this.statements.countByStatus.all()) counts[status] = count;
+    return counts;
+  }
+
+  async claimNext(): Promise<{ job: JobRecord; event: JobEvent } | undefined> {
+    return this.db.transaction(() => {
+      const row = this.statements.oldestQueued.get();
+      if (row === undefined) return undefined;
+      this.statements.start.run(new Date().toISOString(), row.id);
+      const event = this.append(row.id, { type: 'status', jobId: row.id, status: 'running' });
+      return { job: toJob(this.statements.job.get(row.id) as JobRow), event };
+    })();
+  }
+
+  async transition(id: string, change: Transition): Promise<JobEvent | undefined> {
+    return this.db.transaction(() => {
+      const row = this.statements.job.get(id);
+      if (row === undefined || !change.from.includes(row.status)) return undefined;
+      if (change.attempt !== undefined && change.attempt !== row.attempt) return undefined;
+      const finished = TERMINAL.has(change.to) ? new Date().toISOString() : null;
+      const result = change.result === undefined ? null : JSON.stringify(change.result);
+      const error = change.error === undefined ? null : JSON.stringify(change.error);
+      this.statements.setStatus.run(change.to, finished, result, error, id);
+      if (change.model !== undefined) this.statements.saveModel.run(id, change.model);
+      // A finished job never resumes: its checkpoint is only weight to carry.
+      if (TERMINAL.has(change.to)) this.statements.dropCheckpoint.run(id);
+      return this.append(id, change.event);
+    })();
+  }
+
+  async appendEpoch({ jobId, attempt, event, checkpoint }: EpochRecord): Promise<JobEvent | undefined> {
+    return this.db.transaction(() => {
+      const row = this.statements.job.get(jobId);
+      if (row === undefined || row.status !== 'running' || row.attempt !== attempt) return undefined;
+      if (this.statements.epochKept.get(jobId, event.epoch) !== undefined) return undefined;
+      this.statements.saveCheckpoint.run(jobId, event.epoch, checkpoint);
+      this.statements.recordEpoch.run(event.epoch, event.lr, jobId);
+      return this.append(jobId, event);
+    })();
+  }
+
+  async setPendingLearningRate(id: string, learningRate: number): Promise<void> {
+    this.statements.setPendingRate.run(learningRate, id);
+  }
+
+  async eventsAfter(jobId: string, since: number, limit: number): Promise<JobEvent[]> {
+    return this.statements.eventsAfter.all(jobId, since, limit).map((row) => JSON.parse(row.body) as JobEvent);
+  }
+
+  async checkpoint(jobId: string): Promise<Uint8Array | undefined> {
+    return this.statements.checkpoint.get(jobId)?.bytes;
+  }
+
+  async model(jobId: string): Promise<string | undefined> {
+    return this.statements.model.get(jobId)?.model;
+  }
+
+  datasetDirectory(id: string): string {
+    return join(this.directory, 'datasets', id);
+  }
+
+  async createDataset(record: DatasetRecord): Promise<void> {
+    this.statements.insertDataset.run({
+      ...record,
+      labels: JSON.stringify(record.labels),
+      featureNames: JSON.stringify(record.featureNames),
+    });
+  }
+
+  async getDataset(id: string): Promise<DatasetRecord | undefined> {
+    const row = this.statements.dataset.get(id);
+    return row === undefined ? undefined : toDataset(row);
+  }
+
+  async listDatasets(): Promise<DatasetRecord[]> {
+    return this.statements.datasets.all().map(toDataset);
+  }
+
+  async deleteDataset(id: string): Promise<boolean> {
+    const deleted = this.statements.deleteDataset.run(id).changes > 0;
+    if (deleted) rmSync(this.datasetDirectory(id), { recursive: true, force: true });
+    return deleted;
+  }
+
+  close(): void {
+    if (this.pending.length > 0) this.commitSubmissions();
+    this.db.close();
+  }
+}

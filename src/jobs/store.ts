@@ -1,0 +1,102 @@
+// What the service keeps, behind one small interface: jobs and their events, checkpoints,
+// models and datasets. The SQLite implementation is the embedded default; nothing outside
+// src/jobs/ knows which implementation runs.
+import type { Labels } from '../data/index.js';
+import type { JobEvent, JobResult, JobStatus, UnsequencedEvent } from './events.js';
+import type { JobSpec } from './spec.js';
+
+export interface JobError {
+  code: string;
+  message: string;
+}
+
+export interface JobRecord {
+  id: string;
+  name?: string;
+  spec: JobSpec;
+  status: JobStatus;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Starts so far; each start gets a new one, and writes of an older start are refused. */
+  attempt: number;
+  /** Epochs trained and recorded (the last checkpoint's epoch). */
+  epochsDone: number;
+  /** The rate set from outside that no epoch has used yet. */
+  pendingLearningRate?: number;
+  /** The seq of the job's last event. */
+  lastSeq: number;
+  result?: JobResult;
+  error?: JobError;
+  sweepId?: string;
+}
+
+export interface DatasetRecord {
+  id: string;
+  name: string;
+  createdAt: string;
+  rows: number;
+  features: number;
+  /** Rows of the dataset's own test part (0 when it has none). */
+  testRows: number;
+  labels: Labels;
+  featureNames: string[];
+}
+
+export interface NewJob {
+  id: string;
+  spec: JobSpec;
+  sweepId?: string;
+}
+
+/** A status change: applied only when the job is in one of `from`, with its event. */
+export interface Transition {
+  from: readonly JobStatus[];
+  to: JobStatus;
+  event: UnsequencedEvent;
+  /** The start's token, for changes a running child causes: a stale start changes nothing. */
+  attempt?: number;
+  result?: JobResult;
+  error?: JobError;
+  /** The trained model (saved-model JSON), kept with a job that succeeds. */
+  model?: string;
+}
+
+export interface EpochRecord {
+  jobId: string;
+  attempt: number;
+  event: Extract<UnsequencedEvent, { type: 'epoch' }>;
+  checkpoint: Uint8Array;
+}
+
+export interface JobQuery {
+  status?: JobStatus;
+  limit: number;
+}
+
+export interface JobStore {
+  /** Adds queued jobs with their first event; resolves once they survive a crash. */
+  createJobs(jobs: NewJob[]): Promise<JobEvent[]>;
+  getJob(id: string): Promise<JobRecord | undefined>;
+  listJobs(query: JobQuery): Promise<JobRecord[]>;
+  countByStatus(): Promise<Record<JobStatus, number>>;
+  /** The oldest queued job, now running with a new attempt; undefined when none waits. */
+  claimNext(): Promise<{ job: JobRecord; event: JobEvent } | undefined>;
+  /** The event, or undefined when the job was not in `from` (or the attempt is stale). */
+  transition(id: string, transition: Transition): Promise<JobEvent | undefined>;
+  /** An epoch's event and checkpoint in one commit; undefined for a stale attempt or an epoch already kept. */
+  appendEpoch(record: EpochRecord): Promise<JobEvent | undefined>;
+  setPendingLearningRate(id: string, learningRate: number): Promise<void>;
+  /** Events with seq > since, in order, at most `limit`. */
+  eventsAfter(jobId: string, since: number, limit: number): Promise<JobEvent[]>;
+  checkpoint(jobId: string): Promise<Uint8Array | undefined>;
+  model(jobId: string): Promise<string | undefined>;
+
+  /** Where a dataset's arrays live (files the store names). */
+  datasetDirectory(id: string): string;
+  createDataset(record: DatasetRecord): Promise<void>;
+  getDataset(id: string): Promise<DatasetRecord | undefined>;
+  listDatasets(): Promise<DatasetRecord[]>;
+  deleteDataset(id: string): Promise<boolean>;
+  close(): void;
+}

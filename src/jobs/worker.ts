@@ -1,0 +1,122 @@
+// A worker process: runs one task the server sends (train a job, check gradients, import a
+// dataset) and reports over IPC. A native crash here fails this task alone.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { DataError, Random, loadCsv, parseJson, resolveDataset, type LoadedDataset } from '../data/index.js';
+import { EngineError, Trainer, gradCheck, type Dataset } from '../engine/index.js';
+import { readDataset, writeDatasetArrays } from './datasets.js';
+import type { FromWorker, GradCheckTask, ImportTask, ToWorker, TrainTask, WorkerError } from './protocol.js';
+import { jobData, scoreJob, trainerSpec } from './training.js';
+
+function send(message: FromWorker): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.send === undefined || !process.connected) resolve();
+    else process.send(message, undefined, {}, () => resolve());
+  });
+}
+
+function toWorkerError(error: unknown): WorkerError {
+  if (error instanceof EngineError)
+    return { code: error.code, message: error.message, ...(error.path === undefined ? {} : { path: error.path }) };
+  if (error instanceof DataError) return { code: error.code, message: error.message };
+  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+}
+
+/** What the server asked of the task so far; it may ask before the trainer exists. */
+interface Control {
+  trainer?: Trainer;
+  cancelled: boolean;
+  learningRate?: number;
+}
+
+async function train(task: TrainTask, control: Control): Promise<FromWorker> {
+  const { spec } = task;
+  let loaded: LoadedDataset;
+  if (task.dataset !== undefined) loaded = readDataset(task.dataset);
+  else if (typeof spec.dataset === 'object' && 'builtin' in spec.dataset) loaded = await resolveDataset(spec.dataset);
+  else throw new EngineError('INVALID_SPEC', 'the service trains on built-in datasets or dataset ids', '/dataset');
+  const data = jobData(loaded, spec.split);
+  const trainer = Trainer.create(trainerSpec(spec), data.train, data.dev);
+  if (task.checkpoint !== undefined) trainer.restore(task.checkpoint);
+  const learningRate = control.learningRate ?? task.learningRate;
+  if (learningRate !== undefined) trainer.setLearningRate(learningRate);
+  if (control.cancelled) return { type: 'cancelled' };
+  control.trainer = trainer;
+  const remaining = spec.training.epochs - trainer.epochsDone;
+  if (remaining > 0)
+    await trainer.run(remaining, (metrics) => {
+      void send({ type: 'epoch', metrics, checkpoint: trainer.checkpoint() });
+    });
+  const result = await scoreJob(trainer, data, spec);
+  return { type: 'succeeded', result, model: JSON.stringify(trainer.model(data.classNames)) };
+}
+
+/** Gradient checking needs the math, not real data: standard normal inputs, random targets. */
+async function checkGradients(task: GradCheckTask): Promise<FromWorker> {
+  const { samples, features, seed } = task;
+  const random = new Random(seed);
+  const layers = task.spec.model.layers;
+  const output = layers[layers.length - 1] as { units: number; activation: string };
+  const x = Float32Array.from({ length: samples * features }, () => random.normal());
+  const softmax = output.activation === 'softmax';
+  const width = softmax ? 1 : output.units;
+  const y = Float32Array.from({ length: samples * width }, () => {
+    if (softmax) return random.below(output.units);
+    if (output.activation === 'sigmoid') return random.below(2);
+    return random.normal();
+  });
+  const data: Dataset = { x, y, rows: samples, features };
+  return { type: 'gradcheck', result: await gradCheck(task.spec, data, { seed }) };
+}
+
+async function importDataset(task: ImportTask): Promise<FromWorker> {
+  const loaded =
+    task.format === 'csv'
+      ? await loadCsv(task.file, task.label === undefined ? {} : { label: task.label })
+      : parseJson(readFileSync(task.file), { name: task.name, source: task.name });
+  writeDatasetArrays(task.directory, loaded);
+  const { featureNames, labels, train, test } = loaded;
+  return {
+    type: 'imported',
+    dataset: { featureNames, labels, rows: train.rows, features: train.features, testRows: test?.rows ?? 0 },
+  };
+}
+
+async function run(message: Extract<ToWorker, { type: 'task' }>, control: Control) {
+  const heartbeat = setInterval(() => void send({ type: 'heartbeat' }), message.heartbeatMs);
+  let outcome: FromWorker;
+  try {
+    const { task } = message;
+    if (task.kind === 'train') outcome = await train(task, control);
+    else if (task.kind === 'gradcheck') outcome = await checkGradients(task);
+    else outcome = await importDataset(task);
+  } catch (error) {
+    outcome =
+      error instanceof EngineError && error.code === 'CANCELLED'
+        ? { type: 'cancelled' }
+        : { type: 'failed', error: toWorkerError(error) };
+  }
+  clearInterval(heartbeat);
+  await send(outcome);
+  process.disconnect();
+}
+
+// The server's link is this process's lifeline: when it closes, nobody wants the result.
+process.on('disconnect', () => process.exit(0));
+// Prefer this process to the server when the kernel must kill one for memory.
+try {
+  writeFileSync('/proc/self/oom_score_adj', '1000');
+} catch {
+  // Not Linux, or not allowed: the kernel chooses as it would.
+}
+
+const control: Control = { cancelled: false };
+process.on('message', (message: ToWorker) => {
+  if (message.type === 'task') void run(message, control);
+  else if (message.type === 'cancel') {
+    control.cancelled = true;
+    control.trainer?.cancel();
+  } else {
+    control.learningRate = message.learningRate;
+    control.trainer?.setLearningRate(message.learningRate);
+  }
+});

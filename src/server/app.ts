@@ -1,0 +1,124 @@
+// The Fastify application: validation, errors, auth, the OpenAPI document, and one plugin
+// per resource. index.ts starts it; tests build it the same way.
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import websocket from '@fastify/websocket';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Value } from '@sinclair/typebox/value';
+import type { TSchema } from '@sinclair/typebox';
+import { EngineError, validate } from '../engine/index.js';
+import { ApiError, installErrorHandler } from './errors.js';
+import type { Services } from './context.js';
+import { datasetRoutes } from './routes/datasets.js';
+import { eventRoutes, SocketRegistry } from './routes/events.js';
+import { gradCheckRoutes } from './routes/gradcheck.js';
+import { healthRoutes } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Open without a token: the health checks a container runtime calls. */
+    public?: boolean;
+  }
+}
+
+/** The subprotocol the server picks; a browser offers it beside its `bearer.<token>`. */
+export const WEBSOCKET_PROTOCOL = 'caviar';
+const BEARER_PROTOCOL = 'bearer.';
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function offeredProtocols(request: FastifyRequest): string[] {
+  return (request.headers['sec-websocket-protocol'] ?? '').split(',').map((protocol) => protocol.trim());
+}
+
+/**
+ * Bearer auth on every route but the health checks. Browsers cannot set headers on a
+ * websocket, so an upgrade may carry the token as a `bearer.<token>` subprotocol; it is
+ * checked, with the Origin, before the upgrade.
+ */
+function authenticate(request: FastifyRequest, token: string | undefined): void {
+  const upgrade = request.headers.upgrade?.toLowerCase() === 'websocket';
+  if (upgrade && request.headers.origin !== undefined) {
+    let originHost: string | undefined;
+    try {
+      originHost = new URL(request.headers.origin).host;
+    } catch {
+      originHost = undefined;
+    }
+    if (originHost !== request.headers.host) throw new ApiError(403, 'FORBIDDEN_ORIGIN', `websocket from another origin (${request.headers.origin})`);
+  }
+  if (token === undefined || request.routeOptions.config.public === true) return;
+  const header = request.headers.authorization;
+  if (header !== undefined && sameSecret(header, `Bearer ${token}`)) return;
+  if (upgrade && offeredProtocols(request).some((p) => p.startsWith(BEARER_PROTOCOL) && sameSecret(p.slice(BEARER_PROTOCOL.length), token))) return;
+  throw new ApiError(401, 'UNAUTHORIZED', 'a valid token is needed: Authorization: Bearer <token>');
+}
+
+/** Tokens never reach the log, whichever header carried them. */
+export function createLogger(level: string): Logger {
+  return pino({ level, redact: ['req.headers.authorization', 'req.headers["sec-websocket-protocol"]'] });
+}
+
+export async function buildApp(services: Services, sockets = new SocketRegistry()): Promise<FastifyInstance> {
+  const { config } = services;
+  const app = Fastify({
+    loggerInstance: services.log,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    requestTimeout: 120_000,
+    bodyLimit: 1024 * 1024,
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  // Bodies are checked as they are (no coercion of "20" to 20, no stripping of unknown
+  // fields) and stop at the first error; query strings and params are text, so converted.
+  app.setValidatorCompiler(({ schema, httpPart }) => (value: unknown) => {
+    const input = httpPart === 'body' ? value : Value.Default(schema as TSchema, Value.Convert(schema as TSchema, value));
+    try {
+      return { value: validate(schema as TSchema, input) };
+    } catch (error) {
+      if (!(error instanceof EngineError)) throw error;
+      return { error: [{ instancePath: error.path ?? '/', message: error.message, keyword: 'schema', schemaPath: '', params: {} }] };
+    }
+  });
+  installErrorHandler(app);
+
+  app.addHook('onRequest', async (request) => authenticate(request, config.token));
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Caviar', version: '1', description: 'Training service for fully-connected neural networks' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: config.token === undefined ? [] : [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(websocket, {
+    options: {
+      maxPayload: 64 * 1024,
+      handleProtocols: (protocols) => (protocols.has(WEBSOCKET_PROTOCOL) ? WEBSOCKET_PROTOCOL : false),
+    },
+  });
+
+  const withSockets = { ...services, sockets };
+  await app.register(healthRoutes, withSockets);
+  await app.register(jobRoutes, services);
+  await app.register(eventRoutes, withSockets);
+  await app.register(datasetRoutes, services);
+  await app.register(gradCheckRoutes, services);
+  sockets.startPings(config.pingMs);
+  return app;
+}

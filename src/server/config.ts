@@ -1,0 +1,77 @@
+// The service's settings, from the environment (DESIGN.md, Configuration), checked once at start.
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+
+export interface ServerConfig {
+  port: number;
+  host: string;
+  dataDirectory: string;
+  /** Jobs trained at once. */
+  concurrency: number;
+  /** OpenBLAS threads of each training process: the cores shared among the slots. */
+  threadsPerJob: number;
+  /** When set, every route but the health checks needs it as a bearer token. */
+  token?: string;
+  logLevel: string;
+  /** The largest dataset upload, in bytes. */
+  maxUploadBytes: number;
+  heartbeatMs: number;
+  /** A worker silent this long is failed as stalled. */
+  stallMs: number;
+  /** Websocket pings; a client that misses one is dropped. */
+  pingMs: number;
+}
+
+/**
+ * The cores this process may use. Node and OpenBLAS see the machine's, not a container's
+ * CPU quota (cgroup v2 cpu.max, or v1 cfs_quota/period): the quota wins when there is one.
+ */
+export function availableCores(): number {
+  const machine = availableParallelism();
+  const quota = (): number | undefined => {
+    try {
+      const [limit, period] = readFileSync('/sys/fs/cgroup/cpu.max', 'utf8').trim().split(/\s+/);
+      if (limit !== undefined && limit !== 'max') return Number(limit) / Number(period);
+    } catch {
+      try {
+        const limit = Number(readFileSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us', 'utf8'));
+        const period = Number(readFileSync('/sys/fs/cgroup/cpu/cpu.cfs_period_us', 'utf8'));
+        if (limit > 0 && period > 0) return limit / period;
+      } catch {
+        // No cgroup limits to read: the machine's cores are this process's.
+      }
+    }
+    return undefined;
+  };
+  const cores = quota();
+  return cores === undefined || !Number.isFinite(cores) ? machine : Math.max(1, Math.min(machine, Math.ceil(cores)));
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < minimum)
+    throw new Error(`${name} must be an integer of at least ${minimum}, not '${text}'`);
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const cores = availableCores();
+  const concurrency = integer(env, 'CAVIAR_CONCURRENCY', cores, 1);
+  const token = env.CAVIAR_TOKEN;
+  return {
+    port: integer(env, 'CAVIAR_PORT', 8080, 0),
+    host: env.CAVIAR_HOST || '0.0.0.0',
+    dataDirectory: resolve(env.CAVIAR_DATA_DIR || './data'),
+    concurrency,
+    threadsPerJob: Math.max(1, Math.floor(cores / concurrency)),
+    ...(token ? { token } : {}),
+    logLevel: env.LOG_LEVEL || 'info',
+    maxUploadBytes: integer(env, 'CAVIAR_MAX_UPLOAD_MB', 256, 1) * 1024 * 1024,
+    heartbeatMs: integer(env, 'CAVIAR_HEARTBEAT_MS', 1000, 10),
+    stallMs: integer(env, 'CAVIAR_STALL_MS', 30_000, 100),
+    pingMs: integer(env, 'CAVIAR_PING_MS', 30_000, 10),
+  };
+}

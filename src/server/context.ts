@@ -1,0 +1,14 @@
+// What the routes share: the job system's parts and the settings, handed to each plugin.
+import type { FastifyBaseLogger } from 'fastify';
+import type { EventHub, JobStore, Lifecycle, Scheduler } from '../jobs/index.js';
+import type { ServerConfig } from './config.js';
+
+export interface Services {
+  config: ServerConfig;
+  store: JobStore;
+  hub: EventHub;
+  lifecycle: Lifecycle;
+  scheduler: Scheduler;
+  /** The one logger: the app's requests and the job system's events. */
+  log: FastifyBaseLogger;
+}

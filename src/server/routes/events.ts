@@ -1,0 +1,121 @@
+// Websockets of events: one job's (the stored history after ?since=, then live events,
+// closing with 1000 after the last) and every job's live events. Clients that fall more
+// than MAX_BUFFERED_BYTES behind are closed with 1013, to come back with since=.
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { WebSocket } from 'ws';
+import type { JobEvent } from '../../jobs/index.js';
+import { notFound } from '../errors.js';
+import { EventsQuery, IdParams } from '../schemas.js';
+import type { Services } from '../context.js';
+
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Close codes (RFC 6455): normal, going away, try again later. */
+export const CLOSE_DONE = 1000;
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_TOO_SLOW = 1013;
+const REPLAY_PAGE = 500;
+
+/** Every open event socket, for pings, metrics and shutdown. */
+export class SocketRegistry {
+  readonly sockets = new Set<WebSocket>();
+  private readonly alive = new WeakSet<WebSocket>();
+  private timer: NodeJS.Timeout | undefined;
+
+  add(socket: WebSocket): void {
+    this.sockets.add(socket);
+    this.alive.add(socket);
+    socket.on('pong', () => this.alive.add(socket));
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  /** Pings every socket each `intervalMs`; one that did not answer the last ping is dropped. */
+  startPings(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      for (const socket of this.sockets) {
+        if (!this.alive.has(socket)) {
+          socket.terminate();
+          continue;
+        }
+        this.alive.delete(socket);
+        socket.ping();
+      }
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  closeAll(code: number, reason: string): void {
+    clearInterval(this.timer);
+    for (const socket of this.sockets) socket.close(code, reason);
+  }
+}
+
+/** Sends an event unless the client is too far behind, in which case it is closed. */
+function sendBounded(socket: WebSocket, event: JobEvent, resumeFrom: number): boolean {
+  if (socket.readyState !== socket.OPEN) return false;
+  if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+    socket.close(CLOSE_TOO_SLOW, `too far behind: reconnect with since=${resumeFrom}`);
+    return false;
+  }
+  socket.send(JSON.stringify(event));
+  return true;
+}
+
+export const eventRoutes: FastifyPluginAsync<Services & { sockets: SocketRegistry }> = async (plain, { store, hub, sockets }) => {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.get(
+    '/v1/jobs/:id/events',
+    {
+      websocket: true,
+      schema: { summary: "a job's events (websocket): the history after since, then live ones", params: IdParams, querystring: EventsQuery },
+      // Refused with a plain HTTP 404 before the upgrade.
+      preValidation: async (request) => {
+        const { id } = request.params as { id: string };
+        if ((await store.getJob(id)) === undefined) throw notFound('job', id);
+      },
+    },
+    (socket, request) => {
+      const { id } = request.params;
+      sockets.add(socket);
+      let last = request.query.since;
+      let replaying = true;
+      let buffered: JobEvent[] = [];
+      const deliver = (event: JobEvent) => {
+        if (event.seq <= last || !sendBounded(socket, event, last)) return;
+        last = event.seq;
+        if (event.type === 'done') socket.close(CLOSE_DONE, 'job finished');
+      };
+      // Listen before reading the history, so that nothing falls between the two; seqs
+      // already sent are skipped.
+      const unsubscribe = hub.subscribe(id, (event) => (replaying ? buffered.push(event) : deliver(event)));
+      socket.on('close', unsubscribe);
+      socket.on('error', (error) => request.log.warn({ err: error }, 'event socket error'));
+      const replay = async () => {
+        for (;;) {
+          const page = await store.eventsAfter(id, last, REPLAY_PAGE);
+          for (const event of page) deliver(event);
+          if (page.length < REPLAY_PAGE || socket.readyState !== socket.OPEN) break;
+        }
+        replaying = false;
+        for (const event of buffered) deliver(event);
+        buffered = [];
+      };
+      replay().catch((error: unknown) => {
+        request.log.error({ err: error }, 'event replay failed');
+        socket.close(1011, 'internal error');
+      });
+    },
+  );
+
+  app.get(
+    '/v1/events',
+    { websocket: true, schema: { summary: "every job's events as they happen (websocket)" } },
+    (socket, request) => {
+      sockets.add(socket);
+      const unsubscribe = hub.subscribe('*', (event) => void sendBounded(socket, event, event.seq - 1));
+      socket.on('close', unsubscribe);
+      socket.on('error', (error) => request.log.warn({ err: error }, 'event socket error'));
+    },
+  );
+};

@@ -1,0 +1,35 @@
+// POST /v1/gradcheck: a gradient check of a network on random data, in a short-lived
+// worker process (double precision, dropout off).
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { ApiError, ErrorSchema } from '../errors.js';
+import { GradCheckReplySchema, GradCheckRequestSchema } from '../schemas.js';
+import type { Services } from '../context.js';
+
+const GRADCHECK_TIMEOUT_MS = 60_000;
+
+export const gradCheckRoutes: FastifyPluginAsync<Services> = async (plain, { scheduler }) => {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
+  app.post(
+    '/v1/gradcheck',
+    {
+      config: { invalidBodyCode: 'INVALID_SPEC' },
+      schema: {
+        summary: "compare backprop's gradients with centred differences",
+        body: GradCheckRequestSchema,
+        response: { 200: GradCheckReplySchema, 400: ErrorSchema },
+      },
+    },
+    async (request) => {
+      const { samples, features, seed, ...spec } = request.body;
+      const outcome = await scheduler.runTask({ kind: 'gradcheck', spec, samples, features, seed }, GRADCHECK_TIMEOUT_MS);
+      if (outcome.type === 'gradcheck') return outcome.result;
+      if (outcome.type === 'failed') {
+        const { code, message, path } = outcome.error;
+        if (code === 'INVALID_SPEC' || code === 'SHAPE_MISMATCH') throw new ApiError(400, code, message, path);
+        throw new Error(`gradient check failed: ${code}: ${message}`);
+      }
+      throw new Error(`the gradient check answered ${outcome.type}`);
+    },
+  );
+};

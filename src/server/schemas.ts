@@ -1,0 +1,110 @@
+// The shapes of the API's requests and replies (the job spec and events live in src/jobs):
+// routes validate with them, and the OpenAPI document is made from them.
+import { Type, type Static } from '@sinclair/typebox';
+import { ModelSchema, LossName } from '../jobs/spec.js';
+import { JobErrorSchema, JobResultSchema, JobStatusSchema, EpochEventSchema } from '../jobs/events.js';
+import { JobSpecSchema } from '../jobs/spec.js';
+
+const Strict = { additionalProperties: false } as const;
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export const JobViewSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.Optional(Type.String()),
+    status: JobStatusSchema,
+    spec: JobSpecSchema,
+    createdAt: Type.String({ format: 'date-time' }),
+    startedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    finishedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    epochsDone: Type.Integer(),
+    pendingLearningRate: Type.Optional(Type.Number({ description: 'set from outside, for the next epoch' })),
+    lastSeq: Type.Integer({ description: "the seq of the job's last event" }),
+    result: Type.Optional(JobResultSchema),
+    error: Type.Optional(JobErrorSchema),
+    sweepId: Type.Optional(Type.String()),
+  },
+  { $id: 'Job' },
+);
+export type JobView = Static<typeof JobViewSchema>;
+
+export const JobListQuery = Type.Object(
+  {
+    status: Type.Optional(JobStatusSchema),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  },
+  Strict,
+);
+
+export const SubmittedSchema = Type.Object({ id: Type.String(), status: Type.Literal('queued') });
+
+export const PatchJobSchema = Type.Object(
+  { learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 1e3 }) },
+  Strict,
+);
+
+export const MetricsSchema = Type.Object({
+  jobId: Type.String(),
+  epochs: Type.Array(Type.Omit(EpochEventSchema, ['seq', 'type', 'jobId'])),
+});
+
+export const EventsQuery = Type.Object(
+  { since: Type.Integer({ minimum: 0, default: 0, description: 'send the events with seq > since' }) },
+  Strict,
+);
+
+/** Rows of a prediction request; the caps keep one request to a bounded amount of work. */
+export const PredictRequestSchema = Type.Object(
+  { inputs: Type.Array(Type.Array(Type.Number(), { maxItems: 65536 }), { minItems: 1, maxItems: 10000 }) },
+  Strict,
+);
+
+export const PredictReplySchema = Type.Object({
+  outputs: Type.Array(Type.Array(Type.Number())),
+  classes: Type.Optional(Type.Array(Type.Integer())),
+  classNames: Type.Optional(Type.Array(Type.String(), { description: "each row's class, by name" })),
+});
+
+export const GradCheckRequestSchema = Type.Object(
+  {
+    model: ModelSchema,
+    loss: Type.Optional(LossName),
+    l2: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
+    samples: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
+    features: Type.Integer({ minimum: 1, maximum: 1024, default: 4, description: 'input features of the random data' }),
+    seed: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 }),
+  },
+  Strict,
+);
+
+export const GradCheckReplySchema = Type.Object({
+  difference: Type.Number(),
+  layers: Type.Array(Type.Number()),
+  parameters: Type.Integer(),
+  passed: Type.Boolean({ description: 'difference <= 1e-7' }),
+});
+
+export const DatasetViewSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    createdAt: Type.String({ format: 'date-time' }),
+    rows: Type.Integer(),
+    features: Type.Integer(),
+    classes: Type.Optional(Type.Integer({ description: 'for class labels' })),
+    classNames: Type.Optional(Type.Array(Type.String())),
+    outputs: Type.Optional(Type.Integer({ description: 'values per row, for regression targets' })),
+    testRows: Type.Integer({ description: "rows of the dataset's own test part" }),
+    featureNames: Type.Array(Type.String()),
+  },
+  { $id: 'Dataset' },
+);
+
+export const DatasetUploadQuery = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    label: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "CSV: the label column (default: the last)" })),
+  },
+  Strict,
+);
