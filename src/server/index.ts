@@ -38,7 +38,7 @@ export async function startServer(config: ServerConfig = loadConfig()): Promise<
     const recovered = await scheduler.recover();
     const url = await app.listen({ port: config.port, host: config.host });
     app.log.info(
-      { dataDirectory: config.dataDirectory, concurrency: config.concurrency, threadsPerJob: config.threadsPerJob, recovered, auth: config.token !== undefined },
+      { url, dataDirectory: config.dataDirectory, concurrency: config.concurrency, threadsPerJob: config.threadsPerJob, recovered, auth: config.token !== undefined },
       'caviar is ready',
     );
     scheduler.kick();
