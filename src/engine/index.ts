@@ -29,6 +29,7 @@ export {
   checkGradCheckSpec,
   resolveLoss,
   validate,
+  Defaults,
   type TrainerSpec,
   type GradCheckSpec,
 } from './config.js';

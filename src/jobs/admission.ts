@@ -9,7 +9,7 @@ import {
   isGenerated,
   type Labels,
 } from '../data/index.js';
-import { checkTrainerSpec, resolveLoss } from '../engine/index.js';
+import { Defaults, checkTrainerSpec, resolveLoss } from '../engine/index.js';
 import type { JobSpec } from './spec.js';
 import type { JobStore } from './store.js';
 import { trainerSpec } from './training.js';
@@ -28,7 +28,12 @@ export class SpecError extends Error {
 interface Shape {
   features: number;
   labels: Labels;
+  /** All rows, test part included. */
+  rows: number;
 }
+
+const FASHION_MNIST_ROWS = 70_000;
+const DEFAULT_GENERATED_SAMPLES = 300;
 
 async function builtinShape(dataset: Extract<JobSpec['dataset'], { builtin: string }>): Promise<Shape> {
   if (dataset.builtin === 'fashion-mnist') {
@@ -38,13 +43,15 @@ async function builtinShape(dataset: Extract<JobSpec['dataset'], { builtin: stri
     } catch {
       throw new SpecError('DATASET_NOT_FOUND', 'Fashion-MNIST is not installed on the server (package dataset-fashion-mnist)', '/dataset/builtin');
     }
-    return { features: 28 * 28, labels: { kind: 'classes', count: FASHION_MNIST_CLASSES.length } };
+    return { features: 28 * 28, labels: { kind: 'classes', count: FASHION_MNIST_CLASSES.length }, rows: FASHION_MNIST_ROWS };
   }
   // A few rows tell the shape of a generated set; the course's sets are small files.
-  const sample = isGenerated(dataset.builtin) ? { ...dataset, samples: Math.min(dataset.samples ?? 300, 32) } : dataset;
+  const generated = isGenerated(dataset.builtin);
+  const sample = generated ? { ...dataset, samples: Math.min(dataset.samples ?? DEFAULT_GENERATED_SAMPLES, 32) } : dataset;
   try {
-    const { train, labels } = await resolveDataset(sample);
-    return { features: train.features, labels };
+    const { train, test, labels } = await resolveDataset(sample);
+    const rows = generated ? (dataset.samples ?? DEFAULT_GENERATED_SAMPLES) : train.rows + (test?.rows ?? 0);
+    return { features: train.features, labels, rows };
   } catch (error) {
     if (error instanceof DataError) {
       const path = error.code === 'DATASET_NOT_FOUND' ? '/dataset/builtin' : '/dataset';
@@ -59,7 +66,7 @@ async function datasetShape(spec: JobSpec, store: JobStore): Promise<Shape> {
   if (typeof dataset === 'string') {
     const record = await store.getDataset(dataset);
     if (record === undefined) throw new SpecError('DATASET_NOT_FOUND', `no dataset '${dataset}': upload one with POST /v1/datasets`, '/dataset');
-    return record;
+    return { ...record, rows: record.rows + record.testRows };
   }
   if ('path' in dataset)
     throw new SpecError('INVALID_SPEC', 'files on disk are for the command line; upload them with POST /v1/datasets and use the id', '/dataset/path');
@@ -84,10 +91,38 @@ function outputProblem(spec: JobSpec, labels: Labels): string | undefined {
   return undefined;
 }
 
+/**
+ * The bytes a worker will need, roughly: the data about three times (as loaded, split, and
+ * copied into the engine); parameters six times (weights, gradients, two optimizer moments,
+ * a checkpoint and its copy in flight); four activations a unit for one mini-batch.
+ */
+export function estimateJobBytes(spec: JobSpec, shape: Pick<Shape, 'features' | 'rows'>): { data: number; network: number } {
+  const FLOAT = 4;
+  const output = spec.model.layers[spec.model.layers.length - 1] as { units: number };
+  const width = 1 + output.units;
+  const data = 3 * shape.rows * (shape.features + width) * FLOAT;
+  let inputs = shape.features;
+  let parameters = 0;
+  let units = 0;
+  for (const layer of spec.model.layers) {
+    parameters += (inputs + 1) * layer.units + (layer.batchNorm === true ? 4 * layer.units : 0);
+    units += layer.units;
+    inputs = layer.units;
+  }
+  const batch = Math.min(spec.training.batchSize ?? Defaults.batchSize, shape.rows);
+  return { data, network: 6 * parameters * FLOAT + 4 * batch * units * FLOAT };
+}
+
 /** Throws SpecError (or the engine's INVALID_SPEC) for a spec the service must refuse. */
-export async function admit(spec: JobSpec, store: JobStore): Promise<void> {
+export async function admit(spec: JobSpec, store: JobStore, memoryLimitBytes: number): Promise<void> {
   checkTrainerSpec(trainerSpec(spec));
   const shape = await datasetShape(spec, store);
   const problem = outputProblem(spec, shape.labels);
   if (problem !== undefined) throw new SpecError('INVALID_SPEC', problem, `/model/layers/${spec.model.layers.length - 1}/units`);
+  const { data, network } = estimateJobBytes(spec, shape);
+  if (data + network > memoryLimitBytes) {
+    const mib = (bytes: number) => `${Math.ceil(bytes / 2 ** 20)} MiB`;
+    const problem = `the job would need about ${mib(data + network)} (data ${mib(data)}, network ${mib(network)}); a job may use ${mib(memoryLimitBytes)} (CAVIAR_JOB_MEMORY_MB)`;
+    throw new SpecError('TOO_LARGE', problem, data > network ? '/dataset' : '/model/layers');
+  }
 }

@@ -1,6 +1,6 @@
 // The service's settings, from the environment (DESIGN.md, Configuration), checked once at start.
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 
 export interface ServerConfig {
@@ -14,6 +14,8 @@ export interface ServerConfig {
   /** When set, every route but the health checks needs it as a bearer token. */
   token?: string;
   logLevel: string;
+  /** What one job may need (estimated before it is accepted), in bytes. */
+  jobMemoryBytes: number;
   /** The largest dataset upload, in bytes. */
   maxUploadBytes: number;
   heartbeatMs: number;
@@ -48,6 +50,18 @@ export function availableCores(): number {
   return cores === undefined || !Number.isFinite(cores) ? machine : Math.max(1, Math.min(machine, Math.ceil(cores)));
 }
 
+/** The memory this process may use: the machine's, or a container's cgroup limit when lower. */
+export function availableMemory(): number {
+  const machine = totalmem();
+  try {
+    const limit = readFileSync('/sys/fs/cgroup/memory.max', 'utf8').trim();
+    if (limit !== 'max' && Number(limit) > 0) return Math.min(machine, Number(limit));
+  } catch {
+    // No cgroup v2 limit to read.
+  }
+  return machine;
+}
+
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number): number {
   const text = env[name];
   if (text === undefined || text === '') return fallback;
@@ -69,6 +83,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     threadsPerJob: Math.max(1, Math.floor(cores / concurrency)),
     ...(token ? { token } : {}),
     logLevel: env.LOG_LEVEL || 'info',
+    // Four fifths of the memory shared among the slots leaves room for the server itself.
+    jobMemoryBytes:
+      integer(env, 'CAVIAR_JOB_MEMORY_MB', Math.floor((0.8 * availableMemory()) / concurrency / 2 ** 20), 1) * 2 ** 20,
     maxUploadBytes: integer(env, 'CAVIAR_MAX_UPLOAD_MB', 256, 1) * 1024 * 1024,
     heartbeatMs: integer(env, 'CAVIAR_HEARTBEAT_MS', 1000, 10),
     stallMs: integer(env, 'CAVIAR_STALL_MS', 30_000, 100),

@@ -50,11 +50,11 @@ export class SocketRegistry {
   }
 }
 
-/** Sends an event unless the client is too far behind, in which case it is closed. */
-function sendBounded(socket: WebSocket, event: JobEvent, resumeFrom: number): boolean {
+/** Sends an event unless the client is too far behind, in which case it is closed with `reason`. */
+function sendBounded(socket: WebSocket, event: JobEvent, reason: () => string): boolean {
   if (socket.readyState !== socket.OPEN) return false;
   if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-    socket.close(CLOSE_TOO_SLOW, `too far behind: reconnect with since=${resumeFrom}`);
+    socket.close(CLOSE_TOO_SLOW, reason());
     return false;
   }
   socket.send(JSON.stringify(event));
@@ -82,7 +82,7 @@ export const eventRoutes: FastifyPluginAsync<Services & { sockets: SocketRegistr
       let replaying = true;
       let buffered: JobEvent[] = [];
       const deliver = (event: JobEvent) => {
-        if (event.seq <= last || !sendBounded(socket, event, last)) return;
+        if (event.seq <= last || !sendBounded(socket, event, () => `too far behind: reconnect with since=${last}`)) return;
         last = event.seq;
         if (event.type === 'done') socket.close(CLOSE_DONE, 'job finished');
       };
@@ -113,7 +113,7 @@ export const eventRoutes: FastifyPluginAsync<Services & { sockets: SocketRegistr
     { websocket: true, schema: { summary: "every job's events as they happen (websocket)" } },
     (socket, request) => {
       sockets.add(socket);
-      const unsubscribe = hub.subscribe('*', (event) => void sendBounded(socket, event, event.seq - 1));
+      const unsubscribe = hub.subscribe('*', (event) => void sendBounded(socket, event, () => 'too far behind: reconnect, and replay jobs with since='));
       socket.on('close', unsubscribe);
       socket.on('error', (error) => request.log.warn({ err: error }, 'event socket error'));
     },

@@ -41,7 +41,7 @@ class ModelCache {
   }
 }
 
-export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, lifecycle, scheduler }) => {
+export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, lifecycle, scheduler, config }) => {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const models = new ModelCache(16);
 
@@ -66,7 +66,7 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
       schema: { summary: 'submit a training job', body: JobSpecSchema, response: { 202: SubmittedSchema, ...Errors } },
     },
     async (request, reply) => {
-      await admit(request.body, store);
+      await admit(request.body, store, config.jobMemoryBytes);
       const id = newId('job');
       await lifecycle.submit([{ id, spec: request.body }]);
       scheduler.kick();
