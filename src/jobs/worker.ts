@@ -1,7 +1,7 @@
 // A worker process: runs one task the server sends (train a job, check gradients, import a
 // dataset) and reports over IPC. A native crash here fails this task alone.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { DataError, Random, loadCsv, parseJson, resolveDataset, type LoadedDataset } from '../data/index.js';
+import { DataError, Random, parseCsv, parseJson, resolveDataset, type LoadedDataset } from '../data/index.js';
 import { EngineError, Trainer, gradCheck, type Dataset } from '../engine/index.js';
 import { readDataset, writeDatasetArrays } from './datasets.js';
 import type { FromWorker, GradCheckTask, ImportTask, ToWorker, TrainTask, WorkerError } from './protocol.js';
@@ -69,10 +69,13 @@ async function checkGradients(task: GradCheckTask): Promise<FromWorker> {
 }
 
 async function importDataset(task: ImportTask): Promise<FromWorker> {
+  // Messages name the upload as its sender knows it, not the server's file.
+  const options = { name: task.name, source: task.name };
+  const bytes = readFileSync(task.file);
   const loaded =
     task.format === 'csv'
-      ? await loadCsv(task.file, task.label === undefined ? {} : { label: task.label })
-      : parseJson(readFileSync(task.file), { name: task.name, source: task.name });
+      ? parseCsv(bytes, { ...options, ...(task.label === undefined ? {} : { label: task.label }) })
+      : parseJson(bytes, options);
   writeDatasetArrays(task.directory, loaded);
   const { featureNames, labels, train, test } = loaded;
   return {
