@@ -155,6 +155,10 @@ export class SqliteStore implements JobStore {
         'UPDATE jobs SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq',
       ),
       insertEvent: db.prepare('INSERT INTO events (job_id, seq, epoch, body) VALUES (?, ?, ?, ?)'),
+      newestJobs: db.prepare<[number], JobRow>('SELECT * FROM jobs ORDER BY position DESC LIMIT ?'),
+      newestJobsIn: db.prepare<[string, number], JobRow>(
+        'SELECT * FROM jobs WHERE status = ? ORDER BY position DESC LIMIT ?',
+      ),
       oldestQueued: db.prepare<[], JobRow>(
         `SELECT * FROM jobs WHERE status = 'queued' ORDER BY position LIMIT 1`,
       ),
@@ -244,11 +248,7 @@ export class SqliteStore implements JobStore {
 
   async listJobs({ status, limit }: JobQuery): Promise<JobRecord[]> {
     const rows =
-      status === undefined
-        ? this.db.prepare<[number], JobRow>('SELECT * FROM jobs ORDER BY position DESC LIMIT ?').all(limit)
-        : this.db
-            .prepare<[string, number], JobRow>('SELECT * FROM jobs WHERE status = ? ORDER BY position DESC LIMIT ?')
-            .all(status, limit);
+      status === undefined ? this.statements.newestJobs.all(limit) : this.statements.newestJobsIn.all(status, limit);
     return rows.map(toJob);
   }
 
