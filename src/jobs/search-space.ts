@@ -72,6 +72,22 @@ export function checkSpace(space: Space): { path: string; message: string } | un
   return undefined;
 }
 
+/**
+ * Points that reach every end of the space: all lowest ends, all highest ends, and each
+ * listed value between them (the other dimensions at their lowest). If these make valid
+ * jobs, so does any draw.
+ */
+export function corners(space: Space): Sample[] {
+  const ends = Object.entries(space).map(([pointer, distribution]) => {
+    const range = continuous(distribution);
+    return [pointer, range === undefined ? (values(distribution) as SampledValue[]) : [range.low, range.high]] as const;
+  });
+  const lowest = Object.fromEntries(ends.map(([pointer, list]) => [pointer, list[0] as SampledValue]));
+  const highest = Object.fromEntries(ends.map(([pointer, list]) => [pointer, list[list.length - 1] as SampledValue]));
+  const between = ends.flatMap(([pointer, list]) => list.slice(1, -1).map((value) => ({ ...lowest, [pointer]: value })));
+  return [lowest, highest, ...between];
+}
+
 /** A box: per continuous pointer, bounds on its search scale; per list, the values kept. */
 export type Box = Record<string, { low: number; high: number } | { values: SampledValue[] }>;
 

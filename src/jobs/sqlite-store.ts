@@ -12,8 +12,11 @@ import type {
   JobRecord,
   JobStore,
   NewJob,
+  SweepRecord,
+  TrialRecord,
   Transition,
 } from './store.js';
+import type { SweepEvent, SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -50,6 +53,30 @@ CREATE TABLE IF NOT EXISTS models (
   job_id TEXT PRIMARY KEY,
   model TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sweeps (
+  position INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  spec TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  finished_at TEXT,
+  last_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS trials (
+  sweep_id TEXT NOT NULL,
+  trial INTEGER NOT NULL,
+  job_id TEXT NOT NULL UNIQUE,
+  round INTEGER NOT NULL,
+  sample TEXT NOT NULL,
+  stopped INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (sweep_id, trial)
+);
+CREATE TABLE IF NOT EXISTS sweep_events (
+  sweep_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (sweep_id, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS datasets (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
@@ -76,6 +103,44 @@ interface JobRow {
   result: string | null;
   error: string | null;
   sweep_id: string | null;
+}
+
+interface SweepRow {
+  id: string;
+  spec: string;
+  status: SweepStatus;
+  created_at: string;
+  finished_at: string | null;
+}
+
+interface TrialRow {
+  sweep_id: string;
+  trial: number;
+  job_id: string;
+  round: number;
+  sample: string;
+  stopped: number;
+}
+
+function toSweep(row: SweepRow): SweepRecord {
+  return {
+    id: row.id,
+    spec: JSON.parse(row.spec),
+    status: row.status,
+    createdAt: row.created_at,
+    ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
+  };
+}
+
+function toTrial(row: TrialRow): TrialRecord {
+  return {
+    sweepId: row.sweep_id,
+    index: row.trial,
+    jobId: row.job_id,
+    round: row.round,
+    values: JSON.parse(row.sample),
+    stopped: row.stopped === 1,
+  };
 }
 
 interface DatasetRow {
@@ -191,6 +256,23 @@ export class SqliteStore implements JobStore {
       countByStatus: db.prepare<[], { status: JobStatus; count: number }>(
         'SELECT status, count(*) AS count FROM jobs GROUP BY status',
       ),
+      insertSweep: db.prepare(
+        `INSERT INTO sweeps (id, spec, status, created_at) VALUES (@id, @spec, @status, @createdAt)`,
+      ),
+      sweep: db.prepare<[string], SweepRow>('SELECT * FROM sweeps WHERE id = ?'),
+      sweeps: db.prepare<[], SweepRow>('SELECT * FROM sweeps ORDER BY position DESC'),
+      sweepsIn: db.prepare<[string], SweepRow>('SELECT * FROM sweeps WHERE status = ? ORDER BY position'),
+      insertTrial: db.prepare('INSERT INTO trials (sweep_id, trial, job_id, round, sample) VALUES (?, ?, ?, ?, ?)'),
+      trials: db.prepare<[string], TrialRow>('SELECT * FROM trials WHERE sweep_id = ? ORDER BY trial'),
+      stopTrial: db.prepare('UPDATE trials SET stopped = 1 WHERE job_id = ?'),
+      finishSweep: db.prepare(`UPDATE sweeps SET status = ?, finished_at = ? WHERE id = ? AND status = 'running'`),
+      nextSweepSeq: db.prepare<[string], { last_seq: number }>(
+        'UPDATE sweeps SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq',
+      ),
+      insertSweepEvent: db.prepare('INSERT INTO sweep_events (sweep_id, seq, body) VALUES (?, ?, ?)'),
+      sweepEventsAfter: db.prepare<[string, number, number], { body: string }>(
+        'SELECT body FROM sweep_events WHERE sweep_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      ),
       insertDataset: db.prepare(
         `INSERT INTO datasets (id, name, created_at, rows, features, test_rows, labels, feature_names)
          VALUES (@id, @name, @createdAt, @rows, @features, @testRows, @labels, @featureNames)`,
@@ -225,7 +307,11 @@ export class SqliteStore implements JobStore {
     const insert = this.db.transaction(() =>
       batch.map(({ jobs }) =>
         jobs.map((job) => {
-          this.statements.insertJob.run(job.id, JSON.stringify(job.spec), now, job.sweepId ?? null);
+          this.statements.insertJob.run(job.id, JSON.stringify(job.spec), now, job.trial?.sweepId ?? null);
+          if (job.trial !== undefined) {
+            const { sweepId, index, round, values } = job.trial;
+            this.statements.insertTrial.run(sweepId, index, job.id, round, JSON.stringify(values));
+          }
           return this.append(job.id, { type: 'status', jobId: job.id, status: 'queued' });
         }),
       ),
@@ -309,6 +395,45 @@ export class SqliteStore implements JobStore {
 
   async model(jobId: string): Promise<string | undefined> {
     return this.statements.model.get(jobId)?.model;
+  }
+
+  async createSweep(record: SweepRecord): Promise<void> {
+    this.statements.insertSweep.run({ ...record, spec: JSON.stringify(record.spec) });
+  }
+
+  async getSweep(id: string): Promise<SweepRecord | undefined> {
+    const row = this.statements.sweep.get(id);
+    return row === undefined ? undefined : toSweep(row);
+  }
+
+  async listSweeps(status?: SweepStatus): Promise<SweepRecord[]> {
+    return (status === undefined ? this.statements.sweeps.all() : this.statements.sweepsIn.all(status)).map(toSweep);
+  }
+
+  async trials(sweepId: string): Promise<TrialRecord[]> {
+    return this.statements.trials.all(sweepId).map(toTrial);
+  }
+
+  async markTrialStopped(jobId: string): Promise<void> {
+    this.statements.stopTrial.run(jobId);
+  }
+
+  async finishSweep(id: string, status: SweepStatus): Promise<void> {
+    this.statements.finishSweep.run(status, new Date().toISOString(), id);
+  }
+
+  async appendSweepEvent(sweepId: string, event: UnsequencedSweepEvent): Promise<SweepEvent> {
+    return this.db.transaction(() => {
+      const next = this.statements.nextSweepSeq.get(sweepId);
+      if (next === undefined) throw new Error(`no sweep ${sweepId}`);
+      const sequenced = { seq: next.last_seq, ...event } as SweepEvent;
+      this.statements.insertSweepEvent.run(sweepId, sequenced.seq, JSON.stringify(sequenced));
+      return sequenced;
+    })();
+  }
+
+  async sweepEventsAfter(sweepId: string, since: number, limit: number): Promise<SweepEvent[]> {
+    return this.statements.sweepEventsAfter.all(sweepId, since, limit).map((row) => JSON.parse(row.body) as SweepEvent);
   }
 
   datasetDirectory(id: string): string {

@@ -3,7 +3,9 @@
 // src/jobs/ knows which implementation runs.
 import type { Labels } from '../data/index.js';
 import type { JobEvent, JobResult, JobStatus, UnsequencedEvent } from './events.js';
+import type { Sample } from './search-space.js';
 import type { JobSpec } from './spec.js';
+import type { SweepEvent, SweepSpec, SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
 
 export interface JobError {
   code: string;
@@ -46,7 +48,8 @@ export interface DatasetRecord {
 export interface NewJob {
   id: string;
   spec: JobSpec;
-  sweepId?: string;
+  /** For a sweep's trial: kept with the job, in the same commit. */
+  trial?: Omit<TrialRecord, 'jobId' | 'stopped'>;
 }
 
 /** A status change: applied only when the job is in one of `from`, with its event. */
@@ -74,6 +77,27 @@ export interface JobQuery {
   limit: number;
 }
 
+/** A sweep with every default resolved, so a restart carries on with the same choices. */
+export type ResolvedSweepSpec = Required<Omit<SweepSpec, 'name' | 'stopping'>> & Pick<SweepSpec, 'name' | 'stopping'>;
+
+export interface SweepRecord {
+  id: string;
+  spec: ResolvedSweepSpec;
+  status: SweepStatus;
+  createdAt: string;
+  finishedAt?: string;
+}
+
+export interface TrialRecord {
+  sweepId: string;
+  index: number;
+  jobId: string;
+  round: number;
+  values: Sample;
+  /** Stopped early by the sweep's rule (its job then ends cancelled). */
+  stopped: boolean;
+}
+
 export interface JobStore {
   /** Adds queued jobs with their first event; resolves once they survive a crash. */
   createJobs(jobs: NewJob[]): Promise<JobEvent[]>;
@@ -91,6 +115,15 @@ export interface JobStore {
   eventsAfter(jobId: string, since: number, limit: number): Promise<JobEvent[]>;
   checkpoint(jobId: string): Promise<Uint8Array | undefined>;
   model(jobId: string): Promise<string | undefined>;
+
+  createSweep(record: SweepRecord): Promise<void>;
+  getSweep(id: string): Promise<SweepRecord | undefined>;
+  listSweeps(status?: SweepStatus): Promise<SweepRecord[]>;
+  trials(sweepId: string): Promise<TrialRecord[]>;
+  markTrialStopped(jobId: string): Promise<void>;
+  finishSweep(id: string, status: SweepStatus): Promise<void>;
+  appendSweepEvent(sweepId: string, event: UnsequencedSweepEvent): Promise<SweepEvent>;
+  sweepEventsAfter(sweepId: string, since: number, limit: number): Promise<SweepEvent[]>;
 
   /** Where a dataset's arrays live (files the store names). */
   datasetDirectory(id: string): string;

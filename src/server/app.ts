@@ -16,6 +16,7 @@ import { eventRoutes, SocketRegistry } from './routes/events.js';
 import { gradCheckRoutes } from './routes/gradcheck.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { sweepRoutes } from './routes/sweeps.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -119,6 +120,7 @@ export async function buildApp(services: Services, sockets = new SocketRegistry(
   await app.register(eventRoutes, withSockets);
   await app.register(datasetRoutes, services);
   await app.register(gradCheckRoutes, services);
+  await app.register(sweepRoutes, withSockets);
   sockets.startPings(config.pingMs);
   return app;
 }

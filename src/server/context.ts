@@ -1,6 +1,6 @@
 // What the routes share: the job system's parts and the settings, handed to each plugin.
 import type { FastifyBaseLogger } from 'fastify';
-import type { EventHub, JobStore, Lifecycle, Scheduler } from '../jobs/index.js';
+import type { EventHub, JobStore, Lifecycle, Scheduler, Sweeps } from '../jobs/index.js';
 import type { ServerConfig } from './config.js';
 
 export interface Services {
@@ -9,6 +9,7 @@ export interface Services {
   hub: EventHub;
   lifecycle: Lifecycle;
   scheduler: Scheduler;
+  sweeps: Sweeps;
   /** The one logger: the app's requests and the job system's events. */
   log: FastifyBaseLogger;
 }

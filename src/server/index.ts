@@ -1,7 +1,7 @@
 // src/server: the HTTP and websocket face of the service. This file starts it: opens the
 // store, recovers jobs a previous run left, listens, and stops gracefully on a signal.
 import type { FastifyInstance } from 'fastify';
-import { EventHub, Lifecycle, Scheduler, SqliteStore } from '../jobs/index.js';
+import { EventHub, Lifecycle, Scheduler, SqliteStore, Sweeps } from '../jobs/index.js';
 import { buildApp, createLogger } from './app.js';
 import { loadConfig, type ServerConfig } from './config.js';
 import { CLOSE_GOING_AWAY, SocketRegistry } from './routes/events.js';
@@ -34,8 +34,10 @@ export async function startServer(config: ServerConfig = loadConfig()): Promise<
       stallMs: config.stallMs,
       log,
     });
-    app = await buildApp({ config, store, hub, lifecycle, scheduler, log }, sockets);
+    const sweeps = new Sweeps(lifecycle, scheduler, hub, log);
+    app = await buildApp({ config, store, hub, lifecycle, scheduler, sweeps, log }, sockets);
     const recovered = await scheduler.recover();
+    await sweeps.recover();
     const url = await app.listen({ port: config.port, host: config.host });
     app.log.info(
       { url, dataDirectory: config.dataDirectory, concurrency: config.concurrency, threadsPerJob: config.threadsPerJob, recovered, auth: config.token !== undefined },

@@ -51,7 +51,7 @@ export class SocketRegistry {
 }
 
 /** Sends an event unless the client is too far behind, in which case it is closed with `reason`. */
-function sendBounded(socket: WebSocket, event: JobEvent, reason: () => string): boolean {
+export function sendBounded(socket: WebSocket, event: object, reason: () => string): boolean {
   if (socket.readyState !== socket.OPEN) return false;
   if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
     socket.close(CLOSE_TOO_SLOW, reason());

@@ -1,0 +1,372 @@
+// Sweeps: many trials of one base spec over a search space, each an ordinary job. The
+// controller keeps at most `parallel` trials queued or running (so a later single job
+// waits for one trial, never for the whole sweep), stops trials that fall behind, ranks
+// them, and carries on after a restart from what the store holds.
+import { validate } from '../engine/index.js';
+import { SpecError, admit } from './admission.js';
+import { shouldStop } from './early-stopping.js';
+import type { JobEvent } from './events.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { Scheduler } from './scheduler.js';
+import {
+  Random,
+  applySample,
+  boxAround,
+  checkSpace,
+  corners,
+  defaultSpace,
+  fullBox,
+  grid,
+  sample,
+  type Box,
+  type Sample,
+} from './search-space.js';
+import { JobSpecSchema, type JobSpec } from './spec.js';
+import type { JobRecord, JobStore, ResolvedSweepSpec, SweepRecord, TrialRecord } from './store.js';
+import type { RankedTrial, SweepEvent, SweepMetric, SweepSpec, SweepView, TrialStatus, UnsequencedSweepEvent } from './sweep-spec.js';
+
+const DEFAULT_TRIALS = 20;
+const DEFAULT_ROUNDS = 3;
+/** Coarse-to-fine: the share of the trials in the first, coarse round. */
+const COARSE_SHARE = 0.5;
+/** Coarse-to-fine: the best share of finished trials that a later round's box surrounds. */
+const BEST_SHARE = 0.2;
+
+export type SweepListener = (event: SweepEvent | JobEvent) => void;
+
+function isClassifier(spec: JobSpec): boolean {
+  const output = spec.model.layers[spec.model.layers.length - 1]?.activation;
+  return output === 'softmax' || output === 'sigmoid';
+}
+
+/** The value of the metric in an epoch event, if the event has it. */
+function metricOf(event: Extract<JobEvent, { type: 'epoch' }>, metric: SweepMetric): number | undefined {
+  const [part, name] = metric.split('.') as ['dev' | 'train', 'loss' | 'accuracy'];
+  return event[part]?.[name];
+}
+
+/** A seed of its own for each trial, so that a restart draws trial i's values again the same. */
+const trialSeed = (seed: number, trial: number) => (seed * 1_000_003 + trial) % Number.MAX_SAFE_INTEGER;
+
+/** Fills a sweep spec's defaults, and refuses one whose trials could not run. */
+export async function resolveSweep(spec: SweepSpec, store: JobStore, concurrency: number, memoryLimitBytes: number): Promise<ResolvedSweepSpec> {
+  const base: JobSpec = { ...spec.base, training: { ...spec.base.training, optimizer: spec.base.training.optimizer ?? { type: 'adam' } } };
+  const space = spec.space ?? defaultSpace(base);
+  if (Object.keys(space).length === 0) throw new SpecError('INVALID_SPEC', 'the space has no dimension', '/space');
+  const problem = checkSpace(space);
+  if (problem !== undefined) throw new SpecError('INVALID_SPEC', problem.message, problem.path);
+  const strategy = spec.strategy ?? 'random';
+  let trials = spec.trials ?? DEFAULT_TRIALS;
+  if (strategy === 'grid') {
+    let points: Sample[];
+    try {
+      points = grid(space);
+    } catch (error) {
+      throw new SpecError('INVALID_SPEC', (error as Error).message, '/space');
+    }
+    if (spec.trials !== undefined && spec.trials !== points.length)
+      throw new SpecError('INVALID_SPEC', `a grid of this space has ${points.length} points, not ${spec.trials}: leave trials out`, '/trials');
+    trials = points.length;
+  }
+  const devShare = base.split?.dev ?? 0.2;
+  const metric = spec.metric ?? `${devShare > 0 ? 'dev' : 'train'}.${isClassifier(base) ? 'accuracy' : 'loss'}` as SweepMetric;
+  if (metric.endsWith('accuracy') && !isClassifier(base))
+    throw new SpecError('INVALID_SPEC', `${metric} needs a classifier (a softmax or sigmoid output): use a loss`, '/metric');
+  if (metric.startsWith('dev') && devShare === 0) throw new SpecError('INVALID_SPEC', `${metric} needs a dev part: set base.split.dev above 0`, '/metric');
+  const resolved: ResolvedSweepSpec = {
+    ...(spec.name === undefined ? {} : { name: spec.name }),
+    base,
+    space,
+    trials,
+    parallel: spec.parallel ?? concurrency,
+    strategy,
+    rounds: spec.rounds ?? DEFAULT_ROUNDS,
+    metric,
+    mode: spec.mode ?? (metric.endsWith('accuracy') ? 'max' : 'min'),
+    seed: spec.seed ?? 0,
+    ...(spec.stopping === undefined ? {} : { stopping: spec.stopping }),
+  };
+  // The ends of the space (and every listed value) must make valid jobs.
+  for (const corner of corners(space)) {
+    let trialSpec: JobSpec;
+    try {
+      trialSpec = validate(JobSpecSchema, applySample(base, corner), '/base');
+    } catch (error) {
+      const path = (error as SpecError).path ?? '/space';
+      throw new SpecError('INVALID_SPEC', `a trial at ${JSON.stringify(corner)} would be invalid: ${(error as Error).message}`, path);
+    }
+    await admit(trialSpec, store, memoryLimitBytes);
+  }
+  return resolved;
+}
+
+interface Trial extends TrialRecord {
+  status: TrialStatus;
+  /** The epochs its spec trains. */
+  epochs: number;
+  /** The metric after each epoch, oriented so that higher is better. */
+  history: number[];
+}
+
+interface ActiveSweep {
+  record: SweepRecord;
+  trials: Map<string, Trial>;
+  best?: { trial: Trial; metric: number; epoch: number };
+  /** Events and advances of one sweep run one after another. */
+  queue: Promise<void>;
+}
+
+const OPEN: ReadonlySet<TrialStatus> = new Set(['queued', 'running', 'paused']);
+
+export class Sweeps {
+  private readonly active = new Map<string, ActiveSweep>();
+  private readonly sweepOfJob = new Map<string, string>();
+  private readonly listeners = new Map<string, Set<SweepListener>>();
+
+  constructor(
+    private readonly lifecycle: Lifecycle,
+    private readonly scheduler: Scheduler,
+    hub: { subscribe(jobId: string, listener: (event: JobEvent) => void): () => void },
+    private readonly log: { error(object: object, message: string): void },
+  ) {
+    hub.subscribe('*', (event) => {
+      const sweepId = this.sweepOfJob.get(event.jobId);
+      const sweep = sweepId === undefined ? undefined : this.active.get(sweepId);
+      if (sweep === undefined) return;
+      this.notify(sweep.record.id, event);
+      this.enqueue(sweep, () => this.onJobEvent(sweep, event));
+    });
+  }
+
+  private get store(): JobStore {
+    return this.lifecycle.store;
+  }
+
+  /** Listens to a sweep's events and its trials' job events; returns the unsubscribe. */
+  subscribe(sweepId: string, listener: SweepListener): () => void {
+    let listeners = this.listeners.get(sweepId);
+    if (listeners === undefined) this.listeners.set(sweepId, (listeners = new Set()));
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  }
+
+  private notify(sweepId: string, event: SweepEvent | JobEvent): void {
+    for (const listener of this.listeners.get(sweepId) ?? []) listener(event);
+  }
+
+  private enqueue(sweep: ActiveSweep, step: () => Promise<void>): void {
+    sweep.queue = sweep.queue.then(step).catch((error: unknown) => this.log.error({ err: error, sweepId: sweep.record.id }, 'sweep step failed'));
+  }
+
+  private async emit(sweep: ActiveSweep, event: UnsequencedSweepEvent): Promise<void> {
+    this.notify(sweep.record.id, await this.store.appendSweepEvent(sweep.record.id, event));
+  }
+
+  async start(id: string, spec: ResolvedSweepSpec): Promise<void> {
+    const record: SweepRecord = { id, spec, status: 'running', createdAt: new Date().toISOString() };
+    await this.store.createSweep(record);
+    const sweep: ActiveSweep = { record, trials: new Map(), queue: Promise.resolve() };
+    this.active.set(id, sweep);
+    this.enqueue(sweep, () => this.advance(sweep));
+    await sweep.queue;
+  }
+
+  /** Picks up the sweeps a previous server left running, with their trials' histories. */
+  async recover(): Promise<void> {
+    for (const record of await this.store.listSweeps('running')) {
+      const sweep: ActiveSweep = { record, trials: new Map(), queue: Promise.resolve() };
+      this.active.set(record.id, sweep);
+      for (const stored of await this.store.trials(record.id)) {
+        const job = (await this.store.getJob(stored.jobId)) as JobRecord;
+        const epochs = applySample(record.spec.base, stored.values).training.epochs;
+        const trial: Trial = { ...stored, status: stored.stopped ? 'stopped' : job.status, epochs, history: [] };
+        this.track(sweep, trial);
+        for (const event of await this.store.eventsAfter(stored.jobId, 0, Number.MAX_SAFE_INTEGER))
+          if (event.type === 'epoch') this.recordEpoch(sweep, trial, event);
+      }
+      this.enqueue(sweep, () => this.advance(sweep));
+    }
+  }
+
+  private track(sweep: ActiveSweep, trial: Trial): void {
+    sweep.trials.set(trial.jobId, trial);
+    this.sweepOfJob.set(trial.jobId, sweep.record.id);
+  }
+
+  /** Adds an epoch's metric to a trial's history; true when it is the sweep's new best. */
+  private recordEpoch(sweep: ActiveSweep, trial: Trial, event: Extract<JobEvent, { type: 'epoch' }>): boolean {
+    const value = metricOf(event, sweep.record.spec.metric);
+    if (value === undefined) return false;
+    const oriented = sweep.record.spec.mode === 'max' ? value : -value;
+    trial.history.length = event.epoch - 1;
+    trial.history.push(oriented);
+    const best = sweep.best;
+    if (best !== undefined && oriented <= (sweep.record.spec.mode === 'max' ? best.metric : -best.metric)) return false;
+    sweep.best = { trial, metric: value, epoch: event.epoch };
+    return true;
+  }
+
+  private async onJobEvent(sweep: ActiveSweep, event: JobEvent): Promise<void> {
+    const trial = sweep.trials.get(event.jobId);
+    if (trial === undefined) return;
+    const { id: sweepId, spec } = sweep.record;
+    const trialEvent = (status: TrialStatus): UnsequencedSweepEvent => ({
+      type: 'trial',
+      sweepId,
+      trial: trial.index,
+      jobId: trial.jobId,
+      status,
+      values: trial.values,
+      ...(trial.history.length === 0 ? {} : { metric: (spec.mode === 'max' ? 1 : -1) * Math.max(...trial.history) }),
+    });
+    if (event.type === 'status') {
+      if (trial.status === 'stopped') return;
+      trial.status = event.status;
+      if (event.status === 'running') await this.emit(sweep, trialEvent('running'));
+      return;
+    }
+    if (event.type === 'epoch') {
+      if (this.recordEpoch(sweep, trial, event)) {
+        const { metric, epoch } = sweep.best as { metric: number; epoch: number };
+        await this.emit(sweep, { type: 'best', sweepId, trial: trial.index, jobId: trial.jobId, metric, epoch, values: trial.values });
+      }
+      const others = [...sweep.trials.values()].filter((other) => other !== trial).map((other) => other.history);
+      if (spec.stopping !== undefined && trial.status === 'running' && shouldStop(spec.stopping, trial.history, others, trial.epochs)) {
+        trial.status = 'stopped';
+        await this.store.markTrialStopped(trial.jobId);
+        await this.scheduler.cancel(trial.jobId);
+      }
+      return;
+    }
+    if (trial.status !== 'stopped') trial.status = event.status;
+    await this.emit(sweep, trialEvent(trial.status));
+    await this.advance(sweep);
+  }
+
+  /** Submits trials while there is room; finishes the sweep when every trial has ended. */
+  private async advance(sweep: ActiveSweep): Promise<void> {
+    const { record } = sweep;
+    if (record.status !== 'running') return;
+    const trials = [...sweep.trials.values()];
+    const open = trials.filter((trial) => OPEN.has(trial.status)).length;
+    const created = trials.length;
+    if (created >= record.spec.trials) {
+      if (open === 0) await this.finish(sweep, 'succeeded');
+      return;
+    }
+    const room = Math.min(record.spec.parallel - open, record.spec.trials - created);
+    if (room <= 0) return;
+    const points = this.nextPoints(sweep, created, room);
+    if (points.length === 0) return;
+    const jobs = points.map(({ values, round }, offset) => {
+      const index = created + offset;
+      const jobId = `${record.id}_t${index}`;
+      const spec = applySample(record.spec.base, values);
+      const trial: Trial = { sweepId: record.id, index, jobId, round, values, stopped: false, status: 'queued', epochs: spec.training.epochs, history: [] };
+      this.track(sweep, trial);
+      return { id: jobId, spec: { ...spec, name: `${record.spec.name ?? record.id} #${index}` }, trial: { sweepId: record.id, index, round, values } };
+    });
+    await this.lifecycle.submit(jobs);
+    this.scheduler.kick();
+  }
+
+  /** The values of the next trials: fewer than asked (none) while a coarse-to-fine round must wait. */
+  private nextPoints(sweep: ActiveSweep, created: number, count: number): { values: Sample; round: number }[] {
+    const { spec } = sweep.record;
+    const space = spec.space;
+    const indices = Array.from({ length: count }, (_, offset) => created + offset);
+    if (spec.strategy === 'grid') {
+      const points = grid(space);
+      return indices.map((index) => ({ values: points[index] as Sample, round: 0 }));
+    }
+    const draw = (index: number, box: Box) => sample(space, box, new Random(trialSeed(spec.seed, index)));
+    if (spec.strategy === 'random') return indices.map((index) => ({ values: draw(index, fullBox(space)), round: 0 }));
+    // Coarse-to-fine: round 0 over the whole space, then rounds of equal size, each drawn
+    // in the box around the best trials of all rounds before it, once they have all ended.
+    const coarse = Math.max(1, Math.ceil(spec.trials * COARSE_SHARE));
+    const fine = Math.ceil((spec.trials - coarse) / (spec.rounds - 1));
+    const roundOf = (index: number) => (index < coarse ? 0 : 1 + Math.floor((index - coarse) / Math.max(1, fine)));
+    const round = roundOf(created);
+    const sameRound = indices.filter((index) => roundOf(index) === round);
+    if (round === 0) return sameRound.map((index) => ({ values: draw(index, fullBox(space)), round }));
+    const earlier = [...sweep.trials.values()].filter((trial) => trial.round < round);
+    if (earlier.some((trial) => OPEN.has(trial.status))) return [];
+    const scored = earlier.filter((trial) => trial.history.length > 0).sort((a, b) => Math.max(...b.history) - Math.max(...a.history));
+    const best = scored.slice(0, Math.max(2, Math.ceil(scored.length * BEST_SHARE)));
+    const box = best.length === 0 ? fullBox(space) : boxAround(space, best.map((trial) => trial.values));
+    return sameRound.map((index) => ({ values: draw(index, box), round }));
+  }
+
+  private async finish(sweep: ActiveSweep, status: 'succeeded' | 'cancelled'): Promise<void> {
+    sweep.record = { ...sweep.record, status };
+    await this.store.finishSweep(sweep.record.id, status);
+    await this.emit(sweep, { type: 'done', sweepId: sweep.record.id, status });
+    this.active.delete(sweep.record.id);
+    for (const jobId of sweep.trials.keys()) this.sweepOfJob.delete(jobId);
+  }
+
+  /** Cancels a running sweep: no more trials; the open ones are cancelled. */
+  async cancel(id: string): Promise<'done' | 'not-found' | 'conflict'> {
+    const sweep = this.active.get(id);
+    if (sweep === undefined) return (await this.store.getSweep(id)) === undefined ? 'not-found' : 'conflict';
+    const result = new Promise<void>((resolve) =>
+      this.enqueue(sweep, async () => {
+        const open = [...sweep.trials.values()].filter((trial) => OPEN.has(trial.status));
+        await this.finish(sweep, 'cancelled');
+        for (const trial of open) await this.scheduler.cancel(trial.jobId);
+        resolve();
+      }),
+    );
+    await result;
+    return 'done';
+  }
+
+  /** A sweep with its trials ranked, from the store (finished sweeps) or memory (active ones). */
+  async view(id: string): Promise<SweepView | undefined> {
+    const record = (this.active.get(id)?.record ?? (await this.store.getSweep(id)));
+    if (record === undefined) return undefined;
+    const { spec } = record;
+    const sign = spec.mode === 'max' ? 1 : -1;
+    const ranked: RankedTrial[] = [];
+    for (const stored of await this.store.trials(id)) {
+      const job = (await this.store.getJob(stored.jobId)) as JobRecord;
+      let metric: number | undefined;
+      let bestEpoch: number | undefined;
+      let epochs = 0;
+      for (const event of await this.store.eventsAfter(stored.jobId, 0, Number.MAX_SAFE_INTEGER)) {
+        if (event.type !== 'epoch') continue;
+        epochs = event.epoch;
+        const value = metricOf(event, spec.metric);
+        if (value !== undefined && (metric === undefined || sign * value > sign * metric)) {
+          metric = value;
+          bestEpoch = event.epoch;
+        }
+      }
+      ranked.push({
+        trial: stored.index,
+        jobId: stored.jobId,
+        round: stored.round,
+        status: stored.stopped ? 'stopped' : job.status,
+        values: stored.values,
+        ...(metric === undefined ? {} : { metric, bestEpoch: bestEpoch as number }),
+        epochs,
+      });
+    }
+    ranked.sort((a, b) => {
+      if (a.metric === undefined || b.metric === undefined) return (a.metric === undefined ? 1 : 0) - (b.metric === undefined ? 1 : 0) || a.trial - b.trial;
+      return sign * (b.metric - a.metric) || a.trial - b.trial;
+    });
+    const best = ranked.find((trial) => trial.status === 'succeeded' && trial.metric !== undefined);
+    return {
+      id,
+      ...(spec.name === undefined ? {} : { name: spec.name }),
+      status: record.status,
+      spec,
+      createdAt: record.createdAt,
+      ...(record.finishedAt === undefined ? {} : { finishedAt: record.finishedAt }),
+      trials: ranked,
+      ...(best === undefined ? {} : { best: { ...best, model: `/v1/jobs/${best.jobId}/model` } }),
+    };
+  }
+}
+
