@@ -19,7 +19,7 @@ import {
 } from './engine/index.js';
 import type { JobEvent, JobResult, UnsequencedEvent } from './jobs/events.js';
 import { JobSpecSchema, type JobSpec } from './jobs/spec.js';
-import { epochEvent, jobData, scoreJob, trainerSpec } from './jobs/training.js';
+import { epochEvent, jobData, scoreJob, trainJob, trainerSpec, type EarlyStoppingResult } from './jobs/training.js';
 
 /** A mistake in how the command was called: exit code 2, as for a usage error. */
 class UsageError extends Error {}
@@ -99,6 +99,9 @@ function printResult(result: JobResult): void {
   const variance = diagnosis.variance === undefined ? '' : `, variance ${format(diagnosis.variance)}`;
   console.log(`diagnosis: ${diagnosis.verdict} (avoidable bias ${format(diagnosis.avoidableBias)}${variance})`);
   for (const advice of diagnosis.advice) console.log(`  - ${advice}`);
+  const early = result.earlyStopping;
+  if (early?.stoppedAt !== undefined)
+    console.log(`early stopping: stopped after epoch ${early.stoppedAt}; best epoch ${early.bestEpoch}${early.restored ? ', its weights restored' : ''}`);
 }
 
 const train: Command = {
@@ -140,7 +143,6 @@ Options:
     const trainer = Trainer.create(trainerSpec(spec), data.train, data.dev);
     if (typeof values.resume === 'string') trainer.restore(readFileSync(values.resume));
     const epochs = spec.training.epochs;
-    const remaining = Math.max(0, epochs - trainer.epochsDone);
     if (!json) {
       const parts = [`train ${data.train.rows}`, data.dev && `dev ${data.dev.rows}`, data.test && `test ${data.test.rows}`];
       console.log(`${loaded.name}: ${parts.filter(Boolean).join(', ')} rows, ${data.train.features} features`);
@@ -151,9 +153,10 @@ Options:
     const interrupt = () => trainer.cancel();
     process.once('SIGINT', interrupt);
     emit({ type: 'status', jobId, status: 'running' });
+    let earlyStopping: EarlyStoppingResult | undefined;
     try {
-      if (remaining > 0)
-        await trainer.run(remaining, (metrics) => {
+      earlyStopping = await trainJob(trainer, spec, {
+        onEpoch: (metrics) => {
           emit(epochEvent(jobId, metrics));
           if (typeof values.checkpoint === 'string') writeAtomically(values.checkpoint, trainer.checkpoint());
           if (!json && (metrics.epoch % printEvery === 0 || metrics.epoch === epochs)) {
@@ -161,7 +164,8 @@ Options:
             console.log(summaryLine(metrics, epochs));
           }
           if (!json) progress.update(metrics.epoch);
-        });
+        },
+      });
     } catch (error) {
       progress.clear();
       const failure = error as EngineError;
@@ -173,7 +177,7 @@ Options:
       process.removeListener('SIGINT', interrupt);
     }
     progress.clear();
-    const result = await scoreJob(trainer, data, spec);
+    const result = await scoreJob(trainer, data, spec, earlyStopping);
     emit({ type: 'done', jobId, status: 'succeeded', result });
     if (typeof values.save === 'string') writeAtomically(values.save, JSON.stringify(trainer.model(data.classNames)));
     if (!json) printResult(result);

@@ -116,6 +116,9 @@ export function estimateJobBytes(spec: JobSpec, shape: Pick<Shape, 'features' | 
 /** Throws SpecError (or the engine's INVALID_SPEC) for a spec the service must refuse. */
 export async function admit(spec: JobSpec, store: JobStore, memoryLimitBytes: number): Promise<void> {
   checkTrainerSpec(trainerSpec(spec));
+  const watched = spec.training.earlyStopping?.metric;
+  if (watched?.startsWith('dev') === true && spec.split?.dev === 0)
+    throw new SpecError('INVALID_SPEC', `early stopping on ${watched} needs a dev part: set split.dev above 0`, '/training/earlyStopping/metric');
   const shape = await datasetShape(spec, store);
   const problem = outputProblem(spec, shape.labels);
   if (problem !== undefined) throw new SpecError('INVALID_SPEC', problem, `/model/layers/${spec.model.layers.length - 1}/units`);

@@ -20,11 +20,18 @@ export const DiagnosisSchema = Type.Object({
 });
 
 export const JobResultSchema = Type.Object({
-  epochs: Type.Integer({ description: 'epochs trained' }),
+  epochs: Type.Integer({ description: "the epochs behind the final weights (early stopping's best when it restored it)" }),
   train: PartMetricsSchema,
   dev: Type.Optional(PartMetricsSchema),
   test: Type.Optional(PartMetricsSchema),
   diagnosis: DiagnosisSchema,
+  earlyStopping: Type.Optional(
+    Type.Object({
+      stoppedAt: Type.Optional(Type.Integer({ description: 'the epoch after which the rule stopped training' })),
+      bestEpoch: Type.Integer(),
+      restored: Type.Boolean({ description: "whether the model has the best epoch's weights" }),
+    }),
+  ),
 });
 export type JobResult = Static<typeof JobResultSchema>;
 

@@ -3,6 +3,7 @@ import type { LoadedDataset } from '../data/index.js';
 import type { EpochMetrics, GradCheckResult, GradCheckSpec } from '../engine/index.js';
 import type { JobResult } from './events.js';
 import type { JobSpec } from './spec.js';
+import type { EpochScores } from './training.js';
 import type { DatasetRecord } from './store.js';
 
 /** A dataset the store keeps: its record and the folder of its arrays. */
@@ -17,6 +18,10 @@ export interface TrainTask {
   /** For a spec whose dataset is an id; built-ins are made by the worker. */
   dataset?: StoredDataset;
   checkpoint?: Uint8Array;
+  /** Early stopping's best epoch's checkpoint, for a job that restores it. */
+  bestCheckpoint?: Uint8Array;
+  /** The epochs trained before this start, for early stopping's memory. */
+  history?: EpochScores[];
   /** A rate set from outside that no epoch has used yet. */
   learningRate?: number;
 }
@@ -56,7 +61,7 @@ export type ImportedDataset = Pick<LoadedDataset, 'featureNames' | 'labels'> & {
 
 export type FromWorker =
   | { type: 'heartbeat' }
-  | { type: 'epoch'; metrics: EpochMetrics; checkpoint: Uint8Array }
+  | { type: 'epoch'; metrics: EpochMetrics; checkpoint: Uint8Array; best: boolean }
   | { type: 'succeeded'; result: JobResult; model: string }
   | { type: 'gradcheck'; result: GradCheckResult }
   | { type: 'imported'; dataset: ImportedDataset }

@@ -14,7 +14,7 @@ export interface WorkerOptions {
   heartbeatMs: number;
   /** A worker silent this long is killed and its task failed as stalled. */
   stallMs: number;
-  onEpoch?(metrics: EpochMetrics, checkpoint: Uint8Array): Promise<void> | void;
+  onEpoch?(metrics: EpochMetrics, checkpoint: Uint8Array, best: boolean): Promise<void> | void;
   /** An onEpoch that failed: a bug of the caller's, reported rather than lost. */
   onError?(error: unknown): void;
 }
@@ -87,7 +87,7 @@ export class WorkerProcess {
         if (message.type === 'heartbeat') return;
         if (message.type === 'epoch') {
           handled = handled
-            .then(() => this.options.onEpoch?.(message.metrics, message.checkpoint))
+            .then(() => this.options.onEpoch?.(message.metrics, message.checkpoint, message.best))
             .catch((error: unknown) => this.options.onError?.(error));
           return;
         }

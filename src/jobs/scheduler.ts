@@ -82,11 +82,20 @@ export class Scheduler {
       dataset = { record, directory: store.datasetDirectory(record.id) };
     }
     const checkpoint = await store.checkpoint(job.id);
+    const bestCheckpoint = await store.checkpoint(job.id, 'best');
+    const history =
+      job.spec.training.earlyStopping === undefined || job.epochsDone === 0
+        ? undefined
+        : (await store.eventsAfter(job.id, 0, Number.MAX_SAFE_INTEGER)).flatMap((event) =>
+            event.type === 'epoch' ? [{ epoch: event.epoch, train: event.train, ...(event.dev === undefined ? {} : { dev: event.dev }) }] : [],
+          );
     return {
       kind: 'train',
       spec: job.spec,
       ...(dataset === undefined ? {} : { dataset }),
       ...(checkpoint === undefined ? {} : { checkpoint }),
+      ...(bestCheckpoint === undefined ? {} : { bestCheckpoint }),
+      ...(history === undefined ? {} : { history }),
       ...(job.pendingLearningRate === undefined ? {} : { learningRate: job.pendingLearningRate }),
     };
   }
@@ -97,8 +106,11 @@ export class Scheduler {
       threads,
       heartbeatMs,
       stallMs,
-      onEpoch: async (metrics, checkpoint) => {
-        await this.lifecycle.recordEpoch({ jobId: job.id, attempt: job.attempt, event: epochEvent(job.id, metrics), checkpoint });
+      onEpoch: async (metrics, checkpoint, best) => {
+        const event = epochEvent(job.id, metrics);
+        // Only a job that restores its best epoch needs that epoch's checkpoint kept.
+        const keepBest = best && job.spec.training.earlyStopping?.restoreBest === true;
+        await this.lifecycle.recordEpoch({ jobId: job.id, attempt: job.attempt, event, checkpoint, best: keepBest });
       },
       onError: (error) => log.error({ err: error, jobId: job.id }, 'could not record an epoch'),
     });

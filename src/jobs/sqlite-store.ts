@@ -45,10 +45,12 @@ CREATE TABLE IF NOT EXISTS events (
   UNIQUE (job_id, epoch)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (
-  job_id TEXT PRIMARY KEY,
+  job_id TEXT NOT NULL,
+  which TEXT NOT NULL,
   epoch INTEGER NOT NULL,
-  bytes BLOB NOT NULL
-);
+  bytes BLOB NOT NULL,
+  PRIMARY KEY (job_id, which)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS models (
   job_id TEXT PRIMARY KEY,
   model TEXT NOT NULL
@@ -242,8 +244,8 @@ export class SqliteStore implements JobStore {
          WHERE id = ?`,
       ),
       saveCheckpoint: db.prepare(
-        'INSERT INTO checkpoints (job_id, epoch, bytes) VALUES (?, ?, ?) ' +
-          'ON CONFLICT (job_id) DO UPDATE SET epoch = excluded.epoch, bytes = excluded.bytes',
+        'INSERT INTO checkpoints (job_id, which, epoch, bytes) VALUES (?, ?, ?, ?) ' +
+          'ON CONFLICT (job_id, which) DO UPDATE SET epoch = excluded.epoch, bytes = excluded.bytes',
       ),
       dropCheckpoint: db.prepare('DELETE FROM checkpoints WHERE job_id = ?'),
       saveModel: db.prepare('INSERT OR REPLACE INTO models (job_id, model) VALUES (?, ?)'),
@@ -251,7 +253,9 @@ export class SqliteStore implements JobStore {
       eventsAfter: db.prepare<[string, number, number], { body: string }>(
         'SELECT body FROM events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),
-      checkpoint: db.prepare<[string], { bytes: Buffer }>('SELECT bytes FROM checkpoints WHERE job_id = ?'),
+      checkpoint: db.prepare<[string, string], { bytes: Buffer }>(
+        'SELECT bytes FROM checkpoints WHERE job_id = ? AND which = ?',
+      ),
       model: db.prepare<[string], { model: string }>('SELECT model FROM models WHERE job_id = ?'),
       countByStatus: db.prepare<[], { status: JobStatus; count: number }>(
         'SELECT status, count(*) AS count FROM jobs GROUP BY status',
@@ -370,12 +374,13 @@ export class SqliteStore implements JobStore {
     })();
   }
 
-  async appendEpoch({ jobId, attempt, event, checkpoint }: EpochRecord): Promise<JobEvent | undefined> {
+  async appendEpoch({ jobId, attempt, event, checkpoint, best }: EpochRecord): Promise<JobEvent | undefined> {
     return this.db.transaction(() => {
       const row = this.statements.job.get(jobId);
       if (row === undefined || row.status !== 'running' || row.attempt !== attempt) return undefined;
       if (this.statements.epochKept.get(jobId, event.epoch) !== undefined) return undefined;
-      this.statements.saveCheckpoint.run(jobId, event.epoch, checkpoint);
+      this.statements.saveCheckpoint.run(jobId, 'latest', event.epoch, checkpoint);
+      if (best === true) this.statements.saveCheckpoint.run(jobId, 'best', event.epoch, checkpoint);
       this.statements.recordEpoch.run(event.epoch, event.lr, jobId);
       return this.append(jobId, event);
     })();
@@ -389,8 +394,8 @@ export class SqliteStore implements JobStore {
     return this.statements.eventsAfter.all(jobId, since, limit).map((row) => JSON.parse(row.body) as JobEvent);
   }
 
-  async checkpoint(jobId: string): Promise<Uint8Array | undefined> {
-    return this.statements.checkpoint.get(jobId)?.bytes;
+  async checkpoint(jobId: string, which: 'latest' | 'best' = 'latest'): Promise<Uint8Array | undefined> {
+    return this.statements.checkpoint.get(jobId, which)?.bytes;
   }
 
   async model(jobId: string): Promise<string | undefined> {

@@ -70,6 +70,8 @@ export interface EpochRecord {
   attempt: number;
   event: Extract<UnsequencedEvent, { type: 'epoch' }>;
   checkpoint: Uint8Array;
+  /** Keep this checkpoint also as the job's best (early stopping that restores it). */
+  best?: boolean;
 }
 
 export interface JobQuery {
@@ -113,7 +115,8 @@ export interface JobStore {
   setPendingLearningRate(id: string, learningRate: number): Promise<void>;
   /** Events with seq > since, in order, at most `limit`. */
   eventsAfter(jobId: string, since: number, limit: number): Promise<JobEvent[]>;
-  checkpoint(jobId: string): Promise<Uint8Array | undefined>;
+  /** The job's latest checkpoint, or the best epoch's one. */
+  checkpoint(jobId: string, which?: 'latest' | 'best'): Promise<Uint8Array | undefined>;
   model(jobId: string): Promise<string | undefined>;
 
   createSweep(record: SweepRecord): Promise<void>;

@@ -6,6 +6,84 @@ import { diagnose } from './diagnosis.js';
 import type { EpochEvent, JobResult } from './events.js';
 import type { JobSpec } from './spec.js';
 
+type EarlyStoppingSpec = NonNullable<JobSpec['training']['earlyStopping']>;
+/** What early stopping looks at in an epoch. */
+export type EpochScores = Pick<EpochMetrics, 'epoch' | 'train' | 'dev'>;
+
+/**
+ * Early stopping (training.earlyStopping): training stops once the metric has not improved
+ * by more than minDelta for `patience` epochs in a row.
+ */
+export class EarlyStopper {
+  private best: number | undefined;
+  private waited = 0;
+  bestEpoch: number | undefined;
+
+  constructor(
+    private readonly rule: EarlyStoppingSpec,
+    history: EpochScores[] = [],
+  ) {
+    for (const epoch of history) this.observe(epoch);
+  }
+
+  /** Whether this epoch is the best so far, and whether training should stop after it. */
+  observe(epoch: EpochScores): { improved: boolean; stop: boolean } {
+    const [part, name] = this.rule.metric.split('.') as ['train' | 'dev', 'loss' | 'accuracy'];
+    const value = epoch[part]?.[name];
+    if (value === undefined) return { improved: false, stop: false };
+    const oriented = name === 'accuracy' ? value : -value;
+    if (this.best === undefined || oriented > this.best + (this.rule.minDelta ?? 0)) {
+      this.best = oriented;
+      this.bestEpoch = epoch.epoch;
+      this.waited = 0;
+      return { improved: true, stop: false };
+    }
+    this.waited += 1;
+    return { improved: false, stop: this.waited >= this.rule.patience };
+  }
+}
+
+export interface TrainOptions {
+  /** Epochs already trained (a resumed job), for early stopping's memory. */
+  history?: EpochScores[];
+  /** The best epoch's checkpoint so far, when the job restores it at the end. */
+  bestCheckpoint?: Uint8Array;
+  /** After each epoch, with whether it is early stopping's best so far. */
+  onEpoch(metrics: EpochMetrics, best: boolean): void;
+}
+
+export type EarlyStoppingResult = NonNullable<JobResult['earlyStopping']>;
+
+/**
+ * Trains the epochs a job has left, with its early stopping: the trainer ends at the last
+ * epoch trained, or at the best one when the rule says restoreBest.
+ */
+export async function trainJob(trainer: Trainer, spec: JobSpec, options: TrainOptions): Promise<EarlyStoppingResult | undefined> {
+  const rule = spec.training.earlyStopping;
+  const stopper = rule === undefined ? undefined : new EarlyStopper(rule, options.history);
+  let bestCheckpoint = options.bestCheckpoint;
+  let stoppedAt: number | undefined;
+  const remaining = spec.training.epochs - trainer.epochsDone;
+  try {
+    if (remaining > 0)
+      await trainer.run(remaining, (metrics) => {
+        const verdict = stopper?.observe(metrics) ?? { improved: false, stop: false };
+        if (verdict.improved && rule?.restoreBest === true) bestCheckpoint = trainer.checkpoint();
+        options.onEpoch(metrics, verdict.improved);
+        if (verdict.stop) {
+          stoppedAt = metrics.epoch;
+          trainer.cancel();
+        }
+      });
+  } catch (error) {
+    if (stoppedAt === undefined || (error as { code?: string }).code !== 'CANCELLED') throw error;
+  }
+  if (stopper?.bestEpoch === undefined) return undefined;
+  const restore = rule?.restoreBest === true && bestCheckpoint !== undefined && stopper.bestEpoch !== trainer.epochsDone;
+  if (restore) trainer.restore(bestCheckpoint as Uint8Array);
+  return { ...(stoppedAt === undefined ? {} : { stoppedAt }), bestEpoch: stopper.bestEpoch, restored: restore || stopper.bestEpoch === trainer.epochsDone };
+}
+
 export interface JobData {
   train: Dataset;
   dev?: Dataset;
@@ -32,7 +110,7 @@ export function epochEvent(jobId: string, metrics: EpochMetrics): Omit<EpochEven
 }
 
 /** Each part scored in one pass in inference mode, and the bias/variance diagnosis. */
-export async function scoreJob(trainer: Trainer, data: JobData, spec: JobSpec): Promise<JobResult> {
+export async function scoreJob(trainer: Trainer, data: JobData, spec: JobSpec, earlyStopping?: EarlyStoppingResult): Promise<JobResult> {
   const train = await trainer.evaluate(data.train);
   const dev = data.dev === undefined ? undefined : await trainer.evaluate(data.dev);
   const test = data.test === undefined ? undefined : await trainer.evaluate(data.test);
@@ -50,5 +128,6 @@ export async function scoreJob(trainer: Trainer, data: JobData, spec: JobSpec): 
     ...(dev === undefined ? {} : { dev }),
     ...(test === undefined ? {} : { test }),
     diagnosis,
+    ...(earlyStopping === undefined ? {} : { earlyStopping }),
   };
 }

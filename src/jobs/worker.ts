@@ -5,7 +5,7 @@ import { DataError, Random, parseCsv, parseJson, resolveDataset, type LoadedData
 import { EngineError, Trainer, gradCheck, type Dataset } from '../engine/index.js';
 import { readDataset, writeDatasetArrays } from './datasets.js';
 import type { FromWorker, GradCheckTask, ImportTask, ToWorker, TrainTask, WorkerError } from './protocol.js';
-import { jobData, scoreJob, trainerSpec } from './training.js';
+import { jobData, scoreJob, trainJob, trainerSpec } from './training.js';
 
 function send(message: FromWorker): Promise<void> {
   return new Promise((resolve) => {
@@ -41,12 +41,12 @@ async function train(task: TrainTask, control: Control): Promise<FromWorker> {
   if (learningRate !== undefined) trainer.setLearningRate(learningRate);
   if (control.cancelled) return { type: 'cancelled' };
   control.trainer = trainer;
-  const remaining = spec.training.epochs - trainer.epochsDone;
-  if (remaining > 0)
-    await trainer.run(remaining, (metrics) => {
-      void send({ type: 'epoch', metrics, checkpoint: trainer.checkpoint() });
-    });
-  const result = await scoreJob(trainer, data, spec);
+  const earlyStopping = await trainJob(trainer, spec, {
+    ...(task.history === undefined ? {} : { history: task.history }),
+    ...(task.bestCheckpoint === undefined ? {} : { bestCheckpoint: task.bestCheckpoint }),
+    onEpoch: (metrics, best) => void send({ type: 'epoch', metrics, checkpoint: trainer.checkpoint(), best }),
+  });
+  const result = await scoreJob(trainer, data, spec, earlyStopping);
   return { type: 'succeeded', result, model: JSON.stringify(trainer.model(data.classNames)) };
 }
 
