@@ -19,6 +19,10 @@ import {
 } from './engine/index.js';
 import type { JobEvent, JobResult, UnsequencedEvent } from './jobs/events.js';
 import { JobSpecSchema, type JobSpec } from './jobs/spec.js';
+import { SweepSpecSchema, type RankedTrial, type SweepEvent, type SweepView } from './jobs/sweep-spec.js';
+import { runLocalSweep } from './jobs/local-sweep.js';
+import { availableCores, availableMemory } from './server/config.js';
+import type { Static, TSchema } from '@sinclair/typebox';
 import { epochEvent, jobData, scoreJob, trainJob, trainerSpec, type EarlyStoppingResult } from './jobs/training.js';
 
 /** A mistake in how the command was called: exit code 2, as for a usage error. */
@@ -33,15 +37,17 @@ interface Command {
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 
-function readSpec(path: string): JobSpec {
+function readJson<Schema extends TSchema>(path: string, schema: Schema): Static<Schema> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
     throw new UsageError(`cannot read the spec ${path}: ${(error as Error).message}`);
   }
-  return validate(JobSpecSchema, parsed);
+  return validate(schema, parsed);
 }
+
+const readSpec = (path: string): JobSpec => readJson(path, JobSpecSchema);
 
 async function loadSpecData(spec: JobSpec, specPath: string): Promise<LoadedDataset> {
   if (typeof spec.dataset === 'string')
@@ -293,7 +299,91 @@ Options:
   },
 };
 
-const commands: Record<string, Command> = { train, gradcheck, predict, serve };
+/** Trials as a table, best first: rank, trial, status, metric, then each sampled value. */
+function trialTable(trials: Pick<RankedTrial, 'trial' | 'status' | 'metric' | 'values'>[], metricName: string, limit: number): string {
+  const pointers = [...new Set(trials.flatMap((trial) => Object.keys(trial.values)))];
+  const show = (value: unknown) => (typeof value === 'number' ? (Number.isInteger(value) ? String(value) : value.toPrecision(3)) : String(value));
+  const rows = [
+    ['#', 'trial', 'status', metricName, ...pointers.map((pointer) => pointer.split('/').pop() as string)],
+    ...trials.slice(0, limit).map((trial, rank) => [
+      String(rank + 1),
+      String(trial.trial),
+      trial.status,
+      trial.metric === undefined ? '-' : trial.metric.toFixed(4),
+      ...pointers.map((pointer) => (trial.values[pointer] === undefined ? '-' : show(trial.values[pointer]))),
+    ]),
+  ];
+  const widths = (rows[0] as string[]).map((_, column) => Math.max(...rows.map((row) => (row[column] as string).length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] as number)).join('  ')).join('\n');
+}
+
+const sweep: Command = {
+  summary: 'run a hyperparameter sweep locally, trials in parallel',
+  usage: `caviar sweep SWEEP.json [options]
+
+Runs the trials of a sweep spec (see the README: a base job spec, a search space of
+JSON pointers into it, a strategy and a metric) on this machine, several at once, each
+in its own process, and prints the trials ranked by the metric. On a terminal the
+table updates as trials run.
+
+Options:
+  --json               print the sweep's events and its trials' job events, one JSON
+                       object per line, and nothing else on stdout
+  --concurrency N      trials at once (default: the cores)
+  -h, --help           show this help`,
+  options: { ...HELP, json: { type: 'boolean' }, concurrency: { type: 'string' } },
+  async run([specPath], values) {
+    if (specPath === undefined) throw new UsageError('which sweep? caviar sweep SWEEP.json');
+    const spec = readJson(specPath, SweepSpecSchema);
+    if (typeof spec.base.dataset !== 'object' || !('builtin' in spec.base.dataset))
+      throw new UsageError('a local sweep trains on a built-in dataset; for your own data, upload it to the service');
+    const cores = availableCores();
+    const concurrency = values.concurrency === undefined ? cores : Number(values.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency takes a positive integer');
+    const json = values.json === true;
+    const live = !json && process.stdout.isTTY === true;
+    const trials = new Map<number, Pick<RankedTrial, 'trial' | 'status' | 'metric' | 'values'>>();
+    const metricName = spec.metric ?? 'metric';
+    const mode = spec.mode ?? (metricName.endsWith('loss') ? 'min' : 'max');
+    let drawn = 0;
+    const redraw = () => {
+      const ranked = [...trials.values()].sort((a, b) => {
+        if (a.metric === undefined || b.metric === undefined) return (a.metric === undefined ? 1 : 0) - (b.metric === undefined ? 1 : 0);
+        return mode === 'max' ? b.metric - a.metric : a.metric - b.metric;
+      });
+      const table = trialTable(ranked, metricName, 20);
+      process.stdout.write(`${drawn > 0 ? `\x1b[${drawn}A\x1b[J` : ''}${table}\n`);
+      drawn = table.split('\n').length;
+    };
+    const onEvent = (event: SweepEvent | JobEvent) => {
+      if (json) {
+        process.stdout.write(`${JSON.stringify(event)}\n`);
+        return;
+      }
+      if (!('sweepId' in event) || event.type !== 'trial') return;
+      trials.set(event.trial, event);
+      if (live) redraw();
+      else if (event.status !== 'running') console.log(`trial ${event.trial} ${event.status}${event.metric === undefined ? '' : ` ${metricName} ${event.metric.toFixed(4)}`}`);
+    };
+    const run = await runLocalSweep(spec, { concurrency, cores, memoryLimitBytes: 0.8 * availableMemory(), onEvent });
+    const interrupt = () => run.cancel();
+    process.once('SIGINT', interrupt);
+    let view: SweepView;
+    try {
+      view = await run.done;
+    } finally {
+      process.removeListener('SIGINT', interrupt);
+    }
+    if (json) return 0;
+    if (live) process.stdout.write(`\x1b[${drawn}A\x1b[J`);
+    console.log(trialTable(view.trials, view.spec.metric, view.trials.length));
+    if (view.best !== undefined)
+      console.log(`best: trial ${view.best.trial}, ${view.spec.metric} ${view.best.metric?.toFixed(4)} at epoch ${view.best.bestEpoch}`);
+    return view.status === 'succeeded' ? 0 : 1;
+  },
+};
+
+const commands: Record<string, Command> = { train, gradcheck, predict, sweep, serve };
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`);
