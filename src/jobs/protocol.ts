@@ -24,6 +24,8 @@ export interface TrainTask {
   history?: EpochScores[];
   /** A rate set from outside that no epoch has used yet. */
   learningRate?: number;
+  /** Wait for the server's 'epochDone' after each epoch: it may stop the job in between. */
+  stepwise?: boolean;
 }
 
 export interface GradCheckTask {
@@ -49,6 +51,7 @@ export type WorkerTask = TrainTask | GradCheckTask | ImportTask;
 export type ToWorker =
   | { type: 'task'; task: WorkerTask; heartbeatMs: number }
   | { type: 'cancel' }
+  | { type: 'epochDone' }
   | { type: 'learningRate'; learningRate: number };
 
 export interface WorkerError {

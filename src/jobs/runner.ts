@@ -55,6 +55,11 @@ export class WorkerProcess {
     this.post({ type: 'cancel' });
   }
 
+  /** Lets a stepwise task start its next epoch. */
+  epochDone(): void {
+    this.post({ type: 'epochDone' });
+  }
+
   setLearningRate(learningRate: number): void {
     this.post({ type: 'learningRate', learningRate });
   }

@@ -29,8 +29,17 @@ interface Running {
 
 export type ControlResult = 'done' | 'not-found' | 'conflict';
 
+/** Something that judges jobs between their epochs (a sweep's stopping rule). */
+export interface EpochJudge {
+  /** Whether this job's epochs wait for the judge. */
+  judges(job: JobRecord): boolean;
+  /** Resolves once the judge has seen the job's latest epoch (and stopped it, or not). */
+  judged(jobId: string): Promise<void>;
+}
+
 export class Scheduler {
   private readonly running = new Map<string, Running>();
+  private judge: EpochJudge | undefined;
   private accepting = true;
   private filling = false;
   private idle: Promise<void> = Promise.resolve();
@@ -39,6 +48,11 @@ export class Scheduler {
     private readonly lifecycle: Lifecycle,
     private readonly options: SchedulerOptions,
   ) {}
+
+  /** Jobs the judge judges wait for its verdict after each epoch. */
+  setJudge(judge: EpochJudge): void {
+    this.judge = judge;
+  }
 
   get runningCount(): number {
     return this.running.size;
@@ -97,12 +111,14 @@ export class Scheduler {
       ...(bestCheckpoint === undefined ? {} : { bestCheckpoint }),
       ...(history === undefined ? {} : { history }),
       ...(job.pendingLearningRate === undefined ? {} : { learningRate: job.pendingLearningRate }),
+      ...(this.judge?.judges(job) === true ? { stepwise: true } : {}),
     };
   }
 
   private start(job: JobRecord, task: WorkerTask): void {
     const { threads, heartbeatMs, stallMs, log } = this.options;
-    const worker = new WorkerProcess(task, {
+    const stepwise = task.kind === 'train' && task.stepwise === true;
+    const worker: WorkerProcess = new WorkerProcess(task, {
       threads,
       heartbeatMs,
       stallMs,
@@ -111,6 +127,10 @@ export class Scheduler {
         // Only a job that restores its best epoch needs that epoch's checkpoint kept.
         const keepBest = best && job.spec.training.earlyStopping?.restoreBest === true;
         await this.lifecycle.recordEpoch({ jobId: job.id, attempt: job.attempt, event, checkpoint, best: keepBest });
+        if (stepwise) {
+          await this.judge?.judged(job.id);
+          worker.epochDone();
+        }
       },
       onError: (error) => log.error({ err: error, jobId: job.id }, 'could not record an epoch'),
     });

@@ -7,7 +7,7 @@ import { SpecError, admit } from './admission.js';
 import { shouldStop } from './early-stopping.js';
 import type { JobEvent } from './events.js';
 import type { Lifecycle } from './lifecycle.js';
-import type { Scheduler } from './scheduler.js';
+import type { EpochJudge, Scheduler } from './scheduler.js';
 import {
   Random,
   applySample,
@@ -118,7 +118,7 @@ interface ActiveSweep {
 
 const OPEN: ReadonlySet<TrialStatus> = new Set(['queued', 'running', 'paused']);
 
-export class Sweeps {
+export class Sweeps implements EpochJudge {
   private readonly active = new Map<string, ActiveSweep>();
   private readonly sweepOfJob = new Map<string, string>();
   private readonly listeners = new Map<string, Set<SweepListener>>();
@@ -129,6 +129,7 @@ export class Sweeps {
     hub: { subscribe(jobId: string, listener: (event: JobEvent) => void): () => void },
     private readonly log: { error(object: object, message: string): void },
   ) {
+    scheduler.setJudge(this);
     hub.subscribe('*', (event) => {
       const sweepId = this.sweepOfJob.get(event.jobId);
       const sweep = sweepId === undefined ? undefined : this.active.get(sweepId);
@@ -136,6 +137,18 @@ export class Sweeps {
       this.notify(sweep.record.id, event);
       this.enqueue(sweep, () => this.onJobEvent(sweep, event));
     });
+  }
+
+  /** Trials of sweeps with a stopping rule wait for its verdict after each epoch. */
+  judges(job: JobRecord): boolean {
+    if (job.sweepId === undefined) return false;
+    return this.active.get(job.sweepId)?.record.spec.stopping !== undefined;
+  }
+
+  async judged(jobId: string): Promise<void> {
+    const sweepId = this.sweepOfJob.get(jobId);
+    const sweep = sweepId === undefined ? undefined : this.active.get(sweepId);
+    await sweep?.queue;
   }
 
   private get store(): JobStore {

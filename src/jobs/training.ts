@@ -1,7 +1,7 @@
 // One job from spec to result, the same way in the CLI and in a worker process: the data
 // split as the spec says, a trainer, epoch events, and a result scored and diagnosed.
 import { splitDataset, type LoadedDataset } from '../data/index.js';
-import type { Dataset, EpochMetrics, PartMetrics, Trainer, TrainerSpec } from '../engine/index.js';
+import { EngineError, type Dataset, type EpochMetrics, type PartMetrics, type Trainer, type TrainerSpec } from '../engine/index.js';
 import { diagnose } from './diagnosis.js';
 import type { EpochEvent, JobResult } from './events.js';
 import type { JobSpec } from './spec.js';
@@ -50,6 +50,11 @@ export interface TrainOptions {
   bestCheckpoint?: Uint8Array;
   /** After each epoch, with whether it is early stopping's best so far. */
   onEpoch(metrics: EpochMetrics, best: boolean): void;
+  /**
+   * When given, epochs run one at a time and the next starts only once this resolves,
+   * true to go on: an outside judge (a sweep's stopping rule) decides between epochs.
+   */
+  betweenEpochs?(): Promise<boolean>;
 }
 
 export type EarlyStoppingResult = NonNullable<JobResult['earlyStopping']>;
@@ -63,18 +68,26 @@ export async function trainJob(trainer: Trainer, spec: JobSpec, options: TrainOp
   const stopper = rule === undefined ? undefined : new EarlyStopper(rule, options.history);
   let bestCheckpoint = options.bestCheckpoint;
   let stoppedAt: number | undefined;
-  const remaining = spec.training.epochs - trainer.epochsDone;
+  const onEpoch = (metrics: EpochMetrics) => {
+    const verdict = stopper?.observe(metrics) ?? { improved: false, stop: false };
+    if (verdict.improved && rule?.restoreBest === true) bestCheckpoint = trainer.checkpoint();
+    options.onEpoch(metrics, verdict.improved);
+    if (verdict.stop) {
+      stoppedAt = metrics.epoch;
+      trainer.cancel();
+    }
+  };
   try {
-    if (remaining > 0)
-      await trainer.run(remaining, (metrics) => {
-        const verdict = stopper?.observe(metrics) ?? { improved: false, stop: false };
-        if (verdict.improved && rule?.restoreBest === true) bestCheckpoint = trainer.checkpoint();
-        options.onEpoch(metrics, verdict.improved);
-        if (verdict.stop) {
-          stoppedAt = metrics.epoch;
-          trainer.cancel();
-        }
-      });
+    const { betweenEpochs } = options;
+    if (betweenEpochs === undefined) {
+      const remaining = spec.training.epochs - trainer.epochsDone;
+      if (remaining > 0) await trainer.run(remaining, onEpoch);
+    } else {
+      while (trainer.epochsDone < spec.training.epochs && stoppedAt === undefined) {
+        await trainer.run(1, onEpoch);
+        if (!(await betweenEpochs())) throw new EngineError('CANCELLED', 'stopped between epochs');
+      }
+    }
   } catch (error) {
     if (stoppedAt === undefined || (error as { code?: string }).code !== 'CANCELLED') throw error;
   }

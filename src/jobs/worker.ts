@@ -26,6 +26,10 @@ interface Control {
   trainer?: Trainer;
   cancelled: boolean;
   learningRate?: number;
+  /** A stepwise task: the server's words after epochs, not yet waited for (they may come
+   * before the wait starts), and the wait in progress. */
+  epochDoneReceived: number;
+  awaitingEpochDone?: () => void;
 }
 
 async function train(task: TrainTask, control: Control): Promise<FromWorker> {
@@ -45,6 +49,19 @@ async function train(task: TrainTask, control: Control): Promise<FromWorker> {
     ...(task.history === undefined ? {} : { history: task.history }),
     ...(task.bestCheckpoint === undefined ? {} : { bestCheckpoint: task.bestCheckpoint }),
     onEpoch: (metrics, best) => void send({ type: 'epoch', metrics, checkpoint: trainer.checkpoint(), best }),
+    ...(task.stepwise === true
+      ? {
+          betweenEpochs: () =>
+            new Promise<boolean>((resolve) => {
+              control.awaitingEpochDone = () => {
+                control.epochDoneReceived -= 1;
+                control.awaitingEpochDone = undefined;
+                resolve(!control.cancelled);
+              };
+              if (control.epochDoneReceived > 0) control.awaitingEpochDone();
+            }),
+        }
+      : {}),
   });
   const result = await scoreJob(trainer, data, spec, earlyStopping);
   return { type: 'succeeded', result, model: JSON.stringify(trainer.model(data.classNames)) };
@@ -112,12 +129,15 @@ try {
   // Not Linux, or not allowed: the kernel chooses as it would.
 }
 
-const control: Control = { cancelled: false };
+const control: Control = { cancelled: false, epochDoneReceived: 0 };
 process.on('message', (message: ToWorker) => {
   if (message.type === 'task') void run(message, control);
   else if (message.type === 'cancel') {
     control.cancelled = true;
     control.trainer?.cancel();
+  } else if (message.type === 'epochDone') {
+    control.epochDoneReceived += 1;
+    control.awaitingEpochDone?.();
   } else {
     control.learningRate = message.learningRate;
     control.trainer?.setLearningRate(message.learningRate);
