@@ -92,6 +92,30 @@ t.test('--checkpoint then --resume ends where one uninterrupted run ends', async
   t.same(JSON.parse(readFileSync(resumedModel, 'utf8')).layers, JSON.parse(readFileSync(straightModel, 'utf8')).layers);
 });
 
+t.test('sweep runs every trial and prints them ranked; --json prints the events', async (t) => {
+  const base = JSON.parse(readFileSync(writeSpec('base.json', 4), 'utf8'));
+  const path = join(directory, 'sweep.json');
+  const space = { '/training/optimizer/learningRate': { logUniform: [0.001, 0.1] }, '/model/layers/0/units': { choice: [4, 8] } };
+  writeFileSync(path, JSON.stringify({ base, space, trials: 4, seed: 2, metric: 'dev.accuracy' }));
+  const { code, stdout } = await caviar('sweep', path, '--concurrency', '2');
+  t.equal(code, 0);
+  const lines = stdout.trim().split('\n');
+  t.equal(lines.filter((line) => /^trial \d succeeded dev\.accuracy/.test(line)).length, 4, 'a line as each trial ends');
+  const rows = lines.slice(lines.findIndex((line) => line.startsWith('#')));
+  t.match(rows[0], /#\s+trial\s+status\s+dev\.accuracy\s+learningRate\s+units/);
+  t.equal(rows.filter((row) => /succeeded/.test(row)).length, 4);
+  const accuracies = rows.slice(1, 5).map((row) => Number(row.split(/\s+/)[3]));
+  t.same(accuracies, [...accuracies].sort((a, b) => b - a), 'ranked best first');
+  t.match(rows.at(-1), /^best: trial \d+, dev\.accuracy/);
+
+  const json = await caviar('sweep', path, '--json');
+  t.equal(json.code, 0);
+  const events = json.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  t.equal(events.filter((event) => event.type === 'trial' && event.status === 'succeeded').length, 4);
+  t.equal(events.filter((event) => event.type === 'epoch').length, 16, 'the trials\' epoch events too');
+  t.match(events.at(-1), { type: 'done', status: 'succeeded' });
+});
+
 t.test('gradcheck prints the differences and exits 0 when they are small', async (t) => {
   const { code, stdout } = await caviar('gradcheck', writeSpec('check.json', 1), '--samples', '8');
   t.equal(code, 0);
