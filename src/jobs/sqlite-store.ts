@@ -18,6 +18,9 @@ import type {
 } from './store.js';
 import type { SweepEvent, SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
 
+/** Bumped with every change to the tables below; a store of another version is refused. */
+const SCHEMA_VERSION = 1;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
   position INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -211,7 +214,11 @@ export class SqliteStore implements JobStore {
     // submissions' commits switch to FULL to survive the machine's too.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version !== 0 && version !== SCHEMA_VERSION)
+      throw new Error(`${directory} holds a store of schema ${version}; this version of Caviar reads schema ${SCHEMA_VERSION}`);
     this.db.exec(SCHEMA);
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const db = this.db;
     this.statements = {
       insertJob: db.prepare(

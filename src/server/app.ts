@@ -98,6 +98,8 @@ export async function buildApp(services: Services, sockets = new SocketRegistry(
   app.addHook('onRequest', async (request) => authenticate(request, config.token));
 
   await app.register(swagger, {
+    // Shared schemas appear in the document under their own names (JobSpec, Job, ...).
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `schema${index}`) },
     openapi: {
       info: { title: 'Caviar', version: '1', description: 'Training service for fully-connected neural networks' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
