@@ -1,10 +1,9 @@
 // Websockets of events: one job's (the stored history after ?since=, then live events,
 // closing with 1000 after the last) and every job's live events. Clients that fall more
 // than MAX_BUFFERED_BYTES behind are closed with 1013, to come back with since=.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { WebSocket } from 'ws';
-import type { JobEvent } from '../../jobs/index.js';
 import { notFound } from '../errors.js';
 import { EventsQuery, IdParams } from '../schemas.js';
 import type { Services } from '../context.js';
@@ -61,6 +60,48 @@ export function sendBounded(socket: WebSocket, event: object, reason: () => stri
   return true;
 }
 
+export interface History<Event extends { seq: number }> {
+  /** Send the events with seq > since. */
+  since: number;
+  read(after: number, limit: number): Promise<Event[]>;
+  subscribe(listener: (event: Event) => void): () => void;
+  /** The event after which the socket closes with 1000. */
+  isLast(event: Event): boolean;
+  lastReason: string;
+}
+
+/**
+ * Sends a stored history after `since`, then live events, in seq order with none twice:
+ * it listens before it reads, holds what arrives during the replay, and skips seqs sent.
+ */
+export function followHistory<Event extends { seq: number }>(socket: WebSocket, log: FastifyBaseLogger, history: History<Event>): void {
+  let last = history.since;
+  let replaying = true;
+  let held: Event[] = [];
+  const deliver = (event: Event) => {
+    if (event.seq <= last || !sendBounded(socket, event, () => `too far behind: reconnect with since=${last}`)) return;
+    last = event.seq;
+    if (history.isLast(event)) socket.close(CLOSE_DONE, history.lastReason);
+  };
+  const unsubscribe = history.subscribe((event) => (replaying ? held.push(event) : deliver(event)));
+  socket.on('close', unsubscribe);
+  socket.on('error', (error) => log.warn({ err: error }, 'event socket error'));
+  const replay = async () => {
+    for (;;) {
+      const page = await history.read(last, REPLAY_PAGE);
+      for (const event of page) deliver(event);
+      if (page.length < REPLAY_PAGE || socket.readyState !== socket.OPEN) break;
+    }
+    replaying = false;
+    for (const event of held) deliver(event);
+    held = [];
+  };
+  replay().catch((error: unknown) => {
+    log.error({ err: error }, 'event replay failed');
+    socket.close(1011, 'internal error');
+  });
+}
+
 export const eventRoutes: FastifyPluginAsync<Services & { sockets: SocketRegistry }> = async (plain, { store, hub, sockets }) => {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -78,32 +119,12 @@ export const eventRoutes: FastifyPluginAsync<Services & { sockets: SocketRegistr
     (socket, request) => {
       const { id } = request.params;
       sockets.add(socket);
-      let last = request.query.since;
-      let replaying = true;
-      let buffered: JobEvent[] = [];
-      const deliver = (event: JobEvent) => {
-        if (event.seq <= last || !sendBounded(socket, event, () => `too far behind: reconnect with since=${last}`)) return;
-        last = event.seq;
-        if (event.type === 'done') socket.close(CLOSE_DONE, 'job finished');
-      };
-      // Listen before reading the history, so that nothing falls between the two; seqs
-      // already sent are skipped.
-      const unsubscribe = hub.subscribe(id, (event) => (replaying ? buffered.push(event) : deliver(event)));
-      socket.on('close', unsubscribe);
-      socket.on('error', (error) => request.log.warn({ err: error }, 'event socket error'));
-      const replay = async () => {
-        for (;;) {
-          const page = await store.eventsAfter(id, last, REPLAY_PAGE);
-          for (const event of page) deliver(event);
-          if (page.length < REPLAY_PAGE || socket.readyState !== socket.OPEN) break;
-        }
-        replaying = false;
-        for (const event of buffered) deliver(event);
-        buffered = [];
-      };
-      replay().catch((error: unknown) => {
-        request.log.error({ err: error }, 'event replay failed');
-        socket.close(1011, 'internal error');
+      followHistory(socket, request.log, {
+        since: request.query.since,
+        read: (after, limit) => store.eventsAfter(id, after, limit),
+        subscribe: (listener) => hub.subscribe(id, listener),
+        isLast: (event) => event.type === 'done',
+        lastReason: 'job finished',
       });
     },
   );

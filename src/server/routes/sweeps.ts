@@ -7,10 +7,8 @@ import { SweepSpecSchema, SweepViewSchema, resolveSweep, type SweepEvent, type S
 import { ApiError, ErrorSchema, notFound } from '../errors.js';
 import { EventsQuery, IdParams } from '../schemas.js';
 import type { Services } from '../context.js';
-import { CLOSE_DONE, sendBounded, type SocketRegistry } from './events.js';
+import { followHistory, sendBounded, type SocketRegistry } from './events.js';
 import { newId } from './jobs.js';
-
-const REPLAY_PAGE = 500;
 
 export const sweepRoutes: FastifyPluginAsync<Services & { sweeps: Sweeps; sockets: SocketRegistry }> = async (
   plain,
@@ -87,37 +85,17 @@ export const sweepRoutes: FastifyPluginAsync<Services & { sweeps: Sweeps; socket
     (socket, request) => {
       const { id } = request.params;
       sockets.add(socket);
-      // `since` counts sweep events; trials' job events (with their own seqs) are live only.
-      let last = request.query.since;
-      let replaying = true;
-      let buffered: SweepEvent[] = [];
-      const tooSlow = () => `too far behind: reconnect with since=${last}`;
-      const deliver = (event: SweepEvent) => {
-        if (event.seq <= last || !sendBounded(socket, event, tooSlow)) return;
-        last = event.seq;
-        if (event.type === 'done') socket.close(CLOSE_DONE, 'sweep finished');
-      };
-      const unsubscribe = sweeps.subscribe(id, (event) => {
-        if ('sweepId' in event) {
-          if (replaying) buffered.push(event);
-          else deliver(event);
-        } else if (!replaying) sendBounded(socket, event, tooSlow);
-      });
-      socket.on('close', unsubscribe);
-      socket.on('error', (error) => request.log.warn({ err: error }, 'sweep socket error'));
-      const replay = async () => {
-        for (;;) {
-          const page = await store.sweepEventsAfter(id, last, REPLAY_PAGE);
-          for (const event of page) deliver(event);
-          if (page.length < REPLAY_PAGE || socket.readyState !== socket.OPEN) break;
-        }
-        replaying = false;
-        for (const event of buffered) deliver(event);
-        buffered = [];
-      };
-      replay().catch((error: unknown) => {
-        request.log.error({ err: error }, 'sweep replay failed');
-        socket.close(1011, 'internal error');
+      // `since` counts sweep events; the trials' job events (with their own seqs) are live only.
+      followHistory<SweepEvent>(socket, request.log, {
+        since: request.query.since,
+        read: (after, limit) => store.sweepEventsAfter(id, after, limit),
+        subscribe: (listener) =>
+          sweeps.subscribe(id, (event) => {
+            if ('sweepId' in event) listener(event);
+            else sendBounded(socket, event, () => 'too far behind: reconnect with since=');
+          }),
+        isLast: (event) => event.type === 'done',
+        lastReason: 'sweep finished',
       });
     },
   );
