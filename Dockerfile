@@ -27,7 +27,6 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/build/Release/caviar.node ./build/Release/caviar.node
-COPY src/server/dashboard ./src/server/dashboard
 COPY examples ./examples
 ENV NODE_ENV=production CAVIAR_DATA_DIR=/data CAVIAR_PORT=8080
 VOLUME /data
