@@ -49,6 +49,19 @@ export class SocketRegistry {
   }
 }
 
+// The hub hands one event object to every subscriber: it is serialized and encoded once,
+// not once per socket, which is most of the cost of fanning it out to hundreds of them.
+const encoded = new WeakMap<object, Buffer>();
+
+function encode(event: object): Buffer {
+  let bytes = encoded.get(event);
+  if (bytes === undefined) {
+    bytes = Buffer.from(JSON.stringify(event));
+    encoded.set(event, bytes);
+  }
+  return bytes;
+}
+
 /** Sends an event unless the client is too far behind, in which case it is closed with `reason`. */
 export function sendBounded(socket: WebSocket, event: object, reason: () => string): boolean {
   if (socket.readyState !== socket.OPEN) return false;
@@ -56,7 +69,7 @@ export function sendBounded(socket: WebSocket, event: object, reason: () => stri
     socket.close(CLOSE_TOO_SLOW, reason());
     return false;
   }
-  socket.send(JSON.stringify(event));
+  socket.send(encode(event), { binary: false });
   return true;
 }
 
