@@ -1,0 +1,38 @@
+// The part of autocannon's programmatic API that bench/service.ts uses (the package ships
+// no types).
+declare module 'autocannon' {
+  namespace autocannon {
+    interface Options {
+      url: string;
+      method?: string;
+      headers?: Record<string, string>;
+      body?: string;
+      connections?: number;
+      /** Seconds. */
+      duration?: number;
+      pipelining?: number;
+      /** Seconds a request may take before it counts as a timeout. */
+      timeout?: number;
+    }
+    interface Histogram {
+      average: number;
+      p50: number;
+      p90: number;
+      p99: number;
+      max: number;
+    }
+    interface Result {
+      /** Seconds the run took. */
+      duration: number;
+      requests: Histogram & { total: number; sent: number };
+      latency: Histogram;
+      errors: number;
+      timeouts: number;
+      resets: number;
+      non2xx: number;
+      statusCodeStats: Record<string, { count: number }>;
+    }
+  }
+  function autocannon(options: autocannon.Options, callback: (error: Error | null, result: autocannon.Result) => void): unknown;
+  export default autocannon;
+}
