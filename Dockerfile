@@ -27,6 +27,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/build/Release/caviar.node ./build/Release/caviar.node
+COPY --from=build /app/src/server/dashboard ./src/server/dashboard
 COPY examples ./examples
 ENV NODE_ENV=production CAVIAR_DATA_DIR=/data CAVIAR_PORT=8080
 VOLUME /data
