@@ -2,7 +2,7 @@
 // spec's own TypeBox schemas), the checks a schema cannot express, and every default.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type { ValueError } from '@sinclair/typebox/errors';
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import {
   LossName,
   ModelSchema,
@@ -78,9 +78,38 @@ export function validate<T extends TSchema>(schema: T, value: unknown, pathPrefi
     compiled.set(schema, checker);
   }
   if (checker.Check(value)) return value;
-  const first = checker.Errors(value).First();
+  const first = closest(checker.Errors(value).First());
   const path = pathPrefix + (first?.path ?? '');
   throw new EngineError('INVALID_SPEC', `${path || 'spec'}: ${describe(first)}`, path || '/');
+}
+
+/** Whether a union's error is about a choice of names ("must be one of ..."). */
+function namesChoice(error: ValueError): boolean {
+  const choices = (error.schema as { anyOf?: { const?: unknown }[] }).anyOf;
+  return choices?.every((choice) => choice.const !== undefined) === true;
+}
+
+/**
+ * The error to report. A union's own error names the union ("/dataset: expected union
+ * value"); the error of the variant the value comes closest to names the field at fault:
+ * the variant whose first error lies deepest, then the one with the fewest errors.
+ */
+function closest(error: ValueError | undefined): ValueError | undefined {
+  if (error === undefined || error.type !== ValueErrorType.Union || namesChoice(error)) return error;
+  let best: { error: ValueError; depth: number; count: number } | undefined;
+  for (const variant of error.errors) {
+    let variantFirst: ValueError | undefined;
+    let count = 0;
+    for (const variantError of variant) {
+      variantFirst ??= variantError;
+      count += 1;
+      if (count >= 64) break;
+    }
+    if (variantFirst === undefined) continue;
+    const depth = variantFirst.path.split('/').length;
+    if (best === undefined || depth > best.depth || (depth === best.depth && count < best.count)) best = { error: variantFirst, depth, count };
+  }
+  return best === undefined ? error : closest(best.error);
 }
 
 function describe(error: ValueError | undefined): string {

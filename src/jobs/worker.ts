@@ -94,10 +94,11 @@ async function importDataset(task: ImportTask): Promise<FromWorker> {
       ? parseCsv(bytes, { ...options, ...(task.label === undefined ? {} : { label: task.label }) })
       : parseJson(bytes, options);
   writeDatasetArrays(task.directory, loaded);
-  const { featureNames, labels, train, test } = loaded;
+  const { name, featureNames, labels, train, test } = loaded;
   return {
     type: 'imported',
-    dataset: { featureNames, labels, rows: train.rows, features: train.features, testRows: test?.rows ?? 0 },
+    // A JSON body's own name, when it has one, names the dataset.
+    dataset: { name, featureNames, labels, rows: train.rows, features: train.features, testRows: test?.rows ?? 0 },
   };
 }
 

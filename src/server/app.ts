@@ -11,6 +11,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { EngineError, validate } from '../engine/index.js';
 import { ApiError, installErrorHandler } from './errors.js';
 import type { Services } from './context.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { eventRoutes, SocketRegistry } from './routes/events.js';
 import { gradCheckRoutes } from './routes/gradcheck.js';
@@ -62,9 +63,42 @@ function authenticate(request: FastifyRequest, token: string | undefined): void 
   throw new ApiError(401, 'UNAUTHORIZED', 'a valid token is needed: Authorization: Bearer <token>');
 }
 
-/** Tokens never reach the log, whichever header carried them. */
+/** Query parameters whose values are secrets. None is taken from a URL, but clients put them there. */
+const SECRET_PARAMETER = /token|ticket|secret|password|api[-_]?key|^auth/i;
+
+/** The URL with the values of its secret-looking query parameters replaced. */
+export function redactUrl(url: string): string {
+  const query = url.indexOf('?');
+  if (query === -1) return url;
+  const pairs = url.slice(query + 1).split('&').map((pair) => {
+    const name = pair.split('=', 1)[0] as string;
+    let decoded = name;
+    try {
+      decoded = decodeURIComponent(name);
+    } catch {
+      // Not valid percent-encoding: judged as it is.
+    }
+    return pair.includes('=') && SECRET_PARAMETER.test(decoded) ? `${name}=[Redacted]` : pair;
+  });
+  return `${url.slice(0, query + 1)}${pairs.join('&')}`;
+}
+
+/** Tokens never reach the log, whichever header or URL carried them. */
 export function createLogger(level: string): Logger {
-  return pino({ level, redact: ['req.headers.authorization', 'req.headers["sec-websocket-protocol"]'] });
+  return pino({
+    level,
+    redact: ['req.headers.authorization', 'req.headers["sec-websocket-protocol"]'],
+    serializers: {
+      // Fastify's request fields, with the URL's secrets redacted.
+      req: (request: FastifyRequest) => ({
+        method: request.method,
+        url: redactUrl(request.url),
+        host: request.host,
+        remoteAddress: request.ip,
+        remotePort: request.socket?.remotePort,
+      }),
+    },
+  });
 }
 
 export async function buildApp(services: Services, sockets = new SocketRegistry()): Promise<FastifyInstance> {
@@ -123,6 +157,7 @@ export async function buildApp(services: Services, sockets = new SocketRegistry(
   await app.register(datasetRoutes, services);
   await app.register(gradCheckRoutes, services);
   await app.register(sweepRoutes, withSockets);
+  await app.register(dashboardRoutes);
   sockets.startPings(config.pingMs);
   return app;
 }

@@ -71,9 +71,10 @@ export const GradCheckRequestSchema = Type.Object(
     model: ModelSchema,
     loss: Type.Optional(LossName),
     l2: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
-    samples: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
-    features: Type.Integer({ minimum: 1, maximum: 1024, default: 4, description: 'input features of the random data' }),
-    seed: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 }),
+    // Optional: the route fills in the defaults (bodies are validated as sent, without them).
+    samples: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 16 })),
+    features: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, default: 4, description: 'input features of the random data' })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 })),
   },
   Strict,
 );

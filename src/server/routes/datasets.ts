@@ -67,11 +67,15 @@ export const datasetRoutes: FastifyPluginAsync<Services> = async (plain, { store
           throw new ApiError(status, outcome.error.code, outcome.error.message);
         }
         if (outcome.type !== 'imported') throw new Error(`the import answered ${outcome.type}`);
-        const record: DatasetRecord = { id, name, createdAt: new Date().toISOString(), ...outcome.dataset };
+        // The name in the query wins; then a JSON body's own name; then the default.
+        const record: DatasetRecord = { id, createdAt: new Date().toISOString(), ...outcome.dataset, name: request.query.name ?? outcome.dataset.name };
         await store.createDataset(record);
         return reply.code(201).header('location', `/v1/datasets/${id}`).send(datasetView(record));
       } catch (error) {
         await rm(directory, { recursive: true, force: true });
+        // The rest of an upload cut short is never read: the connection cannot carry another
+        // request (one sent on it would hang), so the reply closes it.
+        if (error instanceof ApiError && error.statusCode === 413) void reply.header('connection', 'close');
         throw error;
       } finally {
         await rm(file, { force: true });

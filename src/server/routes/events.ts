@@ -4,6 +4,7 @@
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { WebSocket } from 'ws';
+import { TRANSITIONS } from '../../jobs/index.js';
 import { notFound } from '../errors.js';
 import { EventsQuery, IdParams } from '../schemas.js';
 import type { Services } from '../context.js';
@@ -81,6 +82,9 @@ export interface History<Event extends { seq: number }> {
   /** The event after which the socket closes with 1000. */
   isLast(event: Event): boolean;
   lastReason: string;
+  /** The seq of the last event once the history has ended (undefined while it may grow): a
+   * client that has it already is closed after the replay rather than left waiting. */
+  finalSeq?(): Promise<number | undefined>;
 }
 
 /**
@@ -108,6 +112,8 @@ export function followHistory<Event extends { seq: number }>(socket: WebSocket, 
     replaying = false;
     for (const event of held) deliver(event);
     held = [];
+    const final = await history.finalSeq?.();
+    if (final !== undefined && last >= final && socket.readyState === socket.OPEN) socket.close(CLOSE_DONE, history.lastReason);
   };
   replay().catch((error: unknown) => {
     log.error({ err: error }, 'event replay failed');
@@ -138,6 +144,11 @@ export const eventRoutes: FastifyPluginAsync<Services & { sockets: SocketRegistr
         subscribe: (listener) => hub.subscribe(id, listener),
         isLast: (event) => event.type === 'done',
         lastReason: 'job finished',
+        finalSeq: async () => {
+          const job = await store.getJob(id);
+          // A job that can go nowhere else has ended: its done event is its last.
+          return job !== undefined && TRANSITIONS[job.status].length === 0 ? job.lastSeq : undefined;
+        },
       });
     },
   );

@@ -2,6 +2,7 @@
 // worker process (double precision, dropout off).
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Value } from '@sinclair/typebox/value';
 import { ApiError, ErrorSchema } from '../errors.js';
 import { GradCheckReplySchema, GradCheckRequestSchema } from '../schemas.js';
 import type { Services } from '../context.js';
@@ -21,7 +22,8 @@ export const gradCheckRoutes: FastifyPluginAsync<Services> = async (plain, { sch
       },
     },
     async (request) => {
-      const { samples, features, seed, ...spec } = request.body;
+      // The body was validated as sent; the schema's defaults fill what it left out.
+      const { samples, features, seed, ...spec } = Value.Default(GradCheckRequestSchema, structuredClone(request.body)) as typeof request.body & Record<'samples' | 'features' | 'seed', number>;
       const outcome = await scheduler.runTask({ kind: 'gradcheck', spec, samples, features, seed }, GRADCHECK_TIMEOUT_MS);
       if (outcome.type === 'gradcheck') return outcome.result;
       if (outcome.type === 'failed') {

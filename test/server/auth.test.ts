@@ -1,0 +1,112 @@
+// Bearer auth (CAVIAR_TOKEN): every route and websocket needs the token but the health
+// checks; browsers pass it as a `bearer.<token>` subprotocol; it never reaches the log.
+import t from 'tap';
+import WebSocket from 'ws';
+import { call, moonsJob, openEvents, startService, waitFor, type Service } from '../fixtures/service.js';
+
+const TOKEN = 'sekrit-7f3a9c2e41b8d6';
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+type Upgrade = { opened: true; protocol: string } | { opened: false; status: number; body: unknown };
+
+/** Tries a websocket upgrade and reports whether it opened (then closes it) or the HTTP refusal. */
+function upgrade(service: Service, path: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<Upgrade> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(service.url.replace(/^http/, 'ws') + path, options.protocols, { headers: options.headers ?? {} });
+    socket.on('open', () => {
+      resolve({ opened: true, protocol: socket.protocol });
+      socket.close();
+    });
+    socket.on('unexpected-response', (_request, response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => {
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // Not JSON: the text as it is.
+        }
+        resolve({ opened: false, status: response.statusCode ?? 0, body });
+      });
+    });
+    socket.on('error', (error) => reject(error));
+  });
+}
+
+const unauthorized = { status: 401, body: { error: { code: 'UNAUTHORIZED', message: String } } };
+
+t.test('with CAVIAR_TOKEN every route but the health checks needs the bearer token', async (t) => {
+  const service = await startService({ env: { CAVIAR_TOKEN: TOKEN } });
+  t.teardown(() => service.stop('SIGKILL'));
+  t.match(service.log(), /"auth":true/, 'the server says auth is on');
+
+  t.match(await call(service, 'GET', '/v1/jobs'), unauthorized, 'no token: 401 with the error shape');
+  t.match(await call(service, 'GET', '/v1/jobs', undefined, bearer('not-the-token')), unauthorized, 'a wrong token: 401');
+  t.match(await call(service, 'GET', '/v1/jobs', undefined, bearer(`${TOKEN}x`)), unauthorized, 'the token plus one character: 401');
+  t.match(await call(service, 'GET', '/v1/jobs', undefined, { authorization: TOKEN }), unauthorized, 'the token without "Bearer": 401');
+  t.match(await call(service, 'GET', '/v1/jobs', undefined, bearer(TOKEN)), { status: 200, body: { jobs: [] } }, 'the right token: 200');
+  t.match(await call(service, 'GET', '/metrics'), { status: 401 }, '/metrics is not public');
+  t.match(await call(service, 'GET', '/openapi.json'), { status: 401 }, 'nor is the OpenAPI document');
+
+  t.match(await call(service, 'POST', '/v1/jobs', moonsJob(2)), unauthorized, 'a job without the token is refused');
+  t.same((await call(service, 'GET', '/v1/jobs', undefined, bearer(TOKEN))).body.jobs, [], 'and not stored');
+  const submitted = await call(service, 'POST', '/v1/jobs', moonsJob(2), bearer(TOKEN));
+  t.equal(submitted.status, 202, 'a job with the token is accepted');
+  const id = submitted.body.id as string;
+  t.match(await call(service, 'GET', `/v1/jobs/${id}`), unauthorized, "a job's view needs the token too");
+
+  t.match(await call(service, 'GET', '/healthz'), { status: 200, body: { status: 'ok' } }, '/healthz is public');
+  t.match(await call(service, 'GET', '/readyz'), { status: 200, body: { status: 'ready' } }, '/readyz is public');
+
+  t.match(await upgrade(service, `/v1/jobs/${id}/events`), { opened: false, ...unauthorized }, 'a websocket without the token is refused before the upgrade');
+  t.match(await upgrade(service, '/v1/events'), { opened: false, status: 401 }, 'so is the socket of every event');
+  t.match(
+    await upgrade(service, `/v1/jobs/${id}/events`, { protocols: ['caviar', 'bearer.not-the-token'] }),
+    { opened: false, status: 401 },
+    'a wrong token as subprotocol is refused',
+  );
+  t.match(
+    await upgrade(service, `/v1/jobs/${id}/events`, { protocols: ['caviar', `bearer.${TOKEN}`], headers: { origin: 'http://evil.example' } }),
+    { opened: false, status: 403, body: { error: { code: 'FORBIDDEN_ORIGIN' } } },
+    'the right token from another origin is refused',
+  );
+  t.same(
+    await upgrade(service, `/v1/jobs/${id}/events`, { protocols: ['caviar', `bearer.${TOKEN}`] }),
+    { opened: true, protocol: 'caviar' },
+    'the token as a bearer.<token> subprotocol opens it; the server picks "caviar"',
+  );
+  t.same(await upgrade(service, '/v1/events', { headers: bearer(TOKEN) }), { opened: true, protocol: '' }, 'so does the Authorization header');
+
+  // The socket works, not only opens: the job's whole history, then a normal close.
+  const stream = openEvents(service, `/v1/jobs/${id}/events?since=0`, { protocols: ['caviar', `bearer.${TOKEN}`] });
+  t.equal((await stream.closed).code, 1000);
+  t.match(stream.events.at(-1), { type: 'done', status: 'succeeded' });
+
+  // Only headers and subprotocols carry it, but a client may still put it in a URL.
+  t.match(await call(service, 'GET', `/v1/jobs?access_token=${TOKEN}`), unauthorized, 'a token in the query string is not accepted');
+  t.match(await upgrade(service, `/v1/jobs/${id}/events?since=0&token=${TOKEN}`), { opened: false, status: 401 });
+
+  // The server has logged every request above (and the worker's output goes to the same
+  // streams): the token is in none of it.
+  await waitFor(async () => service.log().includes(`/v1/jobs/${id}/events?since=0&token=`));
+  t.match(service.log(), /"url":"\/v1\/jobs\?access_token=\[Redacted\]"/, "the request with the token in its URL was logged, the token redacted");
+  t.ok(service.log().includes('"statusCode":401'), 'the refused requests were logged');
+  t.notOk(service.log().includes(TOKEN), 'the token never appears in the log');
+  t.notOk(service.log().includes(TOKEN.slice(0, 10)), 'nor any part of it');
+});
+
+t.test('without CAVIAR_TOKEN everything works unauthenticated', async (t) => {
+  const service = await startService();
+  t.teardown(() => service.stop('SIGKILL'));
+  t.match(service.log(), /"auth":false/);
+  const submitted = await call(service, 'POST', '/v1/jobs', moonsJob(2));
+  t.equal(submitted.status, 202);
+  t.equal((await call(service, 'GET', '/v1/jobs')).status, 200);
+  t.equal((await call(service, 'GET', '/metrics')).status, 200);
+  t.match(await upgrade(service, '/v1/events'), { opened: true });
+  const stream = openEvents(service, `/v1/jobs/${submitted.body.id}/events`);
+  t.equal((await stream.closed).code, 1000, 'a websocket needs no token');
+  t.match(stream.events.at(-1), { type: 'done', status: 'succeeded' });
+  t.match(await call(service, 'GET', '/v1/jobs', undefined, bearer('anything')), { status: 200 }, 'a token sent anyway is ignored');
+});

@@ -1,0 +1,111 @@
+// A worker process that dies or goes silent fails its own job alone: the server, the other
+// running job and the queue carry on. Real server, real worker processes, real signals.
+import { readFileSync, readdirSync } from 'node:fs';
+import t from 'tap';
+import { call, moonsJob, openEvents, slowJob, startService, waitFor, type Service } from '../fixtures/service.js';
+
+/** The server's child processes, as the kernel lists them. */
+function childPids(serverPid: number): number[] {
+  const pids: number[] = [];
+  for (const task of readdirSync(`/proc/${serverPid}/task`)) {
+    const text = readFileSync(`/proc/${serverPid}/task/${task}/children`, 'utf8').trim();
+    if (text !== '') pids.push(...text.split(/\s+/).map(Number));
+  }
+  return pids;
+}
+
+/** Whether a process exists and is not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The worker process of a running job: named by the server's log, and one of its children. */
+async function workerOf(service: Service, jobId: string): Promise<number> {
+  return waitFor(async () => {
+    const started = [...service.log().matchAll(new RegExp(`"jobId":"${jobId}","attempt":\\d+,"pid":(\\d+),"msg":"job started"`, 'g'))];
+    const pid = Number(started.at(-1)?.[1]);
+    const serverPid = service.process.pid as number;
+    return Number.isInteger(pid) && childPids(serverPid).includes(pid) ? pid : undefined;
+  });
+}
+
+async function finished(service: Service, id: string, timeoutMs = 60_000) {
+  return waitFor(async () => {
+    const { body } = await call(service, 'GET', `/v1/jobs/${id}`);
+    return ['succeeded', 'failed', 'cancelled'].includes(body.status) ? body : undefined;
+  }, timeoutMs);
+}
+
+t.test('a worker killed by SIGKILL fails its job alone, and its slot takes the next job', async (t) => {
+  const service = await startService({ env: { CAVIAR_CONCURRENCY: '2' } });
+  t.teardown(() => service.stop('SIGKILL'));
+  // The survivor outlasts the victim's death and the job that takes its slot.
+  const survivor = (await call(service, 'POST', '/v1/jobs', slowJob(24))).body.id as string;
+  const victim = (await call(service, 'POST', '/v1/jobs', slowJob(200))).body.id as string;
+  const victimEvents = openEvents(service, `/v1/jobs/${victim}/events`);
+  await victimEvents.next((event) => event.type === 'epoch');
+  const survivorPid = await workerOf(service, survivor);
+  const victimPid = await workerOf(service, victim);
+  t.not(victimPid, survivorPid, 'each running job has its own process');
+
+  process.kill(victimPid, 'SIGKILL');
+  const failed = await finished(service, victim);
+  t.equal(failed.status, 'failed');
+  t.equal(failed.error.code, 'WORKER_CRASHED');
+  t.match(failed.error.message, /killed \(SIGKILL\)/, `the cause is named: "${failed.error.message}"`);
+  t.equal((await victimEvents.closed).code, 1000, 'its event stream ends normally');
+  t.match(victimEvents.events.at(-1), { type: 'done', status: 'failed', error: { code: 'WORKER_CRASHED' } });
+  t.notOk(childPids(service.process.pid as number).includes(victimPid), 'the dead worker is reaped');
+
+  t.match(await call(service, 'GET', '/healthz'), { status: 200, body: { status: 'ok' } }, 'the server answers');
+  t.equal((await call(service, 'GET', `/v1/jobs/${survivor}`)).body.status, 'running', 'the other job trains on');
+  t.ok(alive(survivorPid), "and its process is untouched");
+
+  const next = (await call(service, 'POST', '/v1/jobs', moonsJob(3))).body.id as string;
+  const nextDone = await finished(service, next);
+  t.equal(nextDone.status, 'succeeded', 'a new job runs in the freed slot');
+  const survivorDone = await finished(service, survivor, 80_000);
+  t.equal(survivorDone.status, 'succeeded', 'the other job succeeds');
+  t.equal(survivorDone.epochsDone, 24);
+  t.ok(Date.parse(nextDone.startedAt) < Date.parse(survivorDone.finishedAt), 'the new job started while the other still held its slot');
+  t.equal((await call(service, 'GET', `/v1/jobs/${victim}`)).body.status, 'failed', 'the crashed job is not retried');
+});
+
+t.test('a worker that stops sending heartbeats (SIGSTOP) is failed as stalled, and killed', async (t) => {
+  // Heartbeats every 100 ms; 4 s of silence is a stall (long enough for a busy machine to
+  // start a worker, short enough for a test).
+  const service = await startService({ env: { CAVIAR_CONCURRENCY: '1', CAVIAR_HEARTBEAT_MS: '100', CAVIAR_STALL_MS: '4000' } });
+  let stopped: number | undefined;
+  t.teardown(async () => {
+    await service.stop('SIGKILL');
+    // A worker left stopped by a failed assertion would never see its link close.
+    if (stopped === undefined || !alive(stopped)) return;
+    try {
+      if (readFileSync(`/proc/${stopped}/cmdline`, 'utf8').includes('worker')) process.kill(stopped, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  });
+  const id = (await call(service, 'POST', '/v1/jobs', slowJob(200))).body.id as string;
+  const events = openEvents(service, `/v1/jobs/${id}/events`);
+  await events.next((event) => event.type === 'epoch');
+  const pid = await workerOf(service, id);
+  stopped = pid;
+  process.kill(pid, 'SIGSTOP');
+
+  const failed = await finished(service, id);
+  t.equal(failed.status, 'failed');
+  t.equal(failed.error.code, 'WORKER_STALLED');
+  t.match(failed.error.message, /no word from the worker process in 4000 ms/);
+  t.ok(failed.epochsDone >= 1 && failed.epochsDone < 200, `it had trained ${failed.epochsDone} epochs`);
+  await waitFor(async () => !alive(pid));
+  t.pass('the stalled process is killed');
+  t.match(await call(service, 'GET', '/healthz'), { status: 200 });
+  const next = (await call(service, 'POST', '/v1/jobs', moonsJob(2))).body.id as string;
+  t.equal((await finished(service, next)).status, 'succeeded', 'the slot is free again');
+});

@@ -1,0 +1,169 @@
+// What a restart keeps: after a SIGKILL of the server every accepted job is still there, the
+// queue runs, and the job that was training resumes from its checkpoint with no epoch lost
+// or doubled, ending with the weights of an uninterrupted run; after a SIGTERM the server
+// checkpoints, closes its sockets with 1001 and exits 0. Real servers on one data directory.
+import { readFileSync, readdirSync } from 'node:fs';
+import t from 'tap';
+import type { JobEvent } from '../../src/jobs/index.js';
+import { call, moonsJob, openEvents, slowJob, startService, temporaryDirectory, waitFor, type Service } from '../fixtures/service.js';
+
+/** The server's child processes, as the kernel lists them. */
+function childPids(serverPid: number): number[] {
+  const pids: number[] = [];
+  for (const task of readdirSync(`/proc/${serverPid}/task`)) {
+    const text = readFileSync(`/proc/${serverPid}/task/${task}/children`, 'utf8').trim();
+    if (text !== '') pids.push(...text.split(/\s+/).map(Number));
+  }
+  return pids;
+}
+
+/** Whether a process exists and is not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function finished(service: Service, id: string, timeoutMs = 60_000) {
+  return waitFor(async () => {
+    const { body } = await call(service, 'GET', `/v1/jobs/${id}`);
+    return ['succeeded', 'failed', 'cancelled'].includes(body.status) ? body : undefined;
+  }, timeoutMs);
+}
+
+/** A job's whole history, replayed from seq 1 until the stream closes after its last event. */
+async function history(service: Service, id: string): Promise<JobEvent[]> {
+  const stream = openEvents(service, `/v1/jobs/${id}/events?since=0`);
+  const closed = await stream.closed;
+  if (closed.code !== 1000) throw new Error(`the event stream of ${id} closed with ${closed.code}`);
+  return stream.events;
+}
+
+const epochsOf = (events: JobEvent[]) => events.flatMap((event) => (event.type === 'epoch' ? [event.epoch] : []));
+const statusesOf = (events: JobEvent[]) => events.flatMap((event) => (event.type === 'status' ? [event.status] : []));
+/** Epochs of a tenth of a second or so: long enough to stop a job inside one, short enough to run twice. */
+const mediumJob = (epochs: number) => slowJob(epochs, { dataset: { builtin: 'moons', samples: 6000, noise: 0.2, seed: 3 } });
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index);
+
+/** The parts of a saved model that training decides: normalization and every parameter. */
+async function weights(service: Service, id: string) {
+  const { status, body } = await call(service, 'GET', `/v1/jobs/${id}/model`);
+  if (status !== 200) throw new Error(`no model for ${id}: ${status}`);
+  return { normalization: body.normalization, layers: body.layers };
+}
+
+t.test('after a SIGKILL of the server no accepted job and no epoch is lost or doubled', async (t) => {
+  const dataDirectory = temporaryDirectory();
+  const env = { CAVIAR_CONCURRENCY: '1' };
+  const first = await startService({ dataDirectory, env });
+  t.teardown(() => first.stop('SIGKILL'));
+  const spec = mediumJob(6);
+  const resumed = (await call(first, 'POST', '/v1/jobs', spec)).body.id as string;
+  const queued = [
+    (await call(first, 'POST', '/v1/jobs', moonsJob(2))).body.id as string,
+    (await call(first, 'POST', '/v1/jobs', moonsJob(2, { training: { epochs: 2, seed: 2 } }))).body.id as string,
+  ];
+  const before = openEvents(first, `/v1/jobs/${resumed}/events`);
+  // Epoch 2 recorded: the worker is inside epoch 3 when the server dies.
+  await before.next((event) => event.type === 'epoch' && event.epoch === 2);
+  const worker = childPids(first.process.pid as number);
+  t.equal(worker.length, 1, 'one worker trains');
+  for (const id of queued) t.equal((await call(first, 'GET', `/v1/jobs/${id}`)).body.status, 'queued');
+  const sentBeforeKill = [...before.events];
+
+  t.equal(await first.stop('SIGKILL'), 'SIGKILL');
+  await waitFor(async () => worker.every((pid) => !alive(pid)));
+  t.pass('the orphaned worker exits when its link to the server closes');
+
+  // The same settings as before: the slots set each worker's BLAS threads, and those decide
+  // the last bits of the weights.
+  const second = await startService({ dataDirectory, env });
+  t.teardown(() => second.stop('SIGKILL'));
+  const listed = (await call(second, 'GET', '/v1/jobs')).body.jobs.map((job: { id: string }) => job.id);
+  t.same(new Set(listed), new Set([resumed, ...queued]), 'every accepted job is still there');
+  // The oracle: training is deterministic, so an uninterrupted run of the same spec and
+  // seed ends with the same weights, bit for bit.
+  const reference = (await call(second, 'POST', '/v1/jobs', spec)).body.id as string;
+
+  const events = await history(second, resumed);
+  t.same(events.map((event) => event.seq), range(1, events.length), 'seq runs 1..N with no gap');
+  t.same(epochsOf(events), range(1, 6), 'every epoch exactly once, in order');
+  t.same(statusesOf(events), ['queued', 'running', 'queued', 'running'], 'back to the queue on restart, then running again');
+  t.match(events.at(-1), { type: 'done', status: 'succeeded', result: { epochs: 6 } });
+  t.same(events.slice(0, sentBeforeKill.length), sentBeforeKill, 'events sent before the kill replay with the same seq and content');
+  const restartAt = events.findIndex((event, index) => index > 1 && event.type === 'status' && event.status === 'queued');
+  const firstResumed = events.slice(restartAt).find((event) => event.type === 'epoch');
+  const keptBefore = epochsOf(events.slice(0, restartAt));
+  t.ok(keptBefore.length >= 2, `${keptBefore.length} epochs were kept from before the kill`);
+  t.match(firstResumed, { epoch: keptBefore.length + 1 }, 'training resumes at the epoch after the last checkpoint');
+
+  for (const id of queued) {
+    const job = await finished(second, id);
+    t.equal(job.status, 'succeeded', 'a queued job runs after the restart');
+    t.same(statusesOf(await history(second, id)), ['queued', 'running'], 'and ran once');
+  }
+
+  t.equal((await finished(second, reference)).status, 'succeeded');
+  t.same(statusesOf(await history(second, reference)), ['queued', 'running'], 'the reference ran uninterrupted');
+  t.same(await weights(second, resumed), await weights(second, reference), 'the resumed model equals an uninterrupted one');
+});
+
+t.test('a 202 is durable: a job accepted just before a SIGKILL is there after the restart', async (t) => {
+  const dataDirectory = temporaryDirectory();
+  const first = await startService({ dataDirectory });
+  t.teardown(() => first.stop('SIGKILL'));
+  const submitted = await call(first, 'POST', '/v1/jobs', moonsJob(2));
+  t.equal(submitted.status, 202);
+  // No other request in between: the kill follows the reply at once.
+  first.process.kill('SIGKILL');
+  await first.exited;
+
+  const second = await startService({ dataDirectory });
+  t.teardown(() => second.stop('SIGKILL'));
+  const job = await call(second, 'GET', `/v1/jobs/${submitted.body.id}`);
+  t.match(job, { status: 200, body: { id: submitted.body.id, spec: moonsJob(2) } }, 'the accepted job is in the store, spec and all');
+});
+
+t.test('SIGTERM stops taking jobs, checkpoints the running one, closes sockets with 1001 and exits 0; the job resumes after', async (t) => {
+  const dataDirectory = temporaryDirectory();
+  const env = { CAVIAR_CONCURRENCY: '1' };
+  const first = await startService({ dataDirectory, env });
+  t.teardown(() => first.stop('SIGKILL'));
+  const spec = mediumJob(6);
+  const running = (await call(first, 'POST', '/v1/jobs', spec)).body.id as string;
+  const waiting = (await call(first, 'POST', '/v1/jobs', moonsJob(2))).body.id as string;
+  const stream = openEvents(first, `/v1/jobs/${running}/events`);
+  const everyJob = openEvents(first, '/v1/events');
+  await stream.next((event) => event.type === 'epoch' && event.epoch === 2);
+
+  first.process.kill('SIGTERM');
+  t.equal((await stream.closed).code, 1001, "a job's event socket closes with 1001");
+  t.equal((await everyJob.closed).code, 1001, 'so does the socket of every event');
+  const late = await call(first, 'POST', '/v1/jobs', moonsJob(2)).then(
+    (reply) => reply.status,
+    () => 'refused',
+  );
+  t.not(late, 202, `a job submitted during shutdown is not accepted (${late})`);
+  t.equal(await first.exited, 0, 'the process exits 0');
+  t.match(first.log(), /"msg":"stopping"/);
+
+  const second = await startService({ dataDirectory, env });
+  t.teardown(() => second.stop('SIGKILL'));
+  t.equal((await call(second, 'GET', '/v1/jobs')).body.jobs.length, 2, 'no job was taken during the shutdown');
+  const events = await history(second, running);
+  t.same(events.map((event) => event.seq), range(1, events.length), 'seq runs 1..N with no gap');
+  t.same(epochsOf(events), range(1, 6), 'every epoch exactly once');
+  t.same(statusesOf(events), ['queued', 'running', 'queued', 'running'], 'returned to the queue at shutdown, running again after');
+  const stoppedAt = events.findIndex((event, index) => index > 1 && event.type === 'status' && event.status === 'queued');
+  const kept = epochsOf(events.slice(0, stoppedAt));
+  t.ok(kept.length >= 2, `${kept.length} epochs were checkpointed before the shutdown`);
+  t.match(events.slice(stoppedAt).find((event) => event.type === 'epoch'), { epoch: kept.length + 1 }, 'it resumes after its checkpoint');
+
+  t.equal((await finished(second, waiting)).status, 'succeeded');
+  t.same(statusesOf(await history(second, waiting)), ['queued', 'running'], 'the queued job did not start while the server stopped');
+  // (That the resumed weights equal an uninterrupted run's is the SIGKILL test's oracle.)
+  t.match(await finished(second, running), { status: 'succeeded', epochsDone: 6 });
+});
