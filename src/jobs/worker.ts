@@ -1,6 +1,7 @@
 // A worker process: runs one task the server sends (train a job, check gradients, import a
 // dataset) and reports over IPC. A native crash here fails this task alone.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { DataError, Random, parseCsv, parseJson, resolveDataset, type LoadedDataset } from '../data/index.js';
 import { EngineError, Trainer, gradCheck, type Dataset } from '../engine/index.js';
 import { readDataset, writeDatasetArrays } from './datasets.js';
@@ -128,6 +129,17 @@ try {
   writeFileSync('/proc/self/oom_score_adj', '1000');
 } catch {
   // Not Linux, or not allowed: the kernel chooses as it would.
+}
+
+// Training yields the CPU to the server, whose requests and events must stay prompt while
+// every core trains; alone on a core, a worker runs as fast at nice 10 as at 0. Linux keeps
+// a nice value per thread: the threads that exist now (BLAS's) are lowered one by one, and
+// those started later (the addon's background thread) inherit the main thread's.
+const TRAINING_NICE = 10;
+try {
+  for (const thread of readdirSync('/proc/self/task')) setPriority(Number(thread), TRAINING_NICE);
+} catch {
+  setPriority(TRAINING_NICE);
 }
 
 const control: Control = { cancelled: false, epochDoneReceived: 0 };
