@@ -1,5 +1,6 @@
-// The server's side of one worker process: starts it with its task, passes on control
-// messages, and turns every way it can end (a result, a crash, silence) into one outcome.
+// The server's side of the worker processes: a pool that keeps them for the next task, and
+// one task's run in one of them, which passes on control messages and turns every way the
+// task can end (a result, a crash, silence) into one outcome.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { EpochMetrics } from '../engine/index.js';
@@ -9,8 +10,6 @@ import type { FromWorker, ToWorker, WorkerError, WorkerTask } from './protocol.j
 export type Outcome = Exclude<FromWorker, { type: 'heartbeat' } | { type: 'epoch' }>;
 
 export interface WorkerOptions {
-  /** OpenBLAS threads of the process. */
-  threads: number;
   heartbeatMs: number;
   /** A worker silent this long is killed and its task failed as stalled. */
   stallMs: number;
@@ -30,19 +29,77 @@ function crashError(code: number | null, signal: NodeJS.Signals | null): WorkerE
   return { code: 'WORKER_CRASHED', message: `the worker process exited with code ${code} before reporting` };
 }
 
-export class WorkerProcess {
-  /** Settles once the process has exited, with how the task ended. */
-  readonly outcome: Promise<Outcome>;
-  private readonly child: ChildProcess;
-  private stallTimer: NodeJS.Timeout | undefined;
-  private stalled = false;
+/**
+ * Worker processes kept between tasks. A process's start (node, then the engine's and the
+ * data's modules) costs about a third of a CPU-second: paid once per process, not once per
+ * job, which is most of a small sweep trial's cost. Each process runs one task at a time, so
+ * a crash still fails one job alone; one that crashed, stalled or was killed is not reused.
+ * Idle processes do not keep the parent alive: they exit when its IPC channel closes.
+ */
+export class WorkerPool {
+  private readonly idle = new Set<ChildProcess>();
 
-  constructor(task: WorkerTask, private readonly options: WorkerOptions) {
-    this.child = fork(WORKER_PATH, [], {
-      env: { ...process.env, OPENBLAS_NUM_THREADS: String(options.threads) },
+  constructor(private readonly options: { threads: number; keepIdle: number }) {}
+
+  /** Runs a task in an idle process, or in a new one. */
+  run(task: WorkerTask, options: WorkerOptions): WorkerProcess {
+    return new WorkerProcess(this.take(), task, options, (child) => this.release(child));
+  }
+
+  /** Ends the idle processes. */
+  close(): void {
+    for (const child of this.idle) child.disconnect();
+    this.idle.clear();
+  }
+
+  private take(): ChildProcess {
+    for (const child of this.idle) {
+      this.idle.delete(child);
+      if (!child.connected) continue;
+      child.ref();
+      child.channel?.ref();
+      return child;
+    }
+    const child = fork(WORKER_PATH, [], {
+      env: { ...process.env, OPENBLAS_NUM_THREADS: String(this.options.threads) },
+      // A worker collects between tasks, so a finished trainer's native memory goes with it.
+      execArgv: [...process.execArgv, '--expose-gc'],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    child.on('exit', () => this.idle.delete(child));
+    // A failed spawn or send also ends in 'exit' (or the channel's close): the task's outcome
+    // comes from there, and an unheard 'error' would bring the server down.
+    child.on('error', () => {});
+    return child;
+  }
+
+  private release(child: ChildProcess): void {
+    if (!child.connected || this.idle.size >= this.options.keepIdle) {
+      if (child.connected) child.disconnect();
+      return;
+    }
+    child.unref();
+    child.channel?.unref();
+    this.idle.add(child);
+  }
+}
+
+/** One task in one worker process. */
+export class WorkerProcess {
+  /** Settles once the task has ended, with how it ended. */
+  readonly outcome: Promise<Outcome>;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private stalled = false;
+  /** Set once the task has reported: the process may be running another task by then. */
+  private ended = false;
+
+  constructor(
+    private readonly child: ChildProcess,
+    task: WorkerTask,
+    private readonly options: WorkerOptions,
+    private readonly release: (child: ChildProcess) => void,
+  ) {
     this.outcome = this.watch();
     this.post({ type: 'task', task, heartbeatMs: options.heartbeatMs });
   }
@@ -66,11 +123,11 @@ export class WorkerProcess {
 
   /** Kills the process now; its outcome becomes a crash unless it had already reported. */
   kill(): void {
-    this.child.kill('SIGKILL');
+    if (!this.ended) this.child.kill('SIGKILL');
   }
 
   private post(message: ToWorker): void {
-    if (this.child.connected) this.child.send(message);
+    if (!this.ended && this.child.connected) this.child.send(message);
   }
 
   private armStallTimer(): void {
@@ -83,11 +140,17 @@ export class WorkerProcess {
 
   private watch(): Promise<Outcome> {
     return new Promise((resolve) => {
-      let reported: Outcome | undefined;
       // Messages are handled one after another: an epoch is kept before the next arrives.
       let handled = Promise.resolve();
-      this.armStallTimer();
-      this.child.on('message', (message: FromWorker) => {
+      const end = (outcome: Outcome, reusable: boolean) => {
+        this.ended = true;
+        clearTimeout(this.stallTimer);
+        this.child.off('message', onMessage);
+        this.child.off('exit', onExit);
+        if (reusable) this.release(this.child);
+        void handled.then(() => resolve(outcome));
+      };
+      const onMessage = (message: FromWorker) => {
         this.armStallTimer();
         if (message.type === 'heartbeat') return;
         if (message.type === 'epoch') {
@@ -96,20 +159,18 @@ export class WorkerProcess {
             .catch((error: unknown) => this.options.onError?.(error));
           return;
         }
-        reported = message;
-      });
-      this.child.on('error', () => {
-        // A failed spawn also emits 'exit' (or never started): the outcome comes from there.
-      });
-      this.child.on('exit', (code, signal) => {
-        clearTimeout(this.stallTimer);
-        const outcome: Outcome =
-          reported ??
-          (this.stalled
+        end(message, true);
+      };
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+        end(
+          this.stalled
             ? { type: 'failed', error: { code: 'WORKER_STALLED', message: `no word from the worker process in ${this.options.stallMs} ms` } }
-            : { type: 'failed', error: crashError(code, signal) });
-        void handled.then(() => resolve(outcome));
-      });
+            : { type: 'failed', error: crashError(code, signal) },
+          false,
+        );
+      this.armStallTimer();
+      this.child.on('message', onMessage);
+      this.child.on('exit', onExit);
     });
   }
 }

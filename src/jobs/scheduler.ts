@@ -4,7 +4,7 @@
 import { epochEvent } from './training.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { StoredDataset, WorkerTask } from './protocol.js';
-import { WorkerProcess, type Outcome } from './runner.js';
+import { WorkerPool, type WorkerProcess, type Outcome } from './runner.js';
 import type { JobRecord } from './store.js';
 
 export interface SchedulerOptions {
@@ -43,11 +43,14 @@ export class Scheduler {
   private accepting = true;
   private filling = false;
   private idle: Promise<void> = Promise.resolve();
+  private readonly workers: WorkerPool;
 
   constructor(
     private readonly lifecycle: Lifecycle,
     private readonly options: SchedulerOptions,
-  ) {}
+  ) {
+    this.workers = new WorkerPool({ threads: options.threads, keepIdle: options.concurrency });
+  }
 
   /** Jobs the judge judges wait for its verdict after each epoch. */
   setJudge(judge: EpochJudge): void {
@@ -116,10 +119,9 @@ export class Scheduler {
   }
 
   private start(job: JobRecord, task: WorkerTask): void {
-    const { threads, heartbeatMs, stallMs, log } = this.options;
+    const { heartbeatMs, stallMs, log } = this.options;
     const stepwise = task.kind === 'train' && task.stepwise === true;
-    const worker: WorkerProcess = new WorkerProcess(task, {
-      threads,
+    const worker: WorkerProcess = this.workers.run(task, {
       heartbeatMs,
       stallMs,
       onEpoch: async (metrics, checkpoint, best) => {
@@ -217,10 +219,10 @@ export class Scheduler {
     return moved === undefined ? 'conflict' : 'done';
   }
 
-  /** Runs a short task (a gradient check, a dataset import) in a worker of its own, outside the slots. */
+  /** Runs a short task (a gradient check, a dataset import) in a worker, outside the slots. */
   async runTask(task: WorkerTask, timeoutMs: number): Promise<Outcome> {
-    const { threads, heartbeatMs, stallMs } = this.options;
-    const worker = new WorkerProcess(task, { threads, heartbeatMs, stallMs });
+    const { heartbeatMs, stallMs } = this.options;
+    const worker = this.workers.run(task, { heartbeatMs, stallMs });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -252,5 +254,6 @@ export class Scheduler {
     // Each finish writes the store after its outcome; wait until all are recorded.
     while (this.running.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
     clearTimeout(killer);
+    this.workers.close();
   }
 }

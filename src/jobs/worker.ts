@@ -1,12 +1,12 @@
-// A worker process: runs one task the server sends (train a job, check gradients, import a
-// dataset) and reports over IPC. A native crash here fails this task alone.
+// A worker process: runs the tasks the server sends (train a job, check gradients, import a
+// dataset), one at a time, and reports over IPC. A native crash here fails one task alone.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { DataError, Random, parseCsv, parseJson, resolveDataset, type LoadedDataset } from '../data/index.js';
 import { EngineError, Trainer, gradCheck, type Dataset } from '../engine/index.js';
 import { readDataset, writeDatasetArrays } from './datasets.js';
 import type { FromWorker, GradCheckTask, ImportTask, ToWorker, TrainTask, WorkerError } from './protocol.js';
-import { jobData, scoreJob, trainJob, trainerSpec } from './training.js';
+import { jobData, scoreJob, trainJob, trainerSpec, type JobData } from './training.js';
 
 function send(message: FromWorker): Promise<void> {
   return new Promise((resolve) => {
@@ -33,13 +33,33 @@ interface Control {
   awaitingEpochDone?: () => void;
 }
 
-async function train(task: TrainTask, control: Control): Promise<FromWorker> {
+/** Data kept for the next task at most this size: a sweep's trials are mostly small. */
+const KEPT_DATA_BYTES = 64 * 1024 * 1024;
+/**
+ * The last task's data, split. A sweep's trials, and jobs on one dataset, come one after
+ * another to the same process, and need not generate or read it again (the engine copies
+ * what it trains on, so the arrays stay as they were).
+ */
+let keptData: { key: string; data: JobData } | undefined;
+
+async function loadJobData(task: TrainTask): Promise<JobData> {
   const { spec } = task;
+  const key = JSON.stringify([task.dataset ?? spec.dataset, spec.split ?? null]);
+  if (keptData?.key === key) return keptData.data;
+  keptData = undefined;
   let loaded: LoadedDataset;
   if (task.dataset !== undefined) loaded = readDataset(task.dataset);
   else if (typeof spec.dataset === 'object' && 'builtin' in spec.dataset) loaded = await resolveDataset(spec.dataset);
   else throw new EngineError('INVALID_SPEC', 'the service trains on built-in datasets or dataset ids', '/dataset');
   const data = jobData(loaded, spec.split);
+  const bytes = [data.train, data.dev, data.test].reduce((sum, part) => sum + (part === undefined ? 0 : part.x.byteLength + part.y.byteLength), 0);
+  if (bytes <= KEPT_DATA_BYTES) keptData = { key, data };
+  return data;
+}
+
+async function train(task: TrainTask, control: Control): Promise<FromWorker> {
+  const { spec } = task;
+  const data = await loadJobData(task);
   const trainer = Trainer.create(trainerSpec(spec), data.train, data.dev);
   if (task.checkpoint !== undefined) trainer.restore(task.checkpoint);
   const learningRate = control.learningRate ?? task.learningRate;
@@ -119,7 +139,8 @@ async function run(message: Extract<ToWorker, { type: 'task' }>, control: Contro
   }
   clearInterval(heartbeat);
   await send(outcome);
-  process.disconnect();
+  // The process waits for its next task: the finished one's trainer and data go now.
+  globalThis.gc?.();
 }
 
 // The server's link is this process's lifeline: when it closes, nobody wants the result.
@@ -142,10 +163,13 @@ try {
   setPriority(TRAINING_NICE);
 }
 
-const control: Control = { cancelled: false, epochDoneReceived: 0 };
+// What the server said about the task in progress; each task starts afresh.
+let control: Control = { cancelled: false, epochDoneReceived: 0 };
 process.on('message', (message: ToWorker) => {
-  if (message.type === 'task') void run(message, control);
-  else if (message.type === 'cancel') {
+  if (message.type === 'task') {
+    control = { cancelled: false, epochDoneReceived: 0 };
+    void run(message, control);
+  } else if (message.type === 'cancel') {
     control.cancelled = true;
     control.trainer?.cancel();
   } else if (message.type === 'epochDone') {
