@@ -492,8 +492,10 @@ const sameResults =
 // estimated: a perfectly parallel sweep would take (trials x one-at-a-time trial) / concurrency.
 const overheadPerTrial =
   sweepFigures && sequentialFigures ? (sweepFigures.wall_seconds * sizes.concurrency - sequentialFigures.wall_seconds) / sweepFigures.trials : undefined;
-// The trial length at which a sweep with that cost would reach 1.8x: c T / (T + o) >= 1.8.
-const breakEven = overheadPerTrial !== undefined && sizes.concurrency > 1.8 ? (1.8 * Math.max(0, overheadPerTrial)) / (sizes.concurrency - 1.8) : undefined;
+// That cost is mostly per epoch (each epoch's event and checkpoint go over IPC and are
+// committed before the next): the epoch length at which it would reach 1.8x, c T / (T + o) >= 1.8.
+const overheadPerEpoch = overheadPerTrial === undefined ? undefined : overheadPerTrial / sizes.epochs;
+const breakEven = overheadPerEpoch !== undefined && sizes.concurrency > 1.8 ? (1.8 * Math.max(0, overheadPerEpoch)) / (sizes.concurrency - 1.8) : undefined;
 // The same trials trained by Caviar and PyTorch: how far apart their best dev accuracies are.
 const torchGaps =
   sweepFigures && torchFigures
@@ -567,9 +569,9 @@ if (torchGap !== undefined)
   );
 if (overheadPerTrial !== undefined)
   lines.push(
-    `  the sweep's cost per trial beyond training (estimated): ${format(overheadPerTrial, 3)} s; ` +
-      `one at a time trains a trial in ${format((sequentialFigures as RunnerFigures).wall_seconds / sizes.trials, 3)} s; ` +
-      `1.8x needs trials of about ${format(breakEven, 2)} s or more`,
+    `  the sweep's cost beyond training (estimated): ${format(overheadPerTrial, 3)} s a trial, ${format((overheadPerEpoch as number) * 1000, 2)} ms an epoch; ` +
+      `one at a time trains an epoch in ${format(((sequentialFigures as RunnerFigures).wall_seconds / sizes.trials / sizes.epochs) * 1000, 2)} ms; ` +
+      `1.8x needs epochs of about ${format((breakEven as number) * 1000, 1)} ms or more`,
   );
 if (long !== undefined) {
   lines.push(
@@ -605,7 +607,8 @@ writeFileSync(
         sweep_and_one_at_a_time_agree: sameResults,
         caviar_vs_torch_best_dev_accuracy_gap: torchGap,
         sweep_overhead_seconds_per_trial: overheadPerTrial,
-        trial_seconds_for_1_8x: breakEven,
+        sweep_overhead_seconds_per_epoch: overheadPerEpoch,
+        epoch_seconds_for_1_8x: breakEven,
       },
       long_trials:
         long === undefined ? undefined : { ...long, speedup: longSpeedup, trials: sizes.longTrials, samples: sizes.longSamples, epochs: sizes.longEpochs },
