@@ -123,13 +123,19 @@ export function datasetFromIdx(train: IdxBytes, options: IdxOptions<IdxBytes> = 
 
 /** Loads an images file and its labels file (and a test pair), gzipped or not. */
 export async function loadIdx(train: IdxFiles, options: IdxOptions<IdxFiles> = {}): Promise<LoadedDataset> {
-  const paths = options.test ? [train, options.test] : [train];
-  const [trainBytes, testBytes] = await Promise.all(
-    paths.map(async (files) => {
-      const [images, labels] = await Promise.all([readDataFile(files.images), readDataFile(files.labels)]);
-      return { images, labels, imagesSource: files.images, labelsSource: files.labels };
-    }),
-  );
+  const pairs = options.test ? [train, options.test] : [train];
+  // Read at once; of several missing or unreadable files, the first in order is reported,
+  // not whichever failed first.
+  const reads = await Promise.allSettled(pairs.flatMap((files) => [readDataFile(files.images), readDataFile(files.labels)]));
+  const failed = reads.find((read) => read.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  const bytes = reads.map((read) => (read as PromiseFulfilledResult<Uint8Array>).value);
+  const [trainBytes, testBytes] = pairs.map((files, index) => ({
+    images: bytes[2 * index] as Uint8Array,
+    labels: bytes[2 * index + 1] as Uint8Array,
+    imagesSource: files.images,
+    labelsSource: files.labels,
+  }));
   return datasetFromIdx(trainBytes as IdxBytes, {
     name: options.name ?? basename(train.images),
     ...(options.classNames && { classNames: options.classNames }),
