@@ -91,7 +91,7 @@ t.test('pause checkpoints and frees the slot; resume finishes every epoch once, 
   t.equal(pausedJob.status, 'paused');
   t.ok(pausedJob.epochsDone >= 1 && pausedJob.epochsDone < epochs, `paused after ${pausedJob.epochsDone} epochs`);
   await reaches(waiting, 'succeeded');
-  t.pass('the queued job took the freed slot and finished');
+  t.equal(await statusOf(waiting), 'succeeded', 'the queued job took the freed slot and finished');
   t.equal(await statusOf(paused), 'paused', 'still paused while another job ran');
   t.equal(stream.socket.readyState, stream.socket.OPEN, 'the paused job keeps its event stream open');
 

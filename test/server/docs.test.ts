@@ -144,11 +144,11 @@ t.test('/metrics exposes jobs by status, queue depth, epochs trained, event-loop
   await waitFor(async () => (await clients()) === 1);
   const second = await opened();
   await waitFor(async () => (await clients()) === 2);
-  t.pass('each open event socket is counted');
+  t.equal(await clients(), 2, 'each open event socket is counted');
   second.socket.close();
   await second.closed;
   await waitFor(async () => (await clients()) === 1);
-  t.pass('a closed socket is no longer counted');
+  t.equal(await clients(), 1, 'a closed socket is no longer counted');
 
   const epochs = 4;
   const { id } = (await call(service, 'POST', '/v1/jobs', moonsJob(epochs))).body as { id: string };
@@ -165,7 +165,7 @@ t.test('/metrics exposes jobs by status, queue depth, epochs trained, event-loop
   all.socket.close();
   await all.closed;
   await waitFor(async () => (await clients()) === 0);
-  t.pass('no socket left counted');
+  t.equal(await clients(), 0, 'no socket left counted');
 });
 
 t.test('POST /v1/gradcheck finds backprop right for a small tanh network, layer by layer', async (t) => {
