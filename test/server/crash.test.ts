@@ -1,28 +1,9 @@
 // A worker process that dies or goes silent fails its own job alone: the server, the other
 // running job and the queue carry on. Real server, real worker processes, real signals.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { call, moonsJob, openEvents, slowJob, startService, waitFor, type Service } from '../fixtures/service.js';
-
-/** The server's child processes, as the kernel lists them. */
-function childPids(serverPid: number): number[] {
-  const pids: number[] = [];
-  for (const task of readdirSync(`/proc/${serverPid}/task`)) {
-    const text = readFileSync(`/proc/${serverPid}/task/${task}/children`, 'utf8').trim();
-    if (text !== '') pids.push(...text.split(/\s+/).map(Number));
-  }
-  return pids;
-}
-
-/** Whether a process exists and is not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+import { alive, childPids } from '../fixtures/processes.js';
 
 /** The worker process of a running job: named by the server's log, and one of its children. */
 async function workerOf(service: Service, jobId: string): Promise<number> {

@@ -2,30 +2,10 @@
 // queue runs, and the job that was training resumes from its checkpoint with no epoch lost
 // or doubled, ending with the weights of an uninterrupted run; after a SIGTERM the server
 // checkpoints, closes its sockets with 1001 and exits 0. Real servers on one data directory.
-import { readFileSync, readdirSync } from 'node:fs';
 import t from 'tap';
 import type { JobEvent } from '../../src/jobs/index.js';
 import { call, moonsJob, openEvents, slowJob, startService, temporaryDirectory, waitFor, type Service } from '../fixtures/service.js';
-
-/** The server's child processes, as the kernel lists them. */
-function childPids(serverPid: number): number[] {
-  const pids: number[] = [];
-  for (const task of readdirSync(`/proc/${serverPid}/task`)) {
-    const text = readFileSync(`/proc/${serverPid}/task/${task}/children`, 'utf8').trim();
-    if (text !== '') pids.push(...text.split(/\s+/).map(Number));
-  }
-  return pids;
-}
-
-/** Whether a process exists and is not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+import { alive, childPids } from '../fixtures/processes.js';
 
 async function finished(service: Service, id: string, timeoutMs = 60_000) {
   return waitFor(async () => {
