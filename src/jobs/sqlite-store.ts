@@ -116,6 +116,7 @@ interface SweepRow {
   status: SweepStatus;
   created_at: string;
   finished_at: string | null;
+  last_seq: number;
 }
 
 interface TrialRow {
@@ -134,6 +135,7 @@ function toSweep(row: SweepRow): SweepRecord {
     status: row.status,
     createdAt: row.created_at,
     ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
+    lastSeq: row.last_seq,
   };
 }
 
@@ -430,18 +432,24 @@ export class SqliteStore implements JobStore {
     this.statements.stopTrial.run(jobId);
   }
 
-  async finishSweep(id: string, status: SweepStatus): Promise<void> {
-    this.statements.finishSweep.run(status, new Date().toISOString(), id);
+  async finishSweep(id: string, status: SweepStatus, done: UnsequencedSweepEvent): Promise<SweepEvent> {
+    return this.db.transaction(() => {
+      this.statements.finishSweep.run(status, new Date().toISOString(), id);
+      return this.appendSweep(id, done);
+    })();
   }
 
   async appendSweepEvent(sweepId: string, event: UnsequencedSweepEvent): Promise<SweepEvent> {
-    return this.db.transaction(() => {
-      const next = this.statements.nextSweepSeq.get(sweepId);
-      if (next === undefined) throw new Error(`no sweep ${sweepId}`);
-      const sequenced = { seq: next.last_seq, ...event } as SweepEvent;
-      this.statements.insertSweepEvent.run(sweepId, sequenced.seq, JSON.stringify(sequenced));
-      return sequenced;
-    })();
+    return this.db.transaction(() => this.appendSweep(sweepId, event))();
+  }
+
+  /** Numbers and keeps an event of a sweep; inside the caller's transaction. */
+  private appendSweep(sweepId: string, event: UnsequencedSweepEvent): SweepEvent {
+    const next = this.statements.nextSweepSeq.get(sweepId);
+    if (next === undefined) throw new Error(`no sweep ${sweepId}`);
+    const sequenced = { seq: next.last_seq, ...event } as SweepEvent;
+    this.statements.insertSweepEvent.run(sweepId, sequenced.seq, JSON.stringify(sequenced));
+    return sequenced;
   }
 
   async sweepEventsAfter(sweepId: string, since: number, limit: number): Promise<SweepEvent[]> {

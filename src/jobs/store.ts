@@ -88,6 +88,8 @@ export interface SweepRecord {
   status: SweepStatus;
   createdAt: string;
   finishedAt?: string;
+  /** The seq of its newest event, on records read from the store. */
+  lastSeq?: number;
 }
 
 export interface TrialRecord {
@@ -124,7 +126,8 @@ export interface JobStore {
   listSweeps(status?: SweepStatus): Promise<SweepRecord[]>;
   trials(sweepId: string): Promise<TrialRecord[]>;
   markTrialStopped(jobId: string): Promise<void>;
-  finishSweep(id: string, status: SweepStatus): Promise<void>;
+  /** Ends a sweep with its done event, in one transaction: a finished sweep has it. */
+  finishSweep(id: string, status: SweepStatus, done: UnsequencedSweepEvent): Promise<SweepEvent>;
   appendSweepEvent(sweepId: string, event: UnsequencedSweepEvent): Promise<SweepEvent>;
   sweepEventsAfter(sweepId: string, since: number, limit: number): Promise<SweepEvent[]>;
 

@@ -312,8 +312,7 @@ export class Sweeps implements EpochJudge {
 
   private async finish(sweep: ActiveSweep, status: 'succeeded' | 'cancelled'): Promise<void> {
     sweep.record = { ...sweep.record, status };
-    await this.store.finishSweep(sweep.record.id, status);
-    await this.emit(sweep, { type: 'done', sweepId: sweep.record.id, status });
+    this.notify(sweep.record.id, await this.store.finishSweep(sweep.record.id, status, { type: 'done', sweepId: sweep.record.id, status }));
     this.active.delete(sweep.record.id);
     for (const jobId of sweep.trials.keys()) this.sweepOfJob.delete(jobId);
   }

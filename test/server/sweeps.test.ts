@@ -44,6 +44,12 @@ t.test('a random sweep runs every trial, ranks them, streams its events and name
   t.match(sweepEvents.at(-1), { type: 'done', status: 'succeeded' });
   t.ok(stream.events.some((event) => 'jobId' in event && event.type === 'epoch'), "trials' job events come through");
 
+  // A client that comes back after the done event gets nothing more, and a normal close.
+  const lastSeq = (sweepEvents.at(-1) as unknown as { seq: number }).seq;
+  const again = openEvents(service, `/v1/sweeps/${submitted.body.id}/events?since=${lastSeq}`);
+  t.equal((await again.closed).code, 1000, 'since=last of a finished sweep closes normally');
+  t.equal(again.events.length, 0, 'with nothing sent');
+
   const trialJob = await call(service, 'GET', `/v1/jobs/${sweep.trials[0].jobId}`);
   t.equal(trialJob.body.sweepId, submitted.body.id, 'each trial is an ordinary job, tagged with its sweep');
 });

@@ -96,6 +96,11 @@ export const sweepRoutes: FastifyPluginAsync<Services & { sweeps: Sweeps; socket
           }),
         isLast: (event) => event.type === 'done',
         lastReason: 'sweep finished',
+        finalSeq: async () => {
+          const sweep = await store.getSweep(id);
+          // A finished sweep's done event, kept with its status, is its last.
+          return sweep !== undefined && sweep.status !== 'running' ? sweep.lastSeq : undefined;
+        },
       });
     },
   );
