@@ -29,7 +29,8 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/build/Release/caviar.node ./build/Release/caviar.node
 COPY --from=build /app/src/server/dashboard ./src/server/dashboard
 COPY examples ./examples
-ENV NODE_ENV=production CAVIAR_DATA_DIR=/data CAVIAR_PORT=8080
+# Every interface of the container: the service's own default is loopback, which -p cannot reach.
+ENV NODE_ENV=production CAVIAR_DATA_DIR=/data CAVIAR_HOST=0.0.0.0 CAVIAR_PORT=8080
 VOLUME /data
 EXPOSE 8080
 USER node

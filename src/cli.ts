@@ -284,7 +284,7 @@ const serve: Command = {
 Runs the service until SIGTERM or SIGINT (then it stops taking jobs, returns running
 ones to the queue at their last checkpoint, and exits 0). Settings come from the
 environment:
-  CAVIAR_PORT (8080), CAVIAR_HOST (0.0.0.0), CAVIAR_DATA_DIR (./data: the SQLite store,
+  CAVIAR_PORT (8080), CAVIAR_HOST (127.0.0.1), CAVIAR_DATA_DIR (./data: the SQLite store,
   datasets, checkpoints, models), CAVIAR_CONCURRENCY (jobs at once; default: the cores),
   CAVIAR_TOKEN (when set, requests need Authorization: Bearer <token>),
   CAVIAR_MAX_UPLOAD_MB (256), LOG_LEVEL (info)

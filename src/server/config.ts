@@ -62,6 +62,11 @@ export function availableMemory(): number {
   return machine;
 }
 
+/** Whether only this machine can reach `host`: localhost, 127.0.0.0/8 or ::1. */
+export function isLoopback(host: string): boolean {
+  return /^(localhost|127(\.\d{1,3}){3}|::1|::ffff:127(\.\d{1,3}){3})$/i.test(host);
+}
+
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number): number {
   const text = env[name];
   if (text === undefined || text === '') return fallback;
@@ -77,7 +82,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const token = env.CAVIAR_TOKEN;
   return {
     port: integer(env, 'CAVIAR_PORT', 8080, 0),
-    host: env.CAVIAR_HOST || '0.0.0.0',
+    // Loopback unless told otherwise, as Jupyter and Redis do: with no token, whoever reaches
+    // the port can train and read everything. The container image listens on every interface.
+    host: env.CAVIAR_HOST || '127.0.0.1',
     dataDirectory: resolve(env.CAVIAR_DATA_DIR || './data'),
     concurrency,
     threadsPerJob: Math.max(1, Math.floor(cores / concurrency)),

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { EventHub, Lifecycle, Scheduler, SqliteStore, Sweeps } from '../jobs/index.js';
 import { buildApp, createLogger } from './app.js';
-import { loadConfig, type ServerConfig } from './config.js';
+import { isLoopback, loadConfig, type ServerConfig } from './config.js';
 import { CLOSE_GOING_AWAY, SocketRegistry } from './routes/events.js';
 
 /** Running jobs get this long to stop at a mini-batch before their workers are killed. */
@@ -39,6 +39,11 @@ export async function startServer(config: ServerConfig = loadConfig()): Promise<
     const recovered = await scheduler.recover();
     await sweeps.recover();
     const url = await app.listen({ port: config.port, host: config.host });
+    if (config.token === undefined && !isLoopback(config.host))
+      app.log.warn(
+        { host: config.host },
+        'listening beyond this machine with no CAVIAR_TOKEN: whoever reaches the port can submit jobs and read datasets and models',
+      );
     app.log.info(
       { url, dataDirectory: config.dataDirectory, concurrency: config.concurrency, threadsPerJob: config.threadsPerJob, recovered, auth: config.token !== undefined },
       'caviar is ready',

@@ -64,7 +64,9 @@ t.test('the Dockerfile follows the rules of a small, safe image', async (t) => {
   t.ok(inStage(finalStage, 'HEALTHCHECK')[0]?.argument.includes('/healthz'), 'a health check against /healthz');
   t.match(inStage(finalStage, 'ENTRYPOINT')[0]?.argument ?? '', /tini/, 'tini passes SIGTERM on to node');
   t.match(inStage(finalStage, 'VOLUME')[0]?.argument ?? '', '/data');
-  t.match(inStage(finalStage, 'ENV').map((step) => step.argument).join(' '), /CAVIAR_DATA_DIR=\/data/);
+  const runtimeEnvironment = inStage(finalStage, 'ENV').map((step) => step.argument).join(' ');
+  t.match(runtimeEnvironment, /CAVIAR_DATA_DIR=\/data/);
+  t.match(runtimeEnvironment, /(^|\s)CAVIAR_HOST=0\.0\.0\.0(\s|$)/, 'listens on every interface of the container');
   for (const { sources } of [...copies(0, 'context'), ...copies(finalStage, 'context')])
     for (const source of sources) t.ok(existsSync(join(root, source)), `${source} exists in the build context`);
   const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
