@@ -116,11 +116,23 @@ t.test('sweep runs every trial and prints them ranked; --json prints the events'
   t.match(events.at(-1), { type: 'done', status: 'succeeded' });
 });
 
-t.test('gradcheck prints the differences and exits 0 when they are small', async (t) => {
-  const { code, stdout } = await caviar('gradcheck', writeSpec('check.json', 1), '--samples', '8');
+t.test('gradcheck prints its verdict, the threshold and the differences, and its progress on stderr', async (t) => {
+  const spec = writeSpec('check.json', 1);
+  const { code, stdout, stderr } = await caviar('gradcheck', spec, '--samples', '8');
   t.equal(code, 0);
-  t.match(stdout, /difference \d\.\d+e-\d+ over 42 parameters, 8 rows/);
+  t.match(stdout, /^PASSED: difference \d\.\d+e-\d+ <= 1e-7 \(42 of 42 coordinates, 8 rows, [\d.]+ s\)$/m);
   t.match(stdout, /layer 1: /);
+  t.match(stderr, /^gradcheck: up to 200 coordinates of each tensor, 8 rows, 2 layers/m);
+  // 2 x 8 and 8 weights, 8 x 2 and 2: three of each tensor, both of the last.
+  const sampled = await caviar('gradcheck', spec, '--coordinates', '3');
+  t.equal(sampled.code, 0, sampled.stderr);
+  t.match(sampled.stdout, /^PASSED: .*\(11 of 42 coordinates, 16 rows/m);
+  const all = await caviar('gradcheck', spec, '--coordinates', 'all');
+  t.match(all.stdout, /\(42 of 42 coordinates/);
+  t.match(all.stderr, /every coordinate/);
+  const wrong = await caviar('gradcheck', spec, '--coordinates', '0');
+  t.equal(wrong.code, 2);
+  t.match(wrong.stderr, /--coordinates takes a positive integer or "all"/);
 });
 
 t.test('mistakes get a clear message and an exit code', async (t) => {

@@ -733,12 +733,15 @@ Napi::Value ModelWrap::predict(const Napi::CallbackInfo& info) {
 class GradCheckWorker : public PromiseWorker {
  public:
   GradCheckWorker(Napi::Env env, NetworkSpec network, double l2, const DataView& data, uint64_t seed,
-                  double epsilon)
-      : PromiseWorker(env), network_(std::move(network)), l2_(l2), data_(data), seed_(seed), epsilon_(epsilon) {}
+                  double epsilon, int64_t coordinatesPerTensor)
+      : PromiseWorker(env), network_(std::move(network)), l2_(l2), data_(data), seed_(seed), epsilon_(epsilon),
+        coordinatesPerTensor_(coordinatesPerTensor) {}
 
  protected:
   void Execute() override {
-    run([&] { result_ = caviar::gradCheck(network_, l2_, data_.view(), seed_, epsilon_); });
+    run([&] {
+      result_ = caviar::gradCheck(network_, l2_, data_.view(), seed_, epsilon_, coordinatesPerTensor_);
+    });
   }
   Napi::Value result() override {
     const Napi::Env env = Env();
@@ -749,6 +752,7 @@ class GradCheckWorker : public PromiseWorker {
       layers.Set(static_cast<uint32_t>(index), result_.layers[index]);
     object.Set("layers", layers);
     object.Set("parameters", static_cast<double>(result_.parameters));
+    object.Set("checked", static_cast<double>(result_.checked));
     return object;
   }
 
@@ -758,20 +762,26 @@ class GradCheckWorker : public PromiseWorker {
   OwnedData data_;
   uint64_t seed_;
   double epsilon_;
+  int64_t coordinatesPerTensor_;
   caviar::GradCheckResult result_;
 };
 
 Napi::Value gradCheck(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
-  if (info.Length() < 5 || !info[1].IsNumber() || !info[3].IsNumber() || !info[4].IsNumber())
-    throwArgument(env, "gradCheck(network, l2, data, seed, epsilon)");
+  if (info.Length() < 6 || !info[1].IsNumber() || !info[3].IsNumber() || !info[4].IsNumber() ||
+      !info[5].IsNumber())
+    throwArgument(env, "gradCheck(network, l2, data, seed, epsilon, coordinatesPerTensor)");
   NetworkSpec network = readNetwork(info[0]);
   const DataView data = readData(info[2]);
   const double seed = info[3].As<Napi::Number>().DoubleValue();
   if (!(seed >= 0 && seed <= 9007199254740991.0) || seed != std::floor(seed))
     throwArgument(env, "seed must be an integer in [0, 2^53)");
+  const double coordinates = info[5].As<Napi::Number>().DoubleValue();
+  if (!(coordinates >= 0 && coordinates <= 9007199254740991.0) || coordinates != std::floor(coordinates))
+    throwArgument(env, "coordinatesPerTensor must be an integer in [0, 2^53) (0: all)");
   auto* worker = new GradCheckWorker(env, std::move(network), info[1].As<Napi::Number>().DoubleValue(),
-                                     data, static_cast<uint64_t>(seed), info[4].As<Napi::Number>().DoubleValue());
+                                     data, static_cast<uint64_t>(seed), info[4].As<Napi::Number>().DoubleValue(),
+                                     static_cast<int64_t>(coordinates));
   const Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

@@ -1,15 +1,19 @@
 // Gradient checking (gradcheck.h): backprop agrees with centred differences in double
-// precision for every activation, loss and layer option, and a coarse check is caught.
+// precision for every activation, loss and layer option, a coarse check is caught, and a
+// check of a sample of coordinates still catches a wrong gradient.
 #include "gradcheck.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "error.h"
+#include "network.h"
 #include "rng.h"
 #include "testkit.h"
 
@@ -210,6 +214,78 @@ TEST(GradientCheckSensitivity, RejectsAStepOutsideTheUnitIntervalAndANegativeL2)
   }
   EXPECT_EQ(testkit::errorCode([&] { gradCheck(spec, -0.1, data.view(), 5); }),
             codes::kInvalidSpec);
+}
+
+// 12 inputs, 20 tanh units, 3 classes: tensors of 240, 20, 60 and 3 parameters, so a
+// sample of 10 per tensor leaves most of the weights unchecked.
+NetworkSpec wideTanh() { return oneHidden(Activation::kTanh, 12, 20); }
+
+TEST(GradientCheckSample, TakesUpToNOfEachTensorDistinctSortedAndSeeded) {
+  Network<double> net(wideTanh(), 1);
+  const std::vector<ParameterSegment>& tensors = net.segments();
+  ASSERT_EQ(tensors.size(), 4u);
+  const std::vector<int64_t> sample = sampleCoordinates(tensors, 10, 3);
+  EXPECT_EQ(sample.size(), 10u + 10u + 10u + 3u);
+  EXPECT_TRUE(std::is_sorted(sample.begin(), sample.end()));
+  EXPECT_EQ(std::set<int64_t>(sample.begin(), sample.end()).size(), sample.size()) << "no repeats";
+  for (const ParameterSegment& tensor : tensors) {
+    const auto inside = std::count_if(sample.begin(), sample.end(), [&](int64_t i) {
+      return i >= tensor.offset && i < tensor.offset + tensor.size;
+    });
+    EXPECT_EQ(inside, std::min<int64_t>(10, tensor.size)) << "tensor at " << tensor.offset;
+  }
+  EXPECT_EQ(sampleCoordinates(tensors, 10, 3), sample) << "the same seed, the same sample";
+  EXPECT_NE(sampleCoordinates(tensors, 10, 4), sample) << "another seed, another sample";
+  const std::vector<int64_t> all = sampleCoordinates(tensors, 0, 3);
+  ASSERT_EQ(all.size(), 323u);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i], static_cast<int64_t>(i));
+  EXPECT_EQ(testkit::errorCode([&] { sampleCoordinates(tensors, -1, 3); }), codes::kInvalidSpec);
+}
+
+TEST(GradientCheckSample, ASampledCheckOfRightGradientsPasses) {
+  const NetworkSpec spec = wideTanh();
+  const testkit::Dataset data = checkData(spec, 8, 17);
+  const GradCheckResult sampled = gradCheck(spec, 0.5, data.view(), 5, 1e-7, 10);
+  std::cout << "sampled gradient check: " << describe(sampled) << "\n";
+  EXPECT_LT(sampled.difference, kPassing);
+  EXPECT_EQ(sampled.checked, 33);
+  EXPECT_EQ(sampled.parameters, parameterCount(spec));
+  const GradCheckResult full = gradCheck(spec, 0.5, data.view(), 5);
+  EXPECT_EQ(full.checked, full.parameters);
+}
+
+// A realistic bug: backprop forgets the L2 term of the first layer's weights. The check
+// sees 10 of that layer's 240 weights and must still fail, and point at layer 0.
+TEST(GradientCheckSample, ASampledCheckCatchesAWrongGradient) {
+  const NetworkSpec spec = wideTanh();
+  const testkit::Dataset data = checkData(spec, 8, 17);
+  const double l2 = 0.7;
+  const int rows = static_cast<int>(data.rows);
+  Network<double> net(spec, rows);
+  Rng rng(5);
+  net.initialize(rng);
+  const std::vector<double> x(data.x.begin(), data.x.end());
+  const std::vector<double> y(data.y.begin(), data.y.end());
+  auto cost = [&]() {
+    net.forward(x.data(), rows, PassMode::kChecking, nullptr);
+    return net.loss(y.data(), rows).loss / rows + l2 / (2.0 * rows) * net.weightSquares();
+  };
+  cost();
+  net.backward(x.data(), y.data(), rows, l2);
+  std::vector<double> wrong = net.gradients();
+  const ParameterSegment firstWeights = net.segments().front();
+  for (int64_t i = firstWeights.offset; i < firstWeights.offset + firstWeights.size; ++i)
+    wrong[i] -= l2 / rows * net.parameters()[i];
+  const std::vector<ParameterSegment> layers = {net.layerParameters(0), net.layerParameters(1)};
+
+  const GradCheckResult result = compareGradients(
+      net.parameters(), wrong, cost, sampleCoordinates(net.segments(), 10, 5), layers, 1e-7);
+  std::cout << "sampled check of a wrong gradient: " << describe(result) << "\n";
+  RecordProperty("difference", std::to_string(result.difference));
+  EXPECT_EQ(result.checked, 33);
+  EXPECT_GT(result.difference, 1e-5) << "above the threshold of a probable bug";
+  EXPECT_GT(result.layers[0], 1e-3);
+  EXPECT_LT(result.layers[1], 1e-6) << "the right layer is not blamed";
 }
 
 }  // namespace

@@ -102,6 +102,7 @@ export interface NativeGradCheck {
   difference: number;
   layers: number[];
   parameters: number;
+  checked: number;
 }
 
 export interface Addon {
@@ -118,6 +119,8 @@ export interface Addon {
     data: NativeData,
     seed: number,
     epsilon: number,
+    /** 0: every coordinate. */
+    coordinatesPerTensor: number,
   ): Promise<NativeGradCheck>;
   /** The BLAS core in use (OpenBLAS's kernel name), for the start-up log. */
   blasInfo(): string;

@@ -1,6 +1,7 @@
 // The shapes of the API's requests and replies (the job spec and events live in src/jobs):
 // routes validate with them, and the OpenAPI document is made from them.
 import { Type, type Static } from '@sinclair/typebox';
+import { GRADIENT_CHECK_COORDINATES } from '../engine/index.js';
 import { ModelSchema, LossName } from '../jobs/spec.js';
 import { JobErrorSchema, JobResultSchema, JobStatusSchema, EpochEventSchema } from '../jobs/events.js';
 import { JobSpecSchema } from '../jobs/spec.js';
@@ -83,6 +84,7 @@ export const GradCheckReplySchema = Type.Object({
   difference: Type.Number(),
   layers: Type.Array(Type.Number()),
   parameters: Type.Integer(),
+  checked: Type.Integer({ description: `the coordinates compared: up to ${GRADIENT_CHECK_COORDINATES} of each parameter tensor, drawn from the seed` }),
   passed: Type.Boolean({ description: 'difference <= 1e-7' }),
 });
 

@@ -1,5 +1,11 @@
 import t from 'tap';
-import { GRADIENT_CHECK_PASS, GRADIENT_CHECK_WARN, blasInfo, gradCheck } from '../../src/engine/index.js';
+import {
+  GRADIENT_CHECK_COORDINATES,
+  GRADIENT_CHECK_PASS,
+  GRADIENT_CHECK_WARN,
+  blasInfo,
+  gradCheck,
+} from '../../src/engine/index.js';
 import { blobs } from '../../src/data/generators.js';
 import { head } from '../fixtures/moons.js';
 
@@ -24,7 +30,25 @@ t.test('backprop agrees with centred differences, per layer too', async (t) => {
   t.equal(result.layers.length, 3);
   for (const layer of result.layers) t.ok(layer < 1e-6, `layer difference ${layer}`);
   t.equal(result.parameters, 4 * 6 + 2 * 6 + 6 * 5 + 5 + 5 * 3 + 3);
+  t.equal(result.checked, result.parameters, 'tensors smaller than the sample are checked whole');
   t.equal(result.passed, true);
+});
+
+t.test('by default a sample of each tensor is checked, drawn from the seed; "all" checks every coordinate', async (t) => {
+  // 4 x 300 weights and 300 biases, then 300 x 3 weights and 3 biases.
+  const spec = { model: { layers: [{ units: 300, activation: 'tanh' as const }, { units: 3, activation: 'softmax' as const }] } };
+  const parameters = 4 * 300 + 300 + 300 * 3 + 3;
+  const sampled = await gradCheck(spec, data, { seed: 1 });
+  t.equal(sampled.parameters, parameters);
+  t.equal(sampled.checked, 3 * GRADIENT_CHECK_COORDINATES + 3);
+  t.equal(sampled.passed, true, `difference ${sampled.difference}`);
+  t.same(await gradCheck(spec, data, { seed: 1 }), sampled, 'the same seed, the same coordinates');
+  const few = await gradCheck(spec, data, { seed: 1, coordinates: 5 });
+  t.equal(few.checked, 5 + 5 + 5 + 3);
+  const all = await gradCheck(spec, data, { seed: 1, coordinates: 'all' });
+  t.equal(all.checked, parameters);
+  t.equal(all.passed, true);
+  await t.rejects(gradCheck(spec, data, { coordinates: 0 }), { code: 'INVALID_SPEC' });
 });
 
 t.test('a coarse step makes the check fail, as it should', async (t) => {

@@ -116,8 +116,11 @@ t.test('a model checks its parameters and its inputs', async (t) => {
 t.test('gradCheck checks its arguments; blasInfo names the library', async (t) => {
   const gradCheck = addon.gradCheck as unknown as (...args: unknown[]) => Promise<unknown>;
   t.match(thrown(() => gradCheck()), { code: 'INVALID_ARGUMENT' });
-  t.match(thrown(() => gradCheck(network, 0, data, -3, 1e-7)), { code: 'INVALID_ARGUMENT' });
-  await t.rejects(gradCheck(network, Number.NaN, data, 0, 1e-7), { code: 'INVALID_SPEC', path: '/l2' });
-  await t.rejects(gradCheck(network, 0, data, 0, 2), { code: 'INVALID_SPEC', path: '/epsilon' });
+  t.match(thrown(() => gradCheck(network, 0, data, 0, 1e-7)), { code: 'INVALID_ARGUMENT' }, 'no coordinates');
+  t.match(thrown(() => gradCheck(network, 0, data, -3, 1e-7, 0)), { code: 'INVALID_ARGUMENT' });
+  t.match(thrown(() => gradCheck(network, 0, data, 0, 1e-7, -1)), { code: 'INVALID_ARGUMENT' });
+  t.match(thrown(() => gradCheck(network, 0, data, 0, 1e-7, 2.5)), { code: 'INVALID_ARGUMENT' });
+  await t.rejects(gradCheck(network, Number.NaN, data, 0, 1e-7, 0), { code: 'INVALID_SPEC', path: '/l2' });
+  await t.rejects(gradCheck(network, 0, data, 0, 2, 0), { code: 'INVALID_SPEC', path: '/epsilon' });
   t.match(addon.blasInfo(), /\w/);
 });

@@ -1,5 +1,6 @@
 // POST /v1/gradcheck: a gradient check of a network on random data, in a short-lived
-// worker process (double precision, dropout off).
+// worker process (double precision, dropout off), on the engine's default sample of each
+// parameter tensor's coordinates, as `caviar gradcheck` checks.
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Value } from '@sinclair/typebox/value';
