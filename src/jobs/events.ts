@@ -2,9 +2,9 @@
 // the store keeps them: one definition of their shapes.
 import { Type, type Static } from '@sinclair/typebox';
 import { oneOf } from './spec.js';
+import { FinalStatusSchema, JobStatusSchema } from './status.js';
 
-export const JobStatusSchema = oneOf('queued', 'running', 'paused', 'succeeded', 'failed', 'cancelled');
-export type JobStatus = Static<typeof JobStatusSchema>;
+export { JobStatusSchema, type JobStatus } from './status.js';
 
 export const PartMetricsSchema = Type.Object({
   loss: Type.Number(),
@@ -17,6 +17,12 @@ export const DiagnosisSchema = Type.Object({
   threshold: Type.Number({ description: 'the size from which a gap counts as high' }),
   verdict: oneOf('high bias', 'high variance', 'high bias and high variance', 'neither'),
   advice: Type.Array(Type.String()),
+  // Optional: results stored before these fields existed lack them.
+  humanLevelError: Type.Optional(Type.Number({ description: 'the error avoidable bias is measured from; 0 when the spec gives none' })),
+  avoidableBiasIsUpperBound: Type.Optional(
+    Type.Boolean({ description: 'no human-level error was given: avoidable bias is measured against 0, an upper bound' }),
+  ),
+  notes: Type.Optional(Type.Array(Type.String(), { description: 'what qualifies the figures, one sentence each' })),
 });
 
 export const JobResultSchema = Type.Object({
@@ -55,7 +61,7 @@ export const EpochEventSchema = Type.Object({
 export const DoneEventSchema = Type.Object({
   ...EventBase,
   type: Type.Literal('done'),
-  status: oneOf('succeeded', 'failed', 'cancelled'),
+  status: FinalStatusSchema,
   result: Type.Optional(JobResultSchema),
   error: Type.Optional(JobErrorSchema),
 });

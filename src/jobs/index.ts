@@ -1,7 +1,8 @@
 // src/jobs: what a job is (spec, events), where it is kept (store), and how it runs (the
 // lifecycle, the scheduler's slots, one worker process per running job).
 export { EventHub, type EventListener } from './hub.js';
-export { Lifecycle, TRANSITIONS, canChange } from './lifecycle.js';
+export { Lifecycle } from './lifecycle.js';
+export * from './status.js';
 export { Scheduler, type ControlResult, type SchedulerOptions } from './scheduler.js';
 export { SqliteStore } from './sqlite-store.js';
 export { Sweeps, resolveSweep } from './sweeps.js';

@@ -1,29 +1,9 @@
 // The job lifecycle: every change of a job's status goes through here, and each is written
 // to the store (with its event) before the event hub sends it anywhere.
-import type { JobEvent, JobStatus } from './events.js';
+import type { JobEvent } from './events.js';
+import { isFinal, sources, type JobStatus } from './status.js';
 import type { EventHub } from './hub.js';
 import type { EpochRecord, JobRecord, JobStore, NewJob, Transition } from './store.js';
-
-/** The statuses a job may go to from each, and why: the one table of the lifecycle. */
-export const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
-  // claimed by a free slot; paused or cancelled before it started
-  queued: ['running', 'paused', 'cancelled'],
-  // finished, failed, stopped by the user, or back in the queue when the server stops
-  running: ['succeeded', 'failed', 'cancelled', 'paused', 'queued'],
-  paused: ['queued', 'cancelled'],
-  succeeded: [],
-  failed: [],
-  cancelled: [],
-};
-
-export function canChange(from: JobStatus, to: JobStatus): boolean {
-  return TRANSITIONS[from].includes(to);
-}
-
-/** The statuses a job can leave for `to`. */
-function sources(to: JobStatus): JobStatus[] {
-  return (Object.keys(TRANSITIONS) as JobStatus[]).filter((from) => canChange(from, to));
-}
 
 export type Change = Omit<Transition, 'from' | 'to' | 'event'>;
 
@@ -58,8 +38,7 @@ export class Lifecycle {
    * such a status (or `attempt` is stale): the change did not happen.
    */
   async change(id: string, to: JobStatus, change: Change = {}): Promise<JobEvent | undefined> {
-    const finished = to === 'succeeded' || to === 'failed' || to === 'cancelled';
-    const event = finished
+    const event = isFinal(to)
       ? {
           type: 'done' as const,
           jobId: id,
@@ -71,7 +50,12 @@ export class Lifecycle {
     return this.publish(await this.store.transition(id, { ...change, from: sources(to), to, event }));
   }
 
+  /** Keeps an epoch and sends its events; undefined when the store refused it (stale or kept). */
   async recordEpoch(record: EpochRecord): Promise<JobEvent | undefined> {
-    return this.publish(await this.store.appendEpoch(record));
+    const recorded = await this.store.appendEpoch(record);
+    if (recorded === undefined) return undefined;
+    this.publish(recorded.event);
+    if (recorded.sweepEvent !== undefined) this.hub.publishSweep(recorded.sweepEvent);
+    return recorded.event;
   }
 }

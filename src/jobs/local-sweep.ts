@@ -8,7 +8,6 @@ import { EventHub } from './hub.js';
 import { Lifecycle } from './lifecycle.js';
 import { Scheduler } from './scheduler.js';
 import { SqliteStore } from './sqlite-store.js';
-import type { JobEvent } from './events.js';
 import type { SweepEvent, SweepSpec, SweepView } from './sweep-spec.js';
 import { Sweeps, resolveSweep } from './sweeps.js';
 
@@ -17,7 +16,7 @@ export interface LocalSweepOptions {
   concurrency: number;
   cores: number;
   memoryLimitBytes: number;
-  onEvent(event: SweepEvent | JobEvent): void;
+  onEvent(event: SweepEvent): void;
 }
 
 /** Starts a sweep; `done` resolves with its ranked trials once every trial has ended. */
@@ -46,7 +45,7 @@ export async function runLocalSweep(spec: SweepSpec, options: LocalSweepOptions)
     const done = new Promise<SweepView>((resolve, reject) => {
       sweeps.subscribe(id, (event) => {
         options.onEvent(event);
-        if (!('sweepId' in event) || event.type !== 'done') return;
+        if (event.type !== 'done') return;
         sweeps
           .view(id)
           .then(async (view) => {

@@ -5,6 +5,7 @@ import { epochEvent } from './training.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { StoredDataset, WorkerTask } from './protocol.js';
 import { WorkerPool, type WorkerProcess, type Outcome } from './runner.js';
+import type { ControlStatus, FinalStatus } from './status.js';
 import type { JobRecord } from './store.js';
 
 export interface SchedulerOptions {
@@ -19,7 +20,14 @@ export interface SchedulerOptions {
 }
 
 /** Why a running job was asked to stop; the worker's "cancelled" means different things. */
-type StopReason = 'cancel' | 'pause' | 'shutdown';
+type StopReason = 'cancel' | 'pause' | 'stop' | 'shutdown';
+
+/** Where a job a worker stopped goes, by why it was stopped (a shutdown requeues it). */
+const STOPPED_TO: Record<Exclude<StopReason, 'shutdown'>, 'cancelled' | 'paused' | 'stopped'> = {
+  cancel: 'cancelled',
+  pause: 'paused',
+  stop: 'stopped',
+};
 
 interface Running {
   job: JobRecord;
@@ -27,7 +35,8 @@ interface Running {
   stop?: StopReason;
 }
 
-export type ControlResult = 'done' | 'not-found' | 'conflict';
+/** The status a control request leads to, or why it could not be made. */
+export type ControlResult = ControlStatus | 'not-found' | 'conflict';
 
 /** Something that judges jobs between their epochs (a sweep's stopping rule). */
 export interface EpochJudge {
@@ -63,7 +72,7 @@ export class Scheduler {
 
   /** Jobs a previous server left running go back to the queue, to resume from their checkpoints. */
   async recover(): Promise<number> {
-    const orphans = await this.lifecycle.store.listJobs({ status: 'running', limit: Number.MAX_SAFE_INTEGER });
+    const { jobs: orphans } = await this.lifecycle.store.listJobs({ status: 'running', limit: Number.MAX_SAFE_INTEGER });
     for (const job of orphans) await this.lifecycle.change(job.id, 'queued');
     return orphans.length;
   }
@@ -103,9 +112,7 @@ export class Scheduler {
     const history =
       job.spec.training.earlyStopping === undefined || job.epochsDone === 0
         ? undefined
-        : (await store.eventsAfter(job.id, 0, Number.MAX_SAFE_INTEGER)).flatMap((event) =>
-            event.type === 'epoch' ? [{ epoch: event.epoch, train: event.train, ...(event.dev === undefined ? {} : { dev: event.dev }) }] : [],
-          );
+        : (await store.epochs(job.id)).map(({ epoch, train, dev }) => ({ epoch, train, ...(dev === undefined ? {} : { dev }) }));
     return {
       kind: 'train',
       spec: job.spec,
@@ -160,7 +167,8 @@ export class Scheduler {
     if (outcome.type === 'succeeded') {
       await this.lifecycle.change(job.id, 'succeeded', { attempt, result: outcome.result, model: outcome.model });
     } else if (outcome.type === 'cancelled') {
-      await this.lifecycle.change(job.id, stop === 'pause' ? 'paused' : 'cancelled', { attempt });
+      // A shutdown's stop requeued the job above; a worker stops on its own only when asked.
+      await this.lifecycle.change(job.id, STOPPED_TO[stop === undefined || stop === 'shutdown' ? 'cancel' : stop], { attempt });
     } else if (outcome.type === 'failed') {
       this.options.log.info({ jobId: job.id, error: outcome.error }, 'job failed');
       await this.lifecycle.change(job.id, 'failed', { attempt, error: outcome.error });
@@ -172,14 +180,22 @@ export class Scheduler {
     }
   }
 
-  /** Cancels a job that has not finished: at once when it waits, within a mini-batch when it runs. */
+  /**
+   * Cancels a job that has not finished: at once when it waits ('cancelled'), within a
+   * mini-batch when it runs ('cancelling' until then).
+   */
   async cancel(id: string): Promise<ControlResult> {
-    return this.stopRunning(id, 'cancel') ?? this.settle(id, 'cancelled');
+    return this.stopRunning(id, 'cancel') ?? this.settle(id, 'cancel');
   }
 
-  /** Pauses a job: a running one stops at its last checkpoint and frees its slot. */
+  /** Pauses a job: a running one stops at its last checkpoint and frees its slot ('pausing' until then). */
   async pause(id: string): Promise<ControlResult> {
-    return this.stopRunning(id, 'pause') ?? this.settle(id, 'paused');
+    return this.stopRunning(id, 'pause') ?? this.settle(id, 'pause');
+  }
+
+  /** Ends a trial that a sweep's rule stopped, as `stopped`. */
+  async stop(id: string): Promise<ControlResult> {
+    return this.stopRunning(id, 'stop') ?? this.settle(id, 'stop');
   }
 
   async resume(id: string): Promise<ControlResult> {
@@ -188,7 +204,7 @@ export class Scheduler {
     if (job.status !== 'paused') return 'conflict';
     const moved = await this.lifecycle.change(id, 'queued');
     this.kick();
-    return moved === undefined ? 'conflict' : 'done';
+    return moved === undefined ? 'conflict' : 'queued';
   }
 
   /** The rate from the next epoch on; kept so that a resumed job still takes it. */
@@ -198,25 +214,27 @@ export class Scheduler {
     if (job.status !== 'queued' && job.status !== 'running' && job.status !== 'paused') return 'conflict';
     await this.lifecycle.store.setPendingLearningRate(id, learningRate);
     this.running.get(id)?.worker.setLearningRate(learningRate);
-    return 'done';
+    return job.status;
   }
 
-  private stopRunning(id: string, reason: StopReason): ControlResult | undefined {
+  /** Asks a running job's worker to stop; undefined when the job does not run here. */
+  private stopRunning(id: string, reason: Exclude<StopReason, 'shutdown'>): ControlResult | undefined {
     const running = this.running.get(id);
     if (running === undefined) return undefined;
     // A cancel overrides a pause asked for before it; nothing overrides a shutdown.
-    if (running.stop === undefined || (running.stop === 'pause' && reason === 'cancel')) running.stop = reason;
+    if (running.stop === undefined || (running.stop === 'pause' && reason !== 'pause')) running.stop = reason;
     running.worker.cancel();
-    return 'done';
+    return running.stop === 'pause' ? 'pausing' : running.stop === 'shutdown' ? 'running' : 'cancelling';
   }
 
-  private async settle(id: string, to: 'cancelled' | 'paused'): Promise<ControlResult> {
+  private async settle(id: string, reason: Exclude<StopReason, 'shutdown'>): Promise<ControlResult> {
     const job = await this.lifecycle.store.getJob(id);
     if (job === undefined) return 'not-found';
     // A job that became running meanwhile is reached through its worker.
-    if (job.status === 'running') return this.stopRunning(id, to === 'cancelled' ? 'cancel' : 'pause') ?? 'conflict';
+    if (job.status === 'running') return this.stopRunning(id, reason) ?? 'conflict';
+    const to: FinalStatus | 'paused' = STOPPED_TO[reason];
     const moved = await this.lifecycle.change(id, to);
-    return moved === undefined ? 'conflict' : 'done';
+    return moved === undefined ? 'conflict' : to;
   }
 
   /** Runs a short task (a gradient check, a dataset import) in a worker, outside the slots. */

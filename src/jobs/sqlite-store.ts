@@ -4,23 +4,24 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JobEvent, JobStatus, UnsequencedEvent } from './events.js';
+import type { EpochEvent, JobEvent, UnsequencedEvent } from './events.js';
+import { FinalStatusSchema, JOB_STATUSES, isFinal, type JobStatus } from './status.js';
 import type {
   DatasetRecord,
   EpochRecord,
+  JobPage,
   JobQuery,
   JobRecord,
   JobStore,
   NewJob,
+  RecordedEpoch,
   SweepRecord,
   TrialRecord,
   Transition,
 } from './store.js';
 import type { SweepEvent, SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
 
-/** Bumped with every change to the tables below; a store of another version is refused. */
-const SCHEMA_VERSION = 1;
-
+/** The tables as the first version made them; MIGRATIONS bring them to the current one. */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
   position INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,6 +95,30 @@ CREATE TABLE IF NOT EXISTS datasets (
 );
 `;
 
+/** The finished statuses as an SQL list, for the statements that act only on ended jobs. */
+const FINAL_SQL = FinalStatusSchema.anyOf.map((literal) => `'${literal.const}'`).join(', ');
+
+/**
+ * Each entry moves a store from schema version i + 1 to i + 2, in one transaction; a store
+ * newer than the last is refused. Appended to, never edited.
+ */
+const MIGRATIONS = [
+  // 2: jobs filtered by name and by sweep; trials stopped by a sweep's rule have a status of
+  // their own (they used to end 'cancelled'), in their rows and in their done events.
+  `ALTER TABLE jobs ADD COLUMN name TEXT;
+   UPDATE jobs SET name = json_extract(spec, '$.name');
+   CREATE INDEX jobs_by_sweep ON jobs (sweep_id, position);
+   UPDATE jobs SET status = 'stopped'
+     WHERE status = 'cancelled' AND id IN (SELECT job_id FROM trials WHERE stopped = 1);
+   UPDATE events SET body = json_set(body, '$.status', 'stopped')
+     WHERE json_extract(body, '$.type') = 'done'
+       AND job_id IN (SELECT id FROM jobs WHERE status = 'stopped');`,
+];
+const SCHEMA_VERSION = MIGRATIONS.length + 1;
+
+/** The trials a sweep has created so far, beside each sweep row read. */
+const TRIAL_COUNT = '(SELECT count(*) FROM trials WHERE trials.sweep_id = sweeps.id) AS trial_count';
+
 interface JobRow {
   id: string;
   spec: string;
@@ -117,6 +142,7 @@ interface SweepRow {
   created_at: string;
   finished_at: string | null;
   last_seq: number;
+  trial_count: number;
 }
 
 interface TrialRow {
@@ -136,6 +162,7 @@ function toSweep(row: SweepRow): SweepRecord {
     createdAt: row.created_at,
     ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
     lastSeq: row.last_seq,
+    trialCount: row.trial_count,
   };
 }
 
@@ -161,8 +188,13 @@ interface DatasetRow {
   feature_names: string;
 }
 
-const STATUSES: JobStatus[] = ['queued', 'running', 'paused', 'succeeded', 'failed', 'cancelled'];
-const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+/** A page boundary of the jobs list: the position of the last job sent, opaque to clients. */
+const encodeCursor = (position: number) => Buffer.from(`p${position}`).toString('base64url');
+
+function decodeCursor(cursor: string): number | undefined {
+  const match = /^p(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  return match === null ? undefined : Number(match[1]);
+}
 
 function toJob(row: JobRow): JobRecord {
   const spec = JSON.parse(row.spec) as JobRecord['spec'];
@@ -216,24 +248,29 @@ export class SqliteStore implements JobStore {
     // submissions' commits switch to FULL to survive the machine's too.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version !== 0 && version !== SCHEMA_VERSION)
-      throw new Error(`${directory} holds a store of schema ${version}; this version of Caviar reads schema ${SCHEMA_VERSION}`);
-    this.db.exec(SCHEMA);
-    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.migrate();
     const db = this.db;
     this.statements = {
       insertJob: db.prepare(
-        `INSERT INTO jobs (id, spec, status, created_at, sweep_id) VALUES (?, ?, 'queued', ?, ?)`,
+        `INSERT INTO jobs (id, name, spec, status, created_at, sweep_id) VALUES (?, ?, ?, 'queued', ?, ?)`,
       ),
       job: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
       nextSeq: db.prepare<[string], { last_seq: number }>(
         'UPDATE jobs SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq',
       ),
       insertEvent: db.prepare('INSERT INTO events (job_id, seq, epoch, body) VALUES (?, ?, ?, ?)'),
-      newestJobs: db.prepare<[number], JobRow>('SELECT * FROM jobs ORDER BY position DESC LIMIT ?'),
-      newestJobsIn: db.prepare<[string, number], JobRow>(
-        'SELECT * FROM jobs WHERE status = ? ORDER BY position DESC LIMIT ?',
+      // Each filter is on when its parameter is not null, so one statement serves them all.
+      newestJobs: db.prepare<
+        { before: number; status: string | null; sweep: string | null; outside: number; name: string | null; limit: number },
+        JobRow & { position: number }
+      >(
+        `SELECT * FROM jobs
+         WHERE position < @before
+           AND (@status IS NULL OR status = @status)
+           AND (@sweep IS NULL OR sweep_id = @sweep)
+           AND (@outside = 0 OR sweep_id IS NULL)
+           AND (@name IS NULL OR instr(lower(name), lower(@name)) > 0)
+         ORDER BY position DESC LIMIT @limit`,
       ),
       oldestQueued: db.prepare<[], JobRow>(
         `SELECT * FROM jobs WHERE status = 'queued' ORDER BY position LIMIT 1`,
@@ -247,6 +284,10 @@ export class SqliteStore implements JobStore {
       epochKept: db.prepare<[string, number], { one: number }>(
         'SELECT 1 AS one FROM events WHERE job_id = ? AND epoch = ?',
       ),
+      epochs: db.prepare<[string], { body: string }>(
+        'SELECT body FROM events WHERE job_id = ? AND epoch IS NOT NULL ORDER BY epoch',
+      ),
+      trialOf: db.prepare<[string], { trial: number }>('SELECT trial FROM trials WHERE job_id = ?'),
       recordEpoch: db.prepare(
         `UPDATE jobs SET epochs_done = ?,
            pending_learning_rate = CASE WHEN pending_learning_rate = ? THEN NULL ELSE pending_learning_rate END
@@ -272,9 +313,9 @@ export class SqliteStore implements JobStore {
       insertSweep: db.prepare(
         `INSERT INTO sweeps (id, spec, status, created_at) VALUES (@id, @spec, @status, @createdAt)`,
       ),
-      sweep: db.prepare<[string], SweepRow>('SELECT * FROM sweeps WHERE id = ?'),
-      sweeps: db.prepare<[], SweepRow>('SELECT * FROM sweeps ORDER BY position DESC'),
-      sweepsIn: db.prepare<[string], SweepRow>('SELECT * FROM sweeps WHERE status = ? ORDER BY position'),
+      sweep: db.prepare<[string], SweepRow>(`SELECT *, ${TRIAL_COUNT} FROM sweeps WHERE id = ?`),
+      sweeps: db.prepare<[], SweepRow>(`SELECT *, ${TRIAL_COUNT} FROM sweeps ORDER BY position DESC`),
+      sweepsIn: db.prepare<[string], SweepRow>(`SELECT *, ${TRIAL_COUNT} FROM sweeps WHERE status = ? ORDER BY position`),
       insertTrial: db.prepare('INSERT INTO trials (sweep_id, trial, job_id, round, sample) VALUES (?, ?, ?, ?, ?)'),
       trials: db.prepare<[string], TrialRow>('SELECT * FROM trials WHERE sweep_id = ? ORDER BY trial'),
       stopTrial: db.prepare('UPDATE trials SET stopped = 1 WHERE job_id = ?'),
@@ -293,7 +334,28 @@ export class SqliteStore implements JobStore {
       dataset: db.prepare<[string], DatasetRow>('SELECT * FROM datasets WHERE id = ?'),
       datasets: db.prepare<[], DatasetRow>('SELECT * FROM datasets ORDER BY created_at DESC'),
       deleteDataset: db.prepare('DELETE FROM datasets WHERE id = ?'),
+      deleteJob: db.prepare(`DELETE FROM jobs WHERE id = ? AND status IN (${FINAL_SQL})`),
+      deleteJobRow: db.prepare('DELETE FROM jobs WHERE id = ?'),
+      deleteJobData: ['events', 'checkpoints', 'models'].map((table) => db.prepare(`DELETE FROM ${table} WHERE job_id = ?`)),
+      openTrials: db.prepare<[string], { count: number }>(
+        `SELECT count(*) AS count FROM jobs WHERE sweep_id = ? AND status NOT IN (${FINAL_SQL})`,
+      ),
+      trialJobs: db.prepare<[string], { job_id: string }>('SELECT job_id FROM trials WHERE sweep_id = ?'),
+      deleteSweep: db.prepare(`DELETE FROM sweeps WHERE id = ? AND status != 'running'`),
+      deleteSweepRows: ['trials', 'sweep_events'].map((table) => db.prepare(`DELETE FROM ${table} WHERE sweep_id = ?`)),
     };
+  }
+
+  /** Brings a new or older store to SCHEMA_VERSION; refuses one written by a newer Caviar. */
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION)
+      throw new Error(`${this.directory} holds a store of schema ${version}; this version of Caviar reads up to schema ${SCHEMA_VERSION}`);
+    this.db.transaction(() => {
+      if (version === 0) this.db.exec(SCHEMA);
+      for (const migration of MIGRATIONS.slice(Math.max(0, version - 1))) this.db.exec(migration);
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
   }
 
   /** Numbers and keeps an event of a job; inside the caller's transaction. */
@@ -320,7 +382,7 @@ export class SqliteStore implements JobStore {
     const insert = this.db.transaction(() =>
       batch.map(({ jobs }) =>
         jobs.map((job) => {
-          this.statements.insertJob.run(job.id, JSON.stringify(job.spec), now, job.trial?.sweepId ?? null);
+          this.statements.insertJob.run(job.id, job.spec.name ?? null, JSON.stringify(job.spec), now, job.trial?.sweepId ?? null);
           if (job.trial !== undefined) {
             const { sweepId, index, round, values } = job.trial;
             this.statements.insertTrial.run(sweepId, index, job.id, round, JSON.stringify(values));
@@ -345,14 +407,24 @@ export class SqliteStore implements JobStore {
     return row === undefined ? undefined : toJob(row);
   }
 
-  async listJobs({ status, limit }: JobQuery): Promise<JobRecord[]> {
-    const rows =
-      status === undefined ? this.statements.newestJobs.all(limit) : this.statements.newestJobsIn.all(status, limit);
-    return rows.map(toJob);
+  async listJobs({ status, sweep, name, limit, cursor }: JobQuery): Promise<JobPage> {
+    const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(cursor);
+    if (before === undefined) throw new RangeError(`'${cursor}' is not a cursor this service gave`);
+    const rows = this.statements.newestJobs.all({
+      before,
+      status: status ?? null,
+      sweep: sweep === undefined || sweep === 'none' ? null : sweep,
+      outside: sweep === 'none' ? 1 : 0,
+      name: name ?? null,
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { jobs: page.map(toJob), ...(rows.length > limit && last !== undefined ? { nextCursor: encodeCursor(last.position) } : {}) };
   }
 
   async countByStatus(): Promise<Record<JobStatus, number>> {
-    const counts = Object.fromEntries(STATUSES.map((status) => [status, 0])) as Record<JobStatus, number>;
+    const counts = Object.fromEntries(JOB_STATUSES.map((status) => [status, 0])) as Record<JobStatus, number>;
     for (const { status, count } of this.statements.countByStatus.all()) counts[status] = count;
     return counts;
   }
@@ -372,26 +444,66 @@ export class SqliteStore implements JobStore {
       const row = this.statements.job.get(id);
       if (row === undefined || !change.from.includes(row.status)) return undefined;
       if (change.attempt !== undefined && change.attempt !== row.attempt) return undefined;
-      const finished = TERMINAL.has(change.to) ? new Date().toISOString() : null;
+      const finished = isFinal(change.to) ? new Date().toISOString() : null;
       const result = change.result === undefined ? null : JSON.stringify(change.result);
       const error = change.error === undefined ? null : JSON.stringify(change.error);
       this.statements.setStatus.run(change.to, finished, result, error, id);
       if (change.model !== undefined) this.statements.saveModel.run(id, change.model);
       // A finished job never resumes: its checkpoint is only weight to carry.
-      if (TERMINAL.has(change.to)) this.statements.dropCheckpoint.run(id);
+      if (isFinal(change.to)) this.statements.dropCheckpoint.run(id);
       return this.append(id, change.event);
     })();
   }
 
-  async appendEpoch({ jobId, attempt, event, checkpoint, best }: EpochRecord): Promise<JobEvent | undefined> {
-    return this.db.transaction(() => {
+  async appendEpoch({ jobId, attempt, event, checkpoint, best }: EpochRecord): Promise<RecordedEpoch | undefined> {
+    return this.db.transaction((): RecordedEpoch | undefined => {
       const row = this.statements.job.get(jobId);
       if (row === undefined || row.status !== 'running' || row.attempt !== attempt) return undefined;
       if (this.statements.epochKept.get(jobId, event.epoch) !== undefined) return undefined;
       this.statements.saveCheckpoint.run(jobId, 'latest', event.epoch, checkpoint);
       if (best === true) this.statements.saveCheckpoint.run(jobId, 'best', event.epoch, checkpoint);
       this.statements.recordEpoch.run(event.epoch, event.lr, jobId);
-      return this.append(jobId, event);
+      const recorded = this.append(jobId, event);
+      if (row.sweep_id === null) return { event: recorded };
+      const { trial } = this.statements.trialOf.get(jobId) as { trial: number };
+      const { epoch, lr, train, dev } = event;
+      const sweepEvent = this.appendSweep(row.sweep_id, {
+        type: 'epoch',
+        sweepId: row.sweep_id,
+        trial,
+        jobId,
+        epoch,
+        lr,
+        train,
+        ...(dev === undefined ? {} : { dev }),
+      });
+      return { event: recorded, sweepEvent };
+    })();
+  }
+
+  async epochs(jobId: string): Promise<EpochEvent[]> {
+    return this.statements.epochs.all(jobId).map((row) => JSON.parse(row.body) as EpochEvent);
+  }
+
+  async deleteJob(id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const row = this.statements.job.get(id);
+      if (row === undefined || row.sweep_id !== null || this.statements.deleteJob.run(id).changes === 0) return false;
+      for (const statement of this.statements.deleteJobData) statement.run(id);
+      return true;
+    })();
+  }
+
+  async deleteSweep(id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      if ((this.statements.openTrials.get(id) as { count: number }).count > 0) return false;
+      if (this.statements.deleteSweep.run(id).changes === 0) return false;
+      for (const { job_id: jobId } of this.statements.trialJobs.all(id)) {
+        for (const statement of this.statements.deleteJobData) statement.run(jobId);
+        this.statements.deleteJobRow.run(jobId);
+      }
+      for (const statement of this.statements.deleteSweepRows) statement.run(id);
+      return true;
     })();
   }
 

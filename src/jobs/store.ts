@@ -2,10 +2,11 @@
 // models and datasets. The SQLite implementation is the embedded default; nothing outside
 // src/jobs/ knows which implementation runs.
 import type { Labels } from '../data/index.js';
-import type { JobEvent, JobResult, JobStatus, UnsequencedEvent } from './events.js';
+import type { EpochEvent, JobEvent, JobResult, UnsequencedEvent } from './events.js';
 import type { Sample } from './search-space.js';
 import type { JobSpec } from './spec.js';
-import type { SweepEvent, SweepSpec, SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
+import type { JobStatus } from './status.js';
+import type { ResolvedSweepSpec, SweepEvent, SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
 
 export interface JobError {
   code: string;
@@ -74,13 +75,28 @@ export interface EpochRecord {
   best?: boolean;
 }
 
-export interface JobQuery {
-  status?: JobStatus;
-  limit: number;
+/** The stored events an epoch made: the job's, and its sweep's when the job is a trial. */
+export interface RecordedEpoch {
+  event: JobEvent;
+  sweepEvent?: SweepEvent;
 }
 
-/** A sweep with every default resolved, so a restart carries on with the same choices. */
-export type ResolvedSweepSpec = Required<Omit<SweepSpec, 'name' | 'stopping'>> & Pick<SweepSpec, 'name' | 'stopping'>;
+export interface JobQuery {
+  status?: JobStatus;
+  /** A sweep's trials, or with 'none' the jobs of no sweep. */
+  sweep?: string;
+  /** A part of the name, in any case. */
+  name?: string;
+  limit: number;
+  /** Where the previous page ended (its nextCursor). */
+  cursor?: string;
+}
+
+/** Jobs newest first; nextCursor is there when older ones follow. */
+export interface JobPage {
+  jobs: JobRecord[];
+  nextCursor?: string;
+}
 
 export interface SweepRecord {
   id: string;
@@ -90,6 +106,8 @@ export interface SweepRecord {
   finishedAt?: string;
   /** The seq of its newest event, on records read from the store. */
   lastSeq?: number;
+  /** The trials created so far, on records read from the store. */
+  trialCount?: number;
 }
 
 export interface TrialRecord {
@@ -98,7 +116,7 @@ export interface TrialRecord {
   jobId: string;
   round: number;
   values: Sample;
-  /** Stopped early by the sweep's rule (its job then ends cancelled). */
+  /** Stopped early by the sweep's rule (its job then ends stopped). */
   stopped: boolean;
 }
 
@@ -106,14 +124,22 @@ export interface JobStore {
   /** Adds queued jobs with their first event; resolves once they survive a crash. */
   createJobs(jobs: NewJob[]): Promise<JobEvent[]>;
   getJob(id: string): Promise<JobRecord | undefined>;
-  listJobs(query: JobQuery): Promise<JobRecord[]>;
+  /** Throws a RangeError for a cursor it did not make. */
+  listJobs(query: JobQuery): Promise<JobPage>;
   countByStatus(): Promise<Record<JobStatus, number>>;
   /** The oldest queued job, now running with a new attempt; undefined when none waits. */
   claimNext(): Promise<{ job: JobRecord; event: JobEvent } | undefined>;
   /** The event, or undefined when the job was not in `from` (or the attempt is stale). */
   transition(id: string, transition: Transition): Promise<JobEvent | undefined>;
-  /** An epoch's event and checkpoint in one commit; undefined for a stale attempt or an epoch already kept. */
-  appendEpoch(record: EpochRecord): Promise<JobEvent | undefined>;
+  /**
+   * An epoch's event and checkpoint in one commit, with the sweep's epoch event for a trial;
+   * undefined for a stale attempt or an epoch already kept.
+   */
+  appendEpoch(record: EpochRecord): Promise<RecordedEpoch | undefined>;
+  /** A job's epoch events, in order. */
+  epochs(jobId: string): Promise<EpochEvent[]>;
+  /** Deletes a finished job outside any sweep with all it keeps; false when it is not one. */
+  deleteJob(id: string): Promise<boolean>;
   setPendingLearningRate(id: string, learningRate: number): Promise<void>;
   /** Events with seq > since, in order, at most `limit`. */
   eventsAfter(jobId: string, since: number, limit: number): Promise<JobEvent[]>;
@@ -129,6 +155,8 @@ export interface JobStore {
   /** Ends a sweep with its done event, in one transaction: a finished sweep has it. */
   finishSweep(id: string, status: SweepStatus, done: UnsequencedSweepEvent): Promise<SweepEvent>;
   appendSweepEvent(sweepId: string, event: UnsequencedSweepEvent): Promise<SweepEvent>;
+  /** Deletes an ended sweep whose trials have all ended, with them; false otherwise. */
+  deleteSweep(id: string): Promise<boolean>;
   sweepEventsAfter(sweepId: string, since: number, limit: number): Promise<SweepEvent[]>;
 
   /** Where a dataset's arrays live (files the store names). */

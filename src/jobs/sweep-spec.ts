@@ -3,8 +3,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { StoppingSchema } from './early-stopping.js';
 import { SpaceSchema } from './search-space.js';
+import { PartMetricsSchema } from './events.js';
 import { JobSpecSchema, oneOf } from './spec.js';
-import type { ResolvedSweepSpec } from './store.js';
+import { JobStatusSchema } from './status.js';
 
 export const SweepMetricName = oneOf('dev.accuracy', 'dev.loss', 'train.accuracy', 'train.loss');
 export type SweepMetric = Static<typeof SweepMetricName>;
@@ -27,11 +28,14 @@ export const SweepSpecSchema = Type.Object(
 );
 export type SweepSpec = Static<typeof SweepSpecSchema>;
 
+/** A sweep with every default resolved, so a restart carries on with the same choices. */
+export type ResolvedSweepSpec = Required<Omit<SweepSpec, 'name' | 'stopping'>> & Pick<SweepSpec, 'name' | 'stopping'>;
+
 export const SweepStatusSchema = oneOf('running', 'succeeded', 'cancelled');
 export type SweepStatus = Static<typeof SweepStatusSchema>;
 
-/** A trial's status: its job's, except that a trial stopped early is 'stopped', not 'cancelled'. */
-export const TrialStatusSchema = oneOf('queued', 'running', 'paused', 'succeeded', 'failed', 'cancelled', 'stopped');
+/** A trial's status is its job's ('stopped' when the sweep's rule stopped it). */
+export const TrialStatusSchema = JobStatusSchema;
 export type TrialStatus = Static<typeof TrialStatusSchema>;
 
 const Values = Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Boolean()]), {
@@ -47,22 +51,35 @@ export const TrialEventSchema = Type.Object({
   jobId: Type.String(),
   status: TrialStatusSchema,
   values: Values,
-  metric: Type.Optional(Type.Number({ description: "the trial's best value of the sweep's metric so far" })),
+  metric: Type.Optional(Type.Number({ description: "the sweep's metric at the trial's latest epoch" })),
 });
 
+/** A trial that has succeeded and now ranks first: the sweep's best model is its model. */
 export const BestEventSchema = Type.Object({
   ...SweepEventBase,
   type: Type.Literal('best'),
   trial: Type.Integer({ minimum: 0 }),
   jobId: Type.String(),
-  metric: Type.Number(),
-  epoch: Type.Integer({ minimum: 1 }),
+  metric: Type.Number({ description: "the sweep's metric at the trial's last epoch" }),
+  epoch: Type.Integer({ minimum: 1, description: 'that epoch' }),
   values: Values,
+});
+
+/** A trial's epoch, kept with the epoch itself, so a sweep's replay has every curve. */
+export const SweepEpochEventSchema = Type.Object({
+  ...SweepEventBase,
+  type: Type.Literal('epoch'),
+  trial: Type.Integer({ minimum: 0 }),
+  jobId: Type.String(),
+  epoch: Type.Integer({ minimum: 1 }),
+  lr: Type.Number(),
+  train: PartMetricsSchema,
+  dev: Type.Optional(PartMetricsSchema),
 });
 
 export const SweepDoneEventSchema = Type.Object({ ...SweepEventBase, type: Type.Literal('done'), status: SweepStatusSchema });
 
-export const SweepEventSchema = Type.Union([TrialEventSchema, BestEventSchema, SweepDoneEventSchema], { $id: 'SweepEvent' });
+export const SweepEventSchema = Type.Union([TrialEventSchema, BestEventSchema, SweepEpochEventSchema, SweepDoneEventSchema], { $id: 'SweepEvent' });
 export type SweepEvent = Static<typeof SweepEventSchema>;
 export type UnsequencedSweepEvent = SweepEvent extends infer Event ? (Event extends SweepEvent ? Omit<Event, 'seq'> : never) : never;
 
@@ -72,8 +89,9 @@ export const RankedTrialSchema = Type.Object({
   round: Type.Integer({ minimum: 0, description: 'coarse-to-fine: the round that drew it' }),
   status: TrialStatusSchema,
   values: Values,
-  metric: Type.Optional(Type.Number({ description: "the best value of the sweep's metric over the trial's epochs" })),
-  bestEpoch: Type.Optional(Type.Integer({ minimum: 1 })),
+  metric: Type.Optional(Type.Number({ description: "the sweep's metric at the trial's last epoch, whose weights its model has: the ranking's key" })),
+  bestMetric: Type.Optional(Type.Number({ description: "the best value of the metric over the trial's epochs, for information" })),
+  bestEpoch: Type.Optional(Type.Integer({ minimum: 1, description: 'the epoch of bestMetric' })),
   epochs: Type.Integer({ minimum: 0, description: 'epochs recorded' }),
 });
 export type RankedTrial = Static<typeof RankedTrialSchema>;
@@ -86,8 +104,10 @@ export const SweepViewSchema = Type.Object(
     spec: Type.Unsafe<ResolvedSweepSpec>(Type.Object({}, { additionalProperties: true, description: 'the sweep spec with its defaults filled' })),
     createdAt: Type.String({ format: 'date-time' }),
     finishedAt: Type.Optional(Type.String({ format: 'date-time' })),
-    trials: Type.Array(RankedTrialSchema, { description: 'best first; trials with no value yet last, in order' }),
-    best: Type.Optional(Type.Composite([RankedTrialSchema, Type.Object({ model: Type.String({ description: "the best trial's model" }) })])),
+    trials: Type.Array(RankedTrialSchema, { description: 'best first by their final metric; trials with no value yet last, in order' }),
+    best: Type.Optional(
+      Type.Composite([RankedTrialSchema, Type.Object({ model: Type.String({ description: 'the model of the first-ranked succeeded trial' }) })]),
+    ),
   },
   { $id: 'Sweep' },
 );

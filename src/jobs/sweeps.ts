@@ -1,11 +1,13 @@
 // Sweeps: many trials of one base spec over a search space, each an ordinary job. The
 // controller keeps at most `parallel` trials queued or running (so a later single job
 // waits for one trial, never for the whole sweep), stops trials that fall behind, ranks
-// them, and carries on after a restart from what the store holds.
+// them by the metric of their final epoch (the weights their models have), and carries on
+// after a restart from what the store holds.
 import { validate } from '../engine/index.js';
 import { SpecError, admit } from './admission.js';
 import { shouldStop } from './early-stopping.js';
-import type { JobEvent } from './events.js';
+import type { EpochEvent, JobEvent } from './events.js';
+import type { EventHub, SweepEventListener } from './hub.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { EpochJudge, Scheduler } from './scheduler.js';
 import {
@@ -22,8 +24,17 @@ import {
   type Sample,
 } from './search-space.js';
 import { JobSpecSchema, type JobSpec } from './spec.js';
-import type { JobRecord, JobStore, ResolvedSweepSpec, SweepRecord, TrialRecord } from './store.js';
-import type { RankedTrial, SweepEvent, SweepMetric, SweepSpec, SweepView, TrialStatus, UnsequencedSweepEvent } from './sweep-spec.js';
+import { isFinal } from './status.js';
+import type { JobRecord, JobStore, SweepRecord, TrialRecord } from './store.js';
+import type {
+  RankedTrial,
+  ResolvedSweepSpec,
+  SweepMetric,
+  SweepSpec,
+  SweepView,
+  TrialStatus,
+  UnsequencedSweepEvent,
+} from './sweep-spec.js';
 
 const DEFAULT_TRIALS = 20;
 const DEFAULT_ROUNDS = 3;
@@ -32,15 +43,13 @@ const COARSE_SHARE = 0.5;
 /** Coarse-to-fine: the best share of finished trials that a later round's box surrounds. */
 const BEST_SHARE = 0.2;
 
-export type SweepListener = (event: SweepEvent | JobEvent) => void;
-
 function isClassifier(spec: JobSpec): boolean {
   const output = spec.model.layers[spec.model.layers.length - 1]?.activation;
   return output === 'softmax' || output === 'sigmoid';
 }
 
 /** The value of the metric in an epoch event, if the event has it. */
-function metricOf(event: Extract<JobEvent, { type: 'epoch' }>, metric: SweepMetric): number | undefined {
+function metricOf(event: EpochEvent, metric: SweepMetric): number | undefined {
   const [part, name] = metric.split('.') as ['dev' | 'train', 'loss' | 'accuracy'];
   return event[part]?.[name];
 }
@@ -108,10 +117,14 @@ interface Trial extends TrialRecord {
   history: number[];
 }
 
+/** A trial's score for ranking: its final epoch's metric, oriented (higher is better). */
+const finalScore = (trial: Trial): number | undefined => trial.history[trial.history.length - 1];
+
 interface ActiveSweep {
   record: SweepRecord;
   trials: Map<string, Trial>;
-  best?: { trial: Trial; metric: number; epoch: number };
+  /** The first-ranked succeeded trial, by its final score. */
+  best?: Trial;
   /** Events and advances of one sweep run one after another. */
   queue: Promise<void>;
 }
@@ -121,12 +134,11 @@ const OPEN: ReadonlySet<TrialStatus> = new Set(['queued', 'running', 'paused']);
 export class Sweeps implements EpochJudge {
   private readonly active = new Map<string, ActiveSweep>();
   private readonly sweepOfJob = new Map<string, string>();
-  private readonly listeners = new Map<string, Set<SweepListener>>();
 
   constructor(
     private readonly lifecycle: Lifecycle,
     private readonly scheduler: Scheduler,
-    hub: { subscribe(jobId: string, listener: (event: JobEvent) => void): () => void },
+    private readonly hub: EventHub,
     private readonly log: { error(object: object, message: string): void },
   ) {
     scheduler.setJudge(this);
@@ -134,7 +146,6 @@ export class Sweeps implements EpochJudge {
       const sweepId = this.sweepOfJob.get(event.jobId);
       const sweep = sweepId === undefined ? undefined : this.active.get(sweepId);
       if (sweep === undefined) return;
-      this.notify(sweep.record.id, event);
       this.enqueue(sweep, () => this.onJobEvent(sweep, event));
     });
   }
@@ -155,16 +166,9 @@ export class Sweeps implements EpochJudge {
     return this.lifecycle.store;
   }
 
-  /** Listens to a sweep's events and its trials' job events; returns the unsubscribe. */
-  subscribe(sweepId: string, listener: SweepListener): () => void {
-    let listeners = this.listeners.get(sweepId);
-    if (listeners === undefined) this.listeners.set(sweepId, (listeners = new Set()));
-    listeners.add(listener);
-    return () => listeners.delete(listener);
-  }
-
-  private notify(sweepId: string, event: SweepEvent | JobEvent): void {
-    for (const listener of this.listeners.get(sweepId) ?? []) listener(event);
+  /** Listens to a sweep's events (its trials' epochs among them); returns the unsubscribe. */
+  subscribe(sweepId: string, listener: SweepEventListener): () => void {
+    return this.hub.subscribeSweep(sweepId, listener);
   }
 
   private enqueue(sweep: ActiveSweep, step: () => Promise<void>): void {
@@ -172,7 +176,7 @@ export class Sweeps implements EpochJudge {
   }
 
   private async emit(sweep: ActiveSweep, event: UnsequencedSweepEvent): Promise<void> {
-    this.notify(sweep.record.id, await this.store.appendSweepEvent(sweep.record.id, event));
+    this.hub.publishSweep(await this.store.appendSweepEvent(sweep.record.id, event));
   }
 
   async start(id: string, spec: ResolvedSweepSpec): Promise<void> {
@@ -189,15 +193,21 @@ export class Sweeps implements EpochJudge {
     for (const record of await this.store.listSweeps('running')) {
       const sweep: ActiveSweep = { record, trials: new Map(), queue: Promise.resolve() };
       this.active.set(record.id, sweep);
+      const unfinishedVerdicts: string[] = [];
       for (const stored of await this.store.trials(record.id)) {
         const job = (await this.store.getJob(stored.jobId)) as JobRecord;
         const epochs = applySample(record.spec.base, stored.values).training.epochs;
-        const trial: Trial = { ...stored, status: stored.stopped ? 'stopped' : job.status, epochs, history: [] };
+        const trial: Trial = { ...stored, status: job.status, epochs, history: [] };
         this.track(sweep, trial);
-        for (const event of await this.store.eventsAfter(stored.jobId, 0, Number.MAX_SAFE_INTEGER))
-          if (event.type === 'epoch') this.recordEpoch(sweep, trial, event);
+        for (const event of await this.store.epochs(stored.jobId)) this.recordEpoch(sweep, trial, event);
+        this.rank(sweep, trial);
+        // The rule stopped it, but the server went down before its job ended.
+        if (stored.stopped && !isFinal(job.status)) unfinishedVerdicts.push(trial.jobId);
       }
-      this.enqueue(sweep, () => this.advance(sweep));
+      this.enqueue(sweep, async () => {
+        for (const jobId of unfinishedVerdicts) await this.scheduler.stop(jobId);
+        await this.advance(sweep);
+      });
     }
   }
 
@@ -206,23 +216,34 @@ export class Sweeps implements EpochJudge {
     this.sweepOfJob.set(trial.jobId, sweep.record.id);
   }
 
-  /** Adds an epoch's metric to a trial's history; true when it is the sweep's new best. */
-  private recordEpoch(sweep: ActiveSweep, trial: Trial, event: Extract<JobEvent, { type: 'epoch' }>): boolean {
+  /** Adds an epoch's metric to a trial's history. */
+  private recordEpoch(sweep: ActiveSweep, trial: Trial, event: EpochEvent): void {
     const value = metricOf(event, sweep.record.spec.metric);
-    if (value === undefined) return false;
-    const oriented = sweep.record.spec.mode === 'max' ? value : -value;
+    if (value === undefined) return;
     trial.history.length = event.epoch - 1;
-    trial.history.push(oriented);
-    const best = sweep.best;
-    if (best !== undefined && oriented <= (sweep.record.spec.mode === 'max' ? best.metric : -best.metric)) return false;
-    sweep.best = { trial, metric: value, epoch: event.epoch };
+    trial.history.push(sweep.record.spec.mode === 'max' ? value : -value);
+  }
+
+  /** Makes a succeeded trial the sweep's best when its final score beats the best's; true when it did. */
+  private rank(sweep: ActiveSweep, trial: Trial): boolean {
+    const score = finalScore(trial);
+    if (trial.status !== 'succeeded' || score === undefined) return false;
+    const best = sweep.best === undefined ? undefined : finalScore(sweep.best);
+    if (best !== undefined && score <= best) return false;
+    sweep.best = trial;
     return true;
+  }
+
+  /** The metric in the sweep's own sense (not oriented). */
+  private metricValue(sweep: ActiveSweep, score: number): number {
+    return sweep.record.spec.mode === 'max' ? score : -score;
   }
 
   private async onJobEvent(sweep: ActiveSweep, event: JobEvent): Promise<void> {
     const trial = sweep.trials.get(event.jobId);
     if (trial === undefined) return;
     const { id: sweepId, spec } = sweep.record;
+    const score = finalScore(trial);
     const trialEvent = (status: TrialStatus): UnsequencedSweepEvent => ({
       type: 'trial',
       sweepId,
@@ -230,29 +251,36 @@ export class Sweeps implements EpochJudge {
       jobId: trial.jobId,
       status,
       values: trial.values,
-      ...(trial.history.length === 0 ? {} : { metric: (spec.mode === 'max' ? 1 : -1) * Math.max(...trial.history) }),
+      ...(score === undefined ? {} : { metric: this.metricValue(sweep, score) }),
     });
     if (event.type === 'status') {
-      if (trial.status === 'stopped') return;
       trial.status = event.status;
       if (event.status === 'running') await this.emit(sweep, trialEvent('running'));
       return;
     }
     if (event.type === 'epoch') {
-      if (this.recordEpoch(sweep, trial, event)) {
-        const { metric, epoch } = sweep.best as { metric: number; epoch: number };
-        await this.emit(sweep, { type: 'best', sweepId, trial: trial.index, jobId: trial.jobId, metric, epoch, values: trial.values });
-      }
+      this.recordEpoch(sweep, trial, event);
       const others = [...sweep.trials.values()].filter((other) => other !== trial).map((other) => other.history);
-      if (spec.stopping !== undefined && trial.status === 'running' && shouldStop(spec.stopping, trial.history, others, trial.epochs)) {
-        trial.status = 'stopped';
+      if (spec.stopping !== undefined && trial.status === 'running' && !trial.stopped && shouldStop(spec.stopping, trial.history, others, trial.epochs)) {
+        // The verdict is kept first, so a restart before the job ends still carries it out.
+        trial.stopped = true;
         await this.store.markTrialStopped(trial.jobId);
-        await this.scheduler.cancel(trial.jobId);
+        await this.scheduler.stop(trial.jobId);
       }
       return;
     }
-    if (trial.status !== 'stopped') trial.status = event.status;
+    trial.status = event.status;
     await this.emit(sweep, trialEvent(trial.status));
+    if (this.rank(sweep, trial) && score !== undefined)
+      await this.emit(sweep, {
+        type: 'best',
+        sweepId,
+        trial: trial.index,
+        jobId: trial.jobId,
+        metric: this.metricValue(sweep, score),
+        epoch: trial.history.length,
+        values: trial.values,
+      });
     await this.advance(sweep);
   }
 
@@ -304,7 +332,7 @@ export class Sweeps implements EpochJudge {
     if (round === 0) return sameRound.map((index) => ({ values: draw(index, fullBox(space)), round }));
     const earlier = [...sweep.trials.values()].filter((trial) => trial.round < round);
     if (earlier.some((trial) => OPEN.has(trial.status))) return [];
-    const scored = earlier.filter((trial) => trial.history.length > 0).sort((a, b) => Math.max(...b.history) - Math.max(...a.history));
+    const scored = earlier.filter((trial) => trial.history.length > 0).sort((a, b) => (finalScore(b) as number) - (finalScore(a) as number));
     const best = scored.slice(0, Math.max(2, Math.ceil(scored.length * BEST_SHARE)));
     const box = best.length === 0 ? fullBox(space) : boxAround(space, best.map((trial) => trial.values));
     return sameRound.map((index) => ({ values: draw(index, box), round }));
@@ -312,7 +340,7 @@ export class Sweeps implements EpochJudge {
 
   private async finish(sweep: ActiveSweep, status: 'succeeded' | 'cancelled'): Promise<void> {
     sweep.record = { ...sweep.record, status };
-    this.notify(sweep.record.id, await this.store.finishSweep(sweep.record.id, status, { type: 'done', sweepId: sweep.record.id, status }));
+    this.hub.publishSweep(await this.store.finishSweep(sweep.record.id, status, { type: 'done', sweepId: sweep.record.id, status }));
     this.active.delete(sweep.record.id);
     for (const jobId of sweep.trials.keys()) this.sweepOfJob.delete(jobId);
   }
@@ -343,24 +371,21 @@ export class Sweeps implements EpochJudge {
     for (const stored of await this.store.trials(id)) {
       const job = (await this.store.getJob(stored.jobId)) as JobRecord;
       let metric: number | undefined;
-      let bestEpoch: number | undefined;
+      let best: { metric: number; epoch: number } | undefined;
       let epochs = 0;
-      for (const event of await this.store.eventsAfter(stored.jobId, 0, Number.MAX_SAFE_INTEGER)) {
-        if (event.type !== 'epoch') continue;
+      for (const event of await this.store.epochs(stored.jobId)) {
         epochs = event.epoch;
-        const value = metricOf(event, spec.metric);
-        if (value !== undefined && (metric === undefined || sign * value > sign * metric)) {
-          metric = value;
-          bestEpoch = event.epoch;
-        }
+        metric = metricOf(event, spec.metric);
+        if (metric !== undefined && (best === undefined || sign * metric > sign * best.metric)) best = { metric, epoch: event.epoch };
       }
       ranked.push({
         trial: stored.index,
         jobId: stored.jobId,
         round: stored.round,
-        status: stored.stopped ? 'stopped' : job.status,
+        status: job.status,
         values: stored.values,
-        ...(metric === undefined ? {} : { metric, bestEpoch: bestEpoch as number }),
+        ...(metric === undefined ? {} : { metric }),
+        ...(best === undefined ? {} : { bestMetric: best.metric, bestEpoch: best.epoch }),
         epochs,
       });
     }

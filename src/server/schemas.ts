@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { GRADIENT_CHECK_COORDINATES } from '../engine/index.js';
 import { ModelSchema, LossName } from '../jobs/spec.js';
 import { JobErrorSchema, JobResultSchema, JobStatusSchema, EpochEventSchema } from '../jobs/events.js';
+import { ControlStatusSchema } from '../jobs/status.js';
 import { JobSpecSchema } from '../jobs/spec.js';
 
 const Strict = { additionalProperties: false } as const;
@@ -30,12 +31,37 @@ export const JobViewSchema = Type.Object(
 );
 export type JobView = Static<typeof JobViewSchema>;
 
+/** Jobs in one page of the list when the client names no limit. */
+export const JOB_PAGE_SIZE = 100;
+
 export const JobListQuery = Type.Object(
   {
     status: Type.Optional(JobStatusSchema),
-    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+    sweep: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "a sweep's id for its trials, or 'none' for the jobs of no sweep" })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'jobs whose name contains this, in any case' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: JOB_PAGE_SIZE })),
+    cursor: Type.Optional(Type.String({ maxLength: 64, description: "the previous page's nextCursor" })),
   },
   Strict,
+);
+
+export const JobPageSchema = Type.Object(
+  {
+    jobs: Type.Array(JobViewSchema, { description: 'newest first' }),
+    nextCursor: Type.Optional(Type.String({ description: 'pass as cursor for the next (older) page; absent on the last' })),
+  },
+  { $id: 'JobPage' },
+);
+
+export const ControlReplySchema = Type.Object(
+  {
+    id: Type.String(),
+    status: Type.Unsafe<Static<typeof ControlStatusSchema>>({
+      ...ControlStatusSchema,
+      description: "200: the status reached; 202: 'pausing' or 'cancelling', for a running job that stops at its next mini-batch (cancel) or epoch (pause); its events then report the status",
+    }),
+  },
+  { $id: 'ControlReply' },
 );
 
 export const SubmittedSchema = Type.Object({ id: Type.String(), status: Type.Literal('queued') });
@@ -100,6 +126,15 @@ export const DatasetViewSchema = Type.Object(
     outputs: Type.Optional(Type.Integer({ description: 'values per row, for regression targets' })),
     testRows: Type.Integer({ description: "rows of the dataset's own test part" }),
     featureNames: Type.Array(Type.String()),
+    label: Type.Optional(
+      Type.Object(
+        {
+          name: Type.String({ description: 'the header name of the label column' }),
+          inferred: Type.Boolean({ description: 'true when no label= named it, so the last column was taken' }),
+        },
+        { description: "in a CSV upload's reply: the column read as the label" },
+      ),
+    ),
   },
   { $id: 'Dataset' },
 );

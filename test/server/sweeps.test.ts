@@ -34,15 +34,32 @@ t.test('a random sweep runs every trial, ranks them, streams its events and name
   t.same(metrics, [...metrics].sort((a, b) => b - a), 'ranked best first');
   t.equal(sweep.best.jobId, sweep.trials[0].jobId);
   t.equal((await call(service, 'GET', sweep.best.model)).status, 200);
+  // The ranking's number is the final epoch's, the one whose weights the model has.
+  for (const trial of sweep.trials as { jobId: string; metric: number; bestMetric: number }[]) {
+    const { epochs } = (await call(service, 'GET', `/v1/jobs/${trial.jobId}/metrics`)).body;
+    t.equal(trial.metric, epochs.at(-1).dev.accuracy, `trial ${trial.jobId} ranks by its last epoch`);
+    t.equal(trial.bestMetric, Math.max(...epochs.map((epoch: { dev: { accuracy: number } }) => epoch.dev.accuracy)));
+  }
+  const bestTrial = (await call(service, 'GET', `/v1/jobs/${sweep.best.jobId}`)).body;
+  t.equal(bestTrial.result.dev.accuracy, sweep.best.metric, "the best model's own dev accuracy is the ranked one");
   t.equal(sweep.spec.parallel, 2, 'parallel defaults to the concurrency');
 
   const closed = await stream.closed;
   t.equal(closed.code, 1000);
-  const sweepEvents = stream.events.filter((event) => 'sweepId' in event) as unknown as { type: string; status?: string; trial?: number }[];
+  const sweepEvents = stream.events as unknown as { seq: number; sweepId: string; type: string; status?: string; trial?: number; epoch?: number }[];
+  t.ok(sweepEvents.every((event) => event.sweepId === submitted.body.id), 'only the sweep’s own events');
+  t.same(sweepEvents.map((event) => event.seq), sweepEvents.map((_, index) => index + 1), 'one seq space: 1, 2, 3, ...');
   t.equal(sweepEvents.filter((event) => event.type === 'trial' && event.status === 'succeeded').length, 6);
+  t.equal(sweepEvents.filter((event) => event.type === 'epoch').length, 6 * 4, "every trial's every epoch");
   t.ok(sweepEvents.some((event) => event.type === 'best'));
   t.match(sweepEvents.at(-1), { type: 'done', status: 'succeeded' });
-  t.ok(stream.events.some((event) => 'jobId' in event && event.type === 'epoch'), "trials' job events come through");
+
+  const replay = openEvents(service, `/v1/sweeps/${submitted.body.id}/events?since=0`);
+  t.equal((await replay.closed).code, 1000);
+  t.same(replay.events, stream.events, 'a finished sweep replays exactly what was sent live, epochs included');
+  const later = openEvents(service, `/v1/sweeps/${submitted.body.id}/events?since=10`);
+  await later.closed;
+  t.same(later.events, stream.events.slice(10), 'since=10 sends the events after seq 10');
 
   // A client that comes back after the done event gets nothing more, and a normal close.
   const lastSeq = (sweepEvents.at(-1) as unknown as { seq: number }).seq;
@@ -113,6 +130,13 @@ t.test('early stopping stops trials that fall behind, marks them stopped and fre
   t.ok(stopped.every((trial: { epochs: number }) => trial.epochs < 9), 'stopped before their last epoch');
   t.notOk(sweep.trials.some((trial: { status: string }) => trial.status === 'failed'), 'stopped is not failed');
   t.equal(sweep.trials.length, 12);
+  const stoppedJob = (await call(service, 'GET', `/v1/jobs/${stopped[0].jobId}`)).body;
+  t.equal(stoppedJob.status, 'stopped', 'the job says stopped too, not cancelled');
+  const listed = (await call(service, 'GET', `/v1/jobs?status=stopped&sweep=${submitted.body.id}`)).body.jobs;
+  t.equal(listed.length, stopped.length, 'and so does the jobs list');
+  const events = openEvents(service, `/v1/jobs/${stopped[0].jobId}/events`);
+  await events.closed;
+  t.match(events.events.at(-1), { type: 'done', status: 'stopped' }, 'and its done event');
 });
 
 t.test('cancel ends a sweep: open trials are cancelled and no new one starts', async (t) => {

@@ -4,8 +4,8 @@
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { WebSocket } from 'ws';
-import { TRANSITIONS } from '../../jobs/index.js';
-import { notFound } from '../errors.js';
+import { isFinal, JobEventSchema } from '../../jobs/index.js';
+import { ErrorSchema, notFound } from '../errors.js';
 import { EventsQuery, IdParams } from '../schemas.js';
 import type { Services } from '../context.js';
 
@@ -128,7 +128,14 @@ export const eventRoutes: FastifyPluginAsync<Services & { sockets: SocketRegistr
     '/v1/jobs/:id/events',
     {
       websocket: true,
-      schema: { summary: "a job's events (websocket): the history after since, then live ones", params: IdParams, querystring: EventsQuery },
+      schema: {
+        summary: "a job's events (websocket): the history after since, then live ones",
+        operationId: 'followJobEvents',
+        tags: ['jobs'],
+        params: IdParams,
+        querystring: EventsQuery,
+        response: { 101: JobEventSchema, 404: ErrorSchema },
+      },
       // Refused with a plain HTTP 404 before the upgrade.
       preValidation: async (request) => {
         const { id } = request.params as { id: string };
@@ -146,8 +153,8 @@ export const eventRoutes: FastifyPluginAsync<Services & { sockets: SocketRegistr
         lastReason: 'job finished',
         finalSeq: async () => {
           const job = await store.getJob(id);
-          // A job that can go nowhere else has ended: its done event is its last.
-          return job !== undefined && TRANSITIONS[job.status].length === 0 ? job.lastSeq : undefined;
+          // A job that has ended has its done event as its last.
+          return job !== undefined && isFinal(job.status) ? job.lastSeq : undefined;
         },
       });
     },
@@ -155,7 +162,10 @@ export const eventRoutes: FastifyPluginAsync<Services & { sockets: SocketRegistr
 
   app.get(
     '/v1/events',
-    { websocket: true, schema: { summary: "every job's events as they happen (websocket)" } },
+    {
+      websocket: true,
+      schema: { summary: "every job's events as they happen (websocket)", operationId: 'followEvents', tags: ['jobs'], response: { 101: JobEventSchema } },
+    },
     (socket, request) => {
       sockets.add(socket);
       const unsubscribe = hub.subscribe('*', (event) => void sendBounded(socket, event, () => 'too far behind: reconnect, and replay jobs with since='));

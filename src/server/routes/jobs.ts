@@ -7,10 +7,14 @@ import { Type } from '@sinclair/typebox';
 import { Model } from '../../engine/index.js';
 import { admit } from '../../jobs/admission.js';
 import { JobSpecSchema, type ControlResult } from '../../jobs/index.js';
+import { SavedModelSchema } from '../../engine/model-format.js';
 import { ApiError, ErrorSchema, notFound } from '../errors.js';
 import {
+  ControlReplySchema,
   IdParams,
+  JOB_PAGE_SIZE,
   JobListQuery,
+  JobPageSchema,
   JobViewSchema,
   MetricsSchema,
   PatchJobSchema,
@@ -51,11 +55,11 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
     return job;
   };
 
-  const control = async (id: string, result: ControlResult, action: string) => {
+  /** Throws the error a refused control request answers. */
+  const refuse = async (id: string, result: ControlResult, action: string): Promise<never> => {
     if (result === 'not-found') throw notFound('job', id);
     const job = await findJob(id);
-    if (result === 'conflict') throw new ApiError(409, 'INVALID_STATE', `cannot ${action} a job that is ${job.status}`);
-    return job;
+    throw new ApiError(409, 'INVALID_STATE', `cannot ${action} a job that is ${job.status}`);
   };
 
   app.post(
@@ -63,7 +67,7 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
     {
       bodyLimit: 256 * 1024,
       config: { invalidBodyCode: 'INVALID_SPEC' },
-      schema: { summary: 'submit a training job', body: JobSpecSchema, response: { 202: SubmittedSchema, ...Errors } },
+      schema: { summary: 'submit a training job', operationId: 'submitJob', tags: ['jobs'], body: JobSpecSchema, response: { 202: SubmittedSchema, ...Errors } },
     },
     async (request, reply) => {
       await admit(request.body, store, config.jobMemoryBytes);
@@ -76,27 +80,38 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
 
   app.get(
     '/v1/jobs',
-    { schema: { summary: 'jobs, newest first', querystring: JobListQuery, response: { 200: Type.Object({ jobs: Type.Array(JobViewSchema) }) } } },
-    async (request) => ({ jobs: await store.listJobs(request.query) }),
+    {
+      schema: {
+        summary: 'jobs, newest first, a page at a time, filtered by status, sweep and name',
+        operationId: 'listJobs',
+        tags: ['jobs'],
+        querystring: JobListQuery,
+        response: { 200: JobPageSchema, 400: ErrorSchema },
+      },
+    },
+    async (request) => {
+      const { limit = JOB_PAGE_SIZE, ...filters } = request.query;
+      try {
+        return await store.listJobs({ ...filters, limit });
+      } catch (error) {
+        if (error instanceof RangeError) throw new ApiError(400, 'INVALID_CURSOR', error.message, '/cursor');
+        throw error;
+      }
+    },
   );
 
   app.get(
     '/v1/jobs/:id',
-    { schema: { summary: 'one job', params: IdParams, response: { 200: JobViewSchema, ...Errors } } },
+    { schema: { summary: 'one job', operationId: 'getJob', tags: ['jobs'], params: IdParams, response: { 200: JobViewSchema, ...Errors } } },
     async (request) => findJob(request.params.id),
   );
 
   app.get(
     '/v1/jobs/:id/metrics',
-    { schema: { summary: "a job's epoch metrics so far", params: IdParams, response: { 200: MetricsSchema, ...Errors } } },
+    { schema: { summary: "a job's epoch metrics so far", operationId: 'getJobMetrics', tags: ['jobs'], params: IdParams, response: { 200: MetricsSchema, ...Errors } } },
     async (request) => {
       const job = await findJob(request.params.id);
-      const events = await store.eventsAfter(job.id, 0, Number.MAX_SAFE_INTEGER);
-      const epochs = events.flatMap((event) => {
-        if (event.type !== 'epoch') return [];
-        const { seq, type, jobId, ...metrics } = event;
-        return [metrics];
-      });
+      const epochs = (await store.epochs(job.id)).map(({ seq, type, jobId, ...metrics }) => metrics);
       return { jobId: job.id, epochs };
     },
   );
@@ -108,16 +123,55 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
   ] as const) {
     app.post(
       `/v1/jobs/:id/${action}`,
-      { schema: { summary: `${action} a job`, params: IdParams, response: { 200: JobViewSchema, ...Errors } } },
-      async (request) => control(request.params.id, await run(request.params.id), action),
+      {
+        schema: {
+          summary: `${action} a job`,
+          description:
+            "200 with the status reached, or 202 with 'pausing' or 'cancelling' for a running job: it stops at its next mini-batch (cancel) or at the end of its epoch (pause), and its events then say so.",
+          operationId: `${action}Job`,
+          tags: ['jobs'],
+          params: IdParams,
+          response: { 200: ControlReplySchema, 202: ControlReplySchema, ...Errors },
+        },
+      },
+      async (request, reply) => {
+        const { id } = request.params;
+        const result = await run(id);
+        if (result === 'not-found' || result === 'conflict') return refuse(id, result, action);
+        return reply.code(result === 'pausing' || result === 'cancelling' ? 202 : 200).send({ id, status: result });
+      },
     );
   }
+
+  app.delete(
+    '/v1/jobs/:id',
+    {
+      schema: {
+        summary: 'delete a finished job with its events and model',
+        description: "409 JOB_ACTIVE while it is queued, running or paused (cancel it first); 409 JOB_IN_SWEEP for a sweep's trial (delete the sweep).",
+        operationId: 'deleteJob',
+        tags: ['jobs'],
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'deleted' }), ...Errors },
+      },
+    },
+    async (request, reply) => {
+      const job = await findJob(request.params.id);
+      if (job.sweepId !== undefined)
+        throw new ApiError(409, 'JOB_IN_SWEEP', `job ${job.id} is a trial of sweep ${job.sweepId}: delete the sweep instead`);
+      if (!(await store.deleteJob(job.id)))
+        throw new ApiError(409, 'JOB_ACTIVE', `job ${job.id} is ${(await findJob(job.id)).status}: cancel it before deleting it`);
+      return reply.code(204).send(null);
+    },
+  );
 
   app.patch(
     '/v1/jobs/:id',
     {
       schema: {
         summary: "set a job's learning rate from its next epoch",
+        operationId: 'setJobLearningRate',
+        tags: ['jobs'],
         params: IdParams,
         body: PatchJobSchema,
         response: { 200: JobViewSchema, ...Errors },
@@ -125,7 +179,9 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
     },
     async (request) => {
       const { id } = request.params;
-      return control(id, await scheduler.setLearningRate(id, request.body.learningRate), 'change the learning rate of');
+      const result = await scheduler.setLearningRate(id, request.body.learningRate);
+      if (result === 'not-found' || result === 'conflict') return refuse(id, result, 'change the learning rate of');
+      return findJob(id);
     },
   );
 
@@ -139,7 +195,7 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
   plain.get<{ Params: { id: string } }>(
     '/v1/jobs/:id/model',
     // The stored JSON goes out as it is: no second serialization of the weights.
-    { schema: { summary: 'the trained model (saved-model JSON, docs/model-format.md)', params: IdParams, response: Errors } },
+    { schema: { summary: 'the trained model (saved-model JSON, docs/model-format.md)', operationId: 'getJobModel', tags: ['jobs'], params: IdParams, response: { 200: SavedModelSchema, ...Errors } } },
     async (request, reply) => {
       const model = await trainedModel(request.params.id);
       return reply
@@ -155,6 +211,8 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
       bodyLimit: 32 * 1024 * 1024,
       schema: {
         summary: 'outputs (and classes) of the trained model for rows of raw features',
+        operationId: 'predict',
+        tags: ['jobs'],
         params: IdParams,
         body: PredictRequestSchema,
         response: { 200: PredictReplySchema, ...Errors },
