@@ -62,6 +62,7 @@ export function parseCsv(text: string | Uint8Array, options: CsvOptions = {}): L
     train: { x: train.x, y: encoded.train, rows: train.rows, features },
     featureNames,
     labels: encoded.labels,
+    ...(labelName === undefined ? {} : { labelColumn: labelName }),
   };
   if (test && encoded.test) loaded.test = { x: test.x, y: encoded.test, rows: test.rows, features };
   return loaded;

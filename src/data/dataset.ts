@@ -30,6 +30,8 @@ export interface LoadedDataset {
   /** One name per feature column. */
   featureNames: string[];
   labels: Labels;
+  /** A CSV's label column, by its header name. */
+  labelColumn?: string;
 }
 
 /** A new Dataset of the given rows, in the given order. */

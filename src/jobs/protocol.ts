@@ -60,7 +60,7 @@ export interface WorkerError {
   path?: string;
 }
 
-export type ImportedDataset = Pick<LoadedDataset, 'name' | 'featureNames' | 'labels'> & { rows: number; features: number; testRows: number };
+export type ImportedDataset = Pick<LoadedDataset, 'name' | 'featureNames' | 'labels' | 'labelColumn'> & { rows: number; features: number; testRows: number };
 
 export type FromWorker =
   | { type: 'heartbeat' }

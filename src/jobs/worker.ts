@@ -115,11 +115,11 @@ async function importDataset(task: ImportTask): Promise<FromWorker> {
       ? parseCsv(bytes, { ...options, ...(task.label === undefined ? {} : { label: task.label }) })
       : parseJson(bytes, options);
   writeDatasetArrays(task.directory, loaded);
-  const { name, featureNames, labels, train, test } = loaded;
+  const { name, featureNames, labels, labelColumn, train, test } = loaded;
   return {
     type: 'imported',
     // A JSON body's own name, when it has one, names the dataset.
-    dataset: { name, featureNames, labels, rows: train.rows, features: train.features, testRows: test?.rows ?? 0 },
+    dataset: { name, featureNames, labels, ...(labelColumn === undefined ? {} : { labelColumn }), rows: train.rows, features: train.features, testRows: test?.rows ?? 0 },
   };
 }
 

@@ -33,7 +33,17 @@ t.test('an uploaded CSV is listed, read, trained on and deleted', async (t) => {
   const uploaded = await call(service, 'POST', '/v1/datasets?name=blobs&label=kind', blobsCsv(300), csvHeaders);
   t.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
   const id = uploaded.body.id as string;
-  t.match(uploaded.body, { id: /^ds_/, name: 'blobs', rows: 300, features: 2, classes: 3, classNames: ['east', 'north', 'south'], featureNames: ['x1', 'x2'], testRows: 0 });
+  t.match(uploaded.body, {
+    id: /^ds_/,
+    name: 'blobs',
+    rows: 300,
+    features: 2,
+    classes: 3,
+    classNames: ['east', 'north', 'south'],
+    featureNames: ['x1', 'x2'],
+    testRows: 0,
+    label: { name: 'kind', inferred: false },
+  });
   t.equal(uploaded.headers.get('location'), `/v1/datasets/${id}`);
   t.same(filesIn('uploads'), [], 'the raw upload is not kept');
 
@@ -42,7 +52,8 @@ t.test('an uploaded CSV is listed, read, trained on and deleted', async (t) => {
   t.same(listed.body.datasets.map((dataset: { id: string }) => dataset.id), [id]);
   const read = await call(service, 'GET', `/v1/datasets/${id}`);
   t.equal(read.status, 200);
-  t.same(read.body, uploaded.body, 'GET gives what the upload answered');
+  const { label: _label, ...described } = uploaded.body;
+  t.same(read.body, described, 'GET gives what the upload answered but the note on its label');
 
   const submitted = await call(service, 'POST', '/v1/jobs', {
     dataset: id,
@@ -79,10 +90,59 @@ t.test('an uploaded CSV is listed, read, trained on and deleted', async (t) => {
   t.match(orphan, { status: 400, body: { error: { code: 'DATASET_NOT_FOUND', path: '/dataset' } } }, 'a job cannot use it any more');
 });
 
+t.test('without label= the reply says the last column was taken as the label', async (t) => {
+  const uploaded = await call(service, 'POST', '/v1/datasets', 'x1,x2,species\n1,2,a\n3,4,b\n', csvHeaders);
+  t.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
+  t.match(uploaded.body, { featureNames: ['x1', 'x2'], classNames: ['a', 'b'], label: { name: 'species', inferred: true } });
+  t.equal((await call(service, 'DELETE', `/v1/datasets/${uploaded.body.id}`)).status, 204);
+});
+
+t.test("a file sent the way curl's other flags send it answers 415 saying how to send it", async (t) => {
+  const csv = 'x1,x2,label\n1,2,a\n3,4,b\n';
+  const form = () => {
+    const body = new FormData();
+    body.append('file', new Blob([csv], { type: 'text/csv' }), 'data.csv');
+    return body;
+  };
+  const send = async (init: RequestInit) => {
+    const response = await fetch(`${service.url}/v1/datasets`, { method: 'POST', ...init });
+    return { status: response.status, body: (await response.json()) as { error: { code: string; message: string } } };
+  };
+  const cases = [
+    { name: 'curl --data-binary without a content type (a urlencoded form)', init: { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: csv }, why: /application\/x-www-form-urlencoded/ },
+    { name: 'curl -F (multipart/form-data)', init: { body: form() }, why: /curl -F/ },
+    { name: 'curl -F under a text/csv content type', init: { headers: { 'content-type': 'text/csv; boundary=------------------------ef4800c36367a9af' }, body: csv }, why: /curl -F/ },
+    { name: 'no content type at all', init: { body: new TextEncoder().encode(csv) }, why: /no content type/ },
+    { name: 'text/plain', init: { headers: { 'content-type': 'text/plain' }, body: csv }, why: /not text\/plain/ },
+  ];
+  for (const { name, init, why } of cases) {
+    const reply = await send(init);
+    t.test(name, async (t) => {
+      t.equal(reply.status, 415);
+      t.equal(reply.body.error.code, 'UNSUPPORTED_MEDIA_TYPE');
+      t.match(reply.body.error.message, why);
+      t.match(reply.body.error.message, "-H 'content-type: text/csv' --data-binary @file.csv", 'says what to send');
+    });
+  }
+  t.same((await call(service, 'GET', '/v1/datasets')).body.datasets, [], 'none was kept');
+  t.same(filesIn('uploads'), [], 'no upload left on disk');
+});
+
+t.test('a CSV with its line breaks dropped (curl -d) answers 400 saying so', async (t) => {
+  // What curl -d @file.csv sends: the lines run together.
+  const reply = await call(service, 'POST', '/v1/datasets', 'x1,x2,label1,2,a3,4,b', csvHeaders);
+  t.equal(reply.status, 400);
+  t.equal(reply.body.error.code, 'INVALID_DATA');
+  t.match(reply.body.error.message, /no line breaks: curl -d drops them, --data-binary keeps them/);
+  const kept = await call(service, 'POST', '/v1/datasets', 'x1,x2,label\n1,2,a\n3,abc,b\n', csvHeaders);
+  t.notMatch(kept.body.error.message, /line breaks/, 'a file with its line breaks gets no such hint');
+});
+
 t.test('a JSON upload {name, x, y} works the same way', async (t) => {
   const uploaded = await call(service, 'POST', '/v1/datasets', { name: 'xor', x: [[0, 0], [0, 1], [1, 0], [1, 1]], y: [0, 1, 1, 0] });
   t.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
   t.match(uploaded.body, { name: 'xor', rows: 4, features: 2, classes: 2 }, "named by the body's name");
+  t.notOk('label' in uploaded.body, 'no label column to report');
   const renamed = await call(service, 'POST', '/v1/datasets?name=renamed', { name: 'xor', x: [[0, 0], [1, 1]], y: ['no', 'yes'] });
   t.match(renamed.body, { name: 'renamed', rows: 2, classes: 2, classNames: ['no', 'yes'] }, 'the query names it over the body');
   const bad = await call(service, 'POST', '/v1/datasets', { name: 'xor', x: [[0, 0], [0]], y: [0, 1] });

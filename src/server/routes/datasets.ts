@@ -22,23 +22,48 @@ function datasetView(record: DatasetRecord) {
   return { ...rest, classes: labels.count, ...(labels.names === undefined ? {} : { classNames: labels.names }) };
 }
 
-/** Passes bytes on until `limit`, then fails with 413. */
-function capped(limit: number): Transform {
+/** Passes bytes on until `limit`, then fails with 413; notes whether a line break went by. */
+function capped(limit: number): { stream: Transform; hadLineBreak(): boolean } {
   let seen = 0;
-  return new Transform({
+  let lineBreak = false;
+  const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       seen += chunk.length;
+      lineBreak ||= chunk.includes(0x0a) || chunk.includes(0x0d);
       if (seen > limit) callback(new ApiError(413, 'BODY_TOO_LARGE', `the upload is over ${limit} bytes (CAVIAR_MAX_UPLOAD_MB)`));
       else callback(null, chunk);
     },
   });
+  return { stream, hadLineBreak: () => lineBreak };
+}
+
+const HOW_TO_SEND =
+  "send the CSV itself as the body: curl -H 'content-type: text/csv' --data-binary @file.csv (or JSON {name, x, y} as application/json)";
+
+/** The upload's format by its content type, or a 415 that says what to send instead. */
+function uploadFormat(contentType: string | undefined): 'csv' | 'json' {
+  const type = contentType?.split(';', 1)[0]?.trim().toLowerCase();
+  // curl -F under -H 'content-type: text/csv' sends a multipart form: its boundary gives it away.
+  const form = type === 'multipart/form-data' || /;\s*boundary=/i.test(contentType ?? '');
+  if (!form && type === 'text/csv') return 'csv';
+  if (!form && type === 'application/json') return 'json';
+  const why = form
+    ? 'a form upload (curl -F) is not read'
+    : !type
+      ? 'the upload has no content type'
+      : type === 'application/x-www-form-urlencoded'
+        ? "the upload came as a form (application/x-www-form-urlencoded: what curl --data-binary sends without -H 'content-type: ...')"
+        : `an upload is text/csv or application/json, not ${type}`;
+  throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `${why}; ${HOW_TO_SEND}`);
 }
 
 export const datasetRoutes: FastifyPluginAsync<Services> = async (plain, { store, scheduler, config }) => {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
-  // Bodies reach the handler as streams: they go to disk, never whole into memory.
+  // Bodies of every type reach the handler as streams: they go to disk, never whole into
+  // memory, and one of a type the handler refuses is left unread (Node discards it), so the
+  // client gets the reply rather than a connection closed under its upload.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['text/csv', 'application/json'], (_request, payload, done) => done(null, payload));
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
   app.post(
     '/v1/datasets',
@@ -50,27 +75,32 @@ export const datasetRoutes: FastifyPluginAsync<Services> = async (plain, { store
       },
     },
     async (request, reply) => {
-      const format = request.headers['content-type']?.startsWith('text/csv') ? 'csv' : 'json';
+      const format = uploadFormat(request.headers['content-type']);
       const id = newId('ds');
       const uploads = join(config.dataDirectory, 'uploads');
       await mkdir(uploads, { recursive: true });
       const file = join(uploads, `${id}.${format}`);
       const directory = store.datasetDirectory(id);
       try {
-        await pipeline(request.body as NodeJS.ReadableStream, capped(config.maxUploadBytes), createWriteStream(file));
+        const upload = capped(config.maxUploadBytes);
+        await pipeline(request.body as NodeJS.ReadableStream, upload.stream, createWriteStream(file));
         const name = request.query.name ?? `upload.${format}`;
         const { label } = request.query;
         const outcome = await scheduler.runTask({ kind: 'import', file, format, name, directory, ...(label === undefined ? {} : { label }) }, IMPORT_TIMEOUT_MS);
         if (outcome.type === 'failed') {
           const status = outcome.error.code === 'INVALID_DATA' || outcome.error.code === 'INVALID_SPEC' ? 400 : 500;
           if (status === 500) request.log.error({ error: outcome.error }, 'dataset import failed');
-          throw new ApiError(status, outcome.error.code, outcome.error.message);
+          // curl -d @file.csv drops the line breaks: the whole file arrives as one header row.
+          const hint = status === 400 && format === 'csv' && !upload.hadLineBreak() ? '; the upload has no line breaks: curl -d drops them, --data-binary keeps them' : '';
+          throw new ApiError(status, outcome.error.code, outcome.error.message + hint);
         }
         if (outcome.type !== 'imported') throw new Error(`the import answered ${outcome.type}`);
+        const { labelColumn, ...imported } = outcome.dataset;
         // The name in the query wins; then a JSON body's own name; then the default.
-        const record: DatasetRecord = { id, createdAt: new Date().toISOString(), ...outcome.dataset, name: request.query.name ?? outcome.dataset.name };
+        const record: DatasetRecord = { id, createdAt: new Date().toISOString(), ...imported, name: request.query.name ?? imported.name };
         await store.createDataset(record);
-        return reply.code(201).header('location', `/v1/datasets/${id}`).send(datasetView(record));
+        const labelNote = labelColumn === undefined ? {} : { label: { name: labelColumn, inferred: label === undefined } };
+        return reply.code(201).header('location', `/v1/datasets/${id}`).send({ ...datasetView(record), ...labelNote });
       } catch (error) {
         await rm(directory, { recursive: true, force: true });
         // The rest of an upload cut short is never read: the connection cannot carry another
