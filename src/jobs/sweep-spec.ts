@@ -89,7 +89,9 @@ export const RankedTrialSchema = Type.Object({
   round: Type.Integer({ minimum: 0, description: 'coarse-to-fine: the round that drew it' }),
   status: TrialStatusSchema,
   values: Values,
-  metric: Type.Optional(Type.Number({ description: "the sweep's metric at the trial's last epoch, whose weights its model has: the ranking's key" })),
+  metric: Type.Optional(
+    Type.Number({ description: "the sweep's metric at the epoch whose weights the trial's model has (its last, unless early stopping restored an earlier one): the ranking's key" }),
+  ),
   bestMetric: Type.Optional(Type.Number({ description: "the best value of the metric over the trial's epochs, for information" })),
   bestEpoch: Type.Optional(Type.Integer({ minimum: 1, description: 'the epoch of bestMetric' })),
   epochs: Type.Integer({ minimum: 0, description: 'epochs recorded' }),

@@ -115,10 +115,12 @@ interface Trial extends TrialRecord {
   epochs: number;
   /** The metric after each epoch, oriented so that higher is better. */
   history: number[];
+  /** The epoch whose weights its model has, once it has succeeded (early stopping may restore an earlier one). */
+  modelEpoch?: number;
 }
 
-/** A trial's score for ranking: its final epoch's metric, oriented (higher is better). */
-const finalScore = (trial: Trial): number | undefined => trial.history[trial.history.length - 1];
+/** A trial's score for ranking: the metric of the epoch its model comes from, oriented (higher is better). */
+const finalScore = (trial: Trial): number | undefined => trial.history[(trial.modelEpoch ?? trial.history.length) - 1];
 
 interface ActiveSweep {
   record: SweepRecord;
@@ -197,7 +199,7 @@ export class Sweeps implements EpochJudge {
       for (const stored of await this.store.trials(record.id)) {
         const job = (await this.store.getJob(stored.jobId)) as JobRecord;
         const epochs = applySample(record.spec.base, stored.values).training.epochs;
-        const trial: Trial = { ...stored, status: job.status, epochs, history: [] };
+        const trial: Trial = { ...stored, status: job.status, epochs, history: [], ...(job.result === undefined ? {} : { modelEpoch: job.result.epochs }) };
         this.track(sweep, trial);
         for (const event of await this.store.epochs(stored.jobId)) this.recordEpoch(sweep, trial, event);
         this.rank(sweep, trial);
@@ -243,16 +245,18 @@ export class Sweeps implements EpochJudge {
     const trial = sweep.trials.get(event.jobId);
     if (trial === undefined) return;
     const { id: sweepId, spec } = sweep.record;
-    const score = finalScore(trial);
-    const trialEvent = (status: TrialStatus): UnsequencedSweepEvent => ({
-      type: 'trial',
-      sweepId,
-      trial: trial.index,
-      jobId: trial.jobId,
-      status,
-      values: trial.values,
-      ...(score === undefined ? {} : { metric: this.metricValue(sweep, score) }),
-    });
+    const trialEvent = (status: TrialStatus): UnsequencedSweepEvent => {
+      const score = finalScore(trial);
+      return {
+        type: 'trial',
+        sweepId,
+        trial: trial.index,
+        jobId: trial.jobId,
+        status,
+        values: trial.values,
+        ...(score === undefined ? {} : { metric: this.metricValue(sweep, score) }),
+      };
+    };
     if (event.type === 'status') {
       trial.status = event.status;
       if (event.status === 'running') await this.emit(sweep, trialEvent('running'));
@@ -270,15 +274,17 @@ export class Sweeps implements EpochJudge {
       return;
     }
     trial.status = event.status;
+    if (event.result !== undefined) trial.modelEpoch = event.result.epochs;
+    const ended = finalScore(trial);
     await this.emit(sweep, trialEvent(trial.status));
-    if (this.rank(sweep, trial) && score !== undefined)
+    if (this.rank(sweep, trial) && ended !== undefined)
       await this.emit(sweep, {
         type: 'best',
         sweepId,
         trial: trial.index,
         jobId: trial.jobId,
-        metric: this.metricValue(sweep, score),
-        epoch: trial.history.length,
+        metric: this.metricValue(sweep, ended),
+        epoch: trial.modelEpoch ?? trial.history.length,
         values: trial.values,
       });
     await this.advance(sweep);
@@ -375,8 +381,10 @@ export class Sweeps implements EpochJudge {
       let epochs = 0;
       for (const event of await this.store.epochs(stored.jobId)) {
         epochs = event.epoch;
-        metric = metricOf(event, spec.metric);
-        if (metric !== undefined && (best === undefined || sign * metric > sign * best.metric)) best = { metric, epoch: event.epoch };
+        const value = metricOf(event, spec.metric);
+        // The model's epoch, once there is a model; until then the latest.
+        if (job.result === undefined || event.epoch <= job.result.epochs) metric = value;
+        if (value !== undefined && (best === undefined || sign * value > sign * best.metric)) best = { metric: value, epoch: event.epoch };
       }
       ranked.push({
         trial: stored.index,

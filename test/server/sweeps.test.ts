@@ -180,3 +180,19 @@ t.test('a sweep survives a SIGKILL of the server: finished trials kept, the rest
   }
   t.ok(after.trials.every((trial: { status: string; epochs: number }) => trial.status === 'succeeded' && trial.epochs === 15));
 });
+
+t.test("trials that restore their best epoch rank by that epoch's metric, the one their model has", async (t) => {
+  const service = await startService({ env: { CAVIAR_CONCURRENCY: '2' } });
+  t.teardown(() => service.stop('SIGKILL'));
+  const base = tinyJob(8);
+  base.training.earlyStopping = { metric: 'dev.loss', patience: 8, restoreBest: true };
+  const submitted = await call(service, 'POST', '/v1/sweeps', { base, space: lrSpace, trials: 4, seed: 11, metric: 'dev.loss' });
+  const sweep = await finishedSweep(service, submitted.body.id);
+  for (const trial of sweep.trials as { jobId: string; metric: number }[]) {
+    const job = (await call(service, 'GET', `/v1/jobs/${trial.jobId}`)).body;
+    const { epochs } = (await call(service, 'GET', `/v1/jobs/${trial.jobId}/metrics`)).body;
+    t.equal(trial.metric, epochs[job.result.epochs - 1].dev.loss, `trial ${trial.jobId}: the restored epoch ${job.result.epochs}'s dev loss`);
+  }
+  const best = (await call(service, 'GET', `/v1/jobs/${sweep.best.jobId}`)).body;
+  t.ok(Math.abs(best.result.dev.loss - sweep.best.metric) < 1e-6, "the best model's own dev loss is the ranked one");
+});
