@@ -106,9 +106,15 @@ function printResult(result: JobResult): void {
   part('dev', result.dev);
   part('test', result.test);
   const { diagnosis } = result;
-  const variance = diagnosis.variance === undefined ? '' : `, variance ${format(diagnosis.variance)}`;
-  console.log(`diagnosis: ${diagnosis.verdict} (avoidable bias ${format(diagnosis.avoidableBias)}${variance})`);
+  const bias = diagnosis.avoidableBiasIsUpperBound
+    ? `avoidable bias at most ${format(diagnosis.avoidableBias)}, measured against 0 error`
+    : `avoidable bias ${format(diagnosis.avoidableBias)}`;
+  // A dev error below the train error is no variance, not a negative amount of it (a note says why).
+  const variance =
+    diagnosis.variance === undefined ? '' : diagnosis.variance < 0 ? '; no variance' : `; variance ${format(diagnosis.variance)}`;
+  console.log(`diagnosis: ${diagnosis.verdict} (${bias}${variance})`);
   for (const advice of diagnosis.advice) console.log(`  - ${advice}`);
+  for (const note of diagnosis.notes ?? []) console.log(`  note: ${note}`);
   const early = result.earlyStopping;
   if (early?.stoppedAt !== undefined)
     console.log(`early stopping: stopped after epoch ${early.stoppedAt}; best epoch ${early.bestEpoch}${early.restored ? ', its weights restored' : ''}`);

@@ -73,6 +73,24 @@ t.test('train prints a line per epoch and the diagnosis, and --save writes a usa
   t.match(lines[1], /^[01],0\.\d+|^[01],[\d.e-]+,/);
 });
 
+t.test("the quick start's diagnosis calls its bias an upper bound and prints no negative variance", async (t) => {
+  const quickstart = fileURLToPath(new URL('../examples/moons-quickstart.json', import.meta.url));
+  const { code, stdout, stderr } = await caviar('train', quickstart);
+  t.equal(code, 0, stderr);
+  t.match(stdout, /^diagnosis: .*\(avoidable bias at most 0\.\d+, measured against 0 error; (no variance|variance 0\.\d+)\)$/m);
+  t.match(stdout, /^ {2}note: no human-level error given .* upper bound/m);
+  t.notMatch(stdout, /variance -/);
+  // Its dev error comes out below its train error (0.9700 against 0.9686 here): said in
+  // words, not as a negative variance.
+  const accuracy = (part: string) => Number(new RegExp(`^${part} +loss [\\d.]+ +accuracy ([\\d.]+)$`, 'm').exec(stdout)?.[1]);
+  if (accuracy('dev') > accuracy('train')) {
+    t.match(stdout, /no variance\)$/m);
+    t.match(stdout, /^ {2}note: the dev error is below the train error/m);
+  } else {
+    t.match(stdout, /; variance 0\.\d+\)$/m);
+  }
+});
+
 t.test('--checkpoint then --resume ends where one uninterrupted run ends', async (t) => {
   const straightModel = join(directory, 'straight.json');
   await caviar('train', writeSpec('straight.json', 8), '--save', straightModel);
