@@ -2,7 +2,7 @@
 // per resource. index.ts starts it; tests build it the same way.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { pino, type Logger } from 'pino';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -11,6 +11,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { EngineError, validate } from '../engine/index.js';
 import { ApiError, installErrorHandler } from './errors.js';
 import type { Services } from './context.js';
+import { openApiOptions } from './openapi.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { eventRoutes, SocketRegistry } from './routes/events.js';
@@ -21,7 +22,7 @@ import { sweepRoutes } from './routes/sweeps.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Open without a token: the health checks a container runtime calls. */
+    /** Open without a token: the health checks a container runtime calls, the API's document and UI, the dashboard's files. */
     public?: boolean;
   }
 }
@@ -41,7 +42,7 @@ function offeredProtocols(request: FastifyRequest): string[] {
 }
 
 /**
- * Bearer auth on every route but the health checks. Browsers cannot set headers on a
+ * Bearer auth on every route but the public ones (config.public). Browsers cannot set headers on a
  * websocket, so an upgrade may carry the token as a `bearer.<token>` subprotocol; it is
  * checked, with the Origin, before the upgrade.
  */
@@ -61,6 +62,12 @@ function authenticate(request: FastifyRequest, token: string | undefined): void 
   if (header !== undefined && sameSecret(header, `Bearer ${token}`)) return;
   if (upgrade && offeredProtocols(request).some((p) => p.startsWith(BEARER_PROTOCOL) && sameSecret(p.slice(BEARER_PROTOCOL.length), token))) return;
   throw new ApiError(401, 'UNAUTHORIZED', 'a valid token is needed: Authorization: Bearer <token>');
+}
+
+async function requireUpgrade(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (request.ws) return;
+  void reply.header('upgrade', 'websocket').header('connection', 'upgrade');
+  throw new ApiError(426, 'UPGRADE_REQUIRED', `${request.url.split('?')[0]} is a websocket: connect with Upgrade: websocket`, '/headers/upgrade');
 }
 
 /** Query parameters whose values are secrets. None is taken from a URL, but clients put them there. */
@@ -131,23 +138,27 @@ export async function buildApp(services: Services, sockets = new SocketRegistry(
 
   app.addHook('onRequest', async (request) => authenticate(request, config.token));
 
-  await app.register(swagger, {
-    // Shared schemas appear in the document under their own names (JobSpec, Job, ...).
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `schema${index}`) },
-    openapi: {
-      info: { title: 'Caviar', version: '1', description: 'Training service for fully-connected neural networks' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: config.token === undefined ? [] : [{ bearer: [] }],
-    },
+  await app.register(swagger, openApiOptions({ server: WEBSOCKET_PROTOCOL, bearerPrefix: BEARER_PROTOCOL }));
+  // The document and its UI hold no data: they open without a token, and the UI takes one
+  // for the calls it makes (Authorize, the bearer scheme).
+  await app.register(async (docs) => {
+    docs.addHook('onRoute', (route) => {
+      route.config = { ...(route.config as object), public: true };
+    });
+    await docs.register(swaggerUi, { routePrefix: '/docs' });
+    docs.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(websocket, {
     options: {
       maxPayload: 64 * 1024,
       handleProtocols: (protocols) => (protocols.has(WEBSOCKET_PROTOCOL) ? WEBSOCKET_PROTOCOL : false),
     },
+  });
+  // A GET without the upgrade is the client's mistake, answered with the error shape and
+  // the Upgrade it needs rather than @fastify/websocket's empty 404; after the auth hook.
+  app.addHook('onRoute', (route) => {
+    if (route.websocket === true && route.method === 'GET') route.onRequest = [route.onRequest ?? []].flat().concat(requireUpgrade);
   });
 
   const withSockets = { ...services, sockets };

@@ -1,5 +1,6 @@
 // Bearer auth (CAVIAR_TOKEN): every route and websocket needs the token but the health
-// checks; browsers pass it as a `bearer.<token>` subprotocol; it never reaches the log.
+// checks and the API's document and UI; browsers pass it as a `bearer.<token>` subprotocol;
+// it never reaches the log.
 import t from 'tap';
 import WebSocket from 'ws';
 import { call, moonsJob, openEvents, startService, waitFor, type Service } from '../fixtures/service.js';
@@ -36,7 +37,7 @@ function upgrade(service: Service, path: string, options: { protocols?: string[]
 
 const unauthorized = { status: 401, body: { error: { code: 'UNAUTHORIZED', message: String } } };
 
-t.test('with CAVIAR_TOKEN every route but the health checks needs the bearer token', async (t) => {
+t.test('with CAVIAR_TOKEN every route but the health checks and the API document needs the bearer token', async (t) => {
   const service = await startService({ env: { CAVIAR_TOKEN: TOKEN } });
   t.teardown(() => service.stop('SIGKILL'));
   t.match(service.log(), /"auth":true/, 'the server says auth is on');
@@ -47,7 +48,6 @@ t.test('with CAVIAR_TOKEN every route but the health checks needs the bearer tok
   t.match(await call(service, 'GET', '/v1/jobs', undefined, { authorization: TOKEN }), unauthorized, 'the token without "Bearer": 401');
   t.match(await call(service, 'GET', '/v1/jobs', undefined, bearer(TOKEN)), { status: 200, body: { jobs: [] } }, 'the right token: 200');
   t.match(await call(service, 'GET', '/metrics'), { status: 401 }, '/metrics is not public');
-  t.match(await call(service, 'GET', '/openapi.json'), { status: 401 }, 'nor is the OpenAPI document');
 
   t.match(await call(service, 'POST', '/v1/jobs', moonsJob(2)), unauthorized, 'a job without the token is refused');
   t.same((await call(service, 'GET', '/v1/jobs', undefined, bearer(TOKEN))).body.jobs, [], 'and not stored');
@@ -58,6 +58,11 @@ t.test('with CAVIAR_TOKEN every route but the health checks needs the bearer tok
 
   t.match(await call(service, 'GET', '/healthz'), { status: 200, body: { status: 'ok' } }, '/healthz is public');
   t.match(await call(service, 'GET', '/readyz'), { status: 200, body: { status: 'ready' } }, '/readyz is public');
+  const document = await call(service, 'GET', '/openapi.json');
+  t.match(document, { status: 200, body: { openapi: String } }, 'the OpenAPI document is public: it holds no data');
+  t.same(document.body.paths['/v1/jobs'].get.security, [{ bearer: [] }], 'and says which operations take the token');
+  t.match(await call(service, 'GET', '/docs'), { status: 200, body: /swagger/i }, 'its UI is public, to take the token itself');
+  t.match(await call(service, 'GET', '/docs/json'), { status: 200, body: { openapi: String } }, "and so is the document the UI reads");
 
   t.match(await upgrade(service, `/v1/jobs/${id}/events`), { opened: false, ...unauthorized }, 'a websocket without the token is refused before the upgrade');
   t.match(await upgrade(service, '/v1/events'), { opened: false, status: 401 }, 'so is the socket of every event');
@@ -77,6 +82,13 @@ t.test('with CAVIAR_TOKEN every route but the health checks needs the bearer tok
     'the token as a bearer.<token> subprotocol opens it; the server picks "caviar"',
   );
   t.same(await upgrade(service, '/v1/events', { headers: bearer(TOKEN) }), { opened: true, protocol: '' }, 'so does the Authorization header');
+
+  for (const path of [`/v1/jobs/${id}/events`, '/v1/events', '/v1/sweeps/sweep_none/events']) {
+    t.match(await call(service, 'GET', path), unauthorized, `a plain GET on ${path} without the token: 401 first`);
+    const plain = await call(service, 'GET', path, undefined, bearer(TOKEN));
+    t.match(plain, { status: 426, body: { error: { code: 'UPGRADE_REQUIRED', message: /websocket/, path: '/headers/upgrade' } } }, `a plain GET on ${path}: 426`);
+    t.equal(plain.headers.get('upgrade'), 'websocket', 'naming the upgrade it needs');
+  }
 
   // The socket works, not only opens: the job's whole history, then a normal close.
   const stream = openEvents(service, `/v1/jobs/${id}/events?since=0`, { protocols: ['caviar', `bearer.${TOKEN}`] });

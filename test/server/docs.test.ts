@@ -1,5 +1,11 @@
-import { rmSync } from 'node:fs';
-import t from 'tap';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import openapiTS, { astToString } from 'openapi-typescript';
+import t, { type Test } from 'tap';
 import { call, moonsJob, openEvents, startService, waitFor } from '../fixtures/service.js';
 
 const service = await startService();
@@ -231,4 +237,165 @@ t.test('POST /v1/jobs/:id/predict on a finished job gives probabilities that sum
   const wrongWidth = await call(service, 'POST', `/v1/jobs/${id}/predict`, { inputs: [[0, 1], [1, 2, 3]] });
   t.equal(wrongWidth.status, 400);
   t.match(wrongWidth.body.error, { code: 'SHAPE_MISMATCH', path: '/inputs/1' });
+});
+
+// The document checked as its users' tools read it: Redocly's linter, and a client typed
+// by openapi-typescript compiled against the replies of a real session.
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const runFile = promisify(execFile);
+
+const REDOCLY_CONFIG = `extends:
+  - recommended
+rules:
+  # Beyond the recommended set: an operation's tag is one the document declares and describes.
+  operation-tag-defined: error
+telemetry: off
+`;
+const REDOCLY_IGNORE = `# The health checks take no input and no token: no 4xx is theirs to answer.
+openapi.json:
+  operation-4xx-response:
+    - '#/paths/~1healthz/get/responses'
+    - '#/paths/~1readyz/get/responses'
+`;
+
+interface LintReport {
+  totals: { errors: number; warnings: number; ignored: number };
+  problems: { ruleId: string; severity: string; message: string; location: { pointer: string }[] }[];
+}
+
+function scratch(t: Test): string {
+  const folder = mkdtempSync(join(tmpdir(), 'caviar-openapi-'));
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  return folder;
+}
+
+async function lint(t: Test, document: unknown): Promise<LintReport> {
+  const folder = scratch(t);
+  writeFileSync(join(folder, 'openapi.json'), JSON.stringify(document));
+  writeFileSync(join(folder, 'redocly.yaml'), REDOCLY_CONFIG);
+  writeFileSync(join(folder, '.redocly.lint-ignore.yaml'), REDOCLY_IGNORE);
+  const cli = join(ROOT, 'node_modules', '@redocly', 'cli', 'bin', 'cli.js');
+  // It exits 1 on errors; the report says which either way.
+  const { stdout } = await runFile(process.execPath, [cli, 'lint', 'openapi.json', '--config', 'redocly.yaml', '--format', 'json'], {
+    cwd: folder,
+    env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+  }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
+  return JSON.parse(stdout) as LintReport;
+}
+
+/** The errors tsc (strict) finds in `files` beside the types openapi-typescript makes of the document, by file and line. */
+async function typeCheck(t: Test, document: unknown, files: Record<string, string>): Promise<string[]> {
+  const folder = scratch(t);
+  writeFileSync(join(folder, 'api.ts'), astToString(await openapiTS(document as Parameters<typeof openapiTS>[0], { silent: true })));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(folder, name), text);
+  const compilerOptions = { strict: true, noEmit: true, target: 'ES2022', module: 'ESNext', moduleResolution: 'Bundler', types: [], skipLibCheck: true };
+  writeFileSync(join(folder, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['api.ts', ...Object.keys(files)] }));
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const { stdout } = await runFile(process.execPath, [tsc, '-p', folder, '--pretty', 'false'], { cwd: folder }).catch((error: { stdout?: string }) => ({
+    stdout: error.stdout ?? '',
+  }));
+  return stdout.split('\n').filter((line) => /error TS\d+/.test(line));
+}
+
+const WEBSOCKETS = ['/v1/jobs/{id}/events', '/v1/events', '/v1/sweeps/{id}/events'];
+
+t.test("the document passes Redocly's recommended rules with no error and no warning", async (t) => {
+  const report = await lint(t, (await call(service, 'GET', '/openapi.json')).body);
+  t.same(
+    report.problems.map((problem) => `${problem.severity} ${problem.ruleId} at ${problem.location[0]?.pointer}: ${problem.message}`),
+    [],
+    'no problems',
+  );
+  t.same(report.totals, { errors: 0, warnings: 0, ignored: 2 }, 'only the two ignored on purpose');
+});
+
+t.test('every operation the token can protect names the bearer scheme; the websockets are documented with their messages', async (t) => {
+  const document = (await call(service, 'GET', '/openapi.json')).body;
+  t.equal(document.openapi, '3.1.0');
+  t.match(document.components.securitySchemes.bearer, { type: 'http', scheme: 'bearer' }, 'the scheme is documented though this server has no token');
+  const publicPaths = ['/healthz', '/readyz'];
+  for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, { security: unknown; responses: Record<string, unknown> }>>))
+    for (const [method, operation] of Object.entries(item)) {
+      if (publicPaths.includes(path)) t.same(operation.security, [], `${method} ${path} is public`);
+      else {
+        t.same(operation.security, [{ bearer: [] }], `${method} ${path} takes the token`);
+        t.ok(operation.responses['401'], `${method} ${path} documents its 401`);
+      }
+    }
+  for (const path of WEBSOCKETS) {
+    const operation = document.paths[path]?.get;
+    t.ok(operation, `GET ${path} is documented`);
+    t.match(operation.description, /Upgrade: websocket/, `${path}: how to upgrade`);
+    t.match(operation.description, /`caviar`.*`bearer\.<token>`/s, `${path}: the subprotocols`);
+    t.match(operation.responses['426'], { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
+    const messages = JSON.stringify(operation.responses['101']?.content?.['application/json']?.schema);
+    t.match(messages, path.startsWith('/v1/sweeps') ? /#\/components\/schemas\/SweepEvent/ : /^\{"\$ref":"#\/components\/schemas\/JobEvent"\}$/, `${path}: its messages`);
+  }
+  t.ok(document.paths['/v1/jobs/{id}/model'].get.responses['200'], 'the model download documents its 200');
+  t.notOk(
+    document.paths['/v1/jobs/{id}/events'].get.parameters.find((parameter: { name: string }) => parameter.name === 'since').required,
+    'a query parameter with a default is not required',
+  );
+});
+
+t.test('a client typed from the document compiles against a real session, and not against replies that differ from it', async (t) => {
+  const saved: [string, string, unknown][] = [];
+  /** Calls the service, checks the status, and keeps the body to compile as that operation's reply. */
+  const keep = async (method: string, path: string, documented: string, status: number, body?: unknown, headers?: Record<string, string>) => {
+    const reply = await call(service, method, path, body, headers);
+    t.equal(reply.status, status, `${method} ${path}: ${status}`);
+    saved.push([`'${documented}', '${method.toLowerCase()}', ${status}`, `${method} ${path}`, reply.body]);
+    return reply.body;
+  };
+
+  const { id } = await keep('POST', '/v1/jobs', '/v1/jobs', 202, moonsJob(3));
+  const events = openEvents(service, `/v1/jobs/${id}/events`);
+  await events.closed;
+  saved.push([`'/v1/jobs/{id}/events', 'get', 101`, 'the messages of a job socket', events.events]);
+  await keep('GET', `/v1/jobs/${id}`, '/v1/jobs/{id}', 200);
+  await keep('GET', '/v1/jobs', '/v1/jobs', 200);
+  await keep('GET', `/v1/jobs/${id}/metrics`, '/v1/jobs/{id}/metrics', 200);
+  await keep('GET', `/v1/jobs/${id}/model`, '/v1/jobs/{id}/model', 200);
+  await keep('POST', `/v1/jobs/${id}/predict`, '/v1/jobs/{id}/predict', 200, { inputs: [[0, 1], [1, -0.5]] });
+  await keep('POST', `/v1/jobs/${id}/cancel`, '/v1/jobs/{id}/cancel', 409);
+  await keep('GET', '/v1/jobs/job_none', '/v1/jobs/{id}', 404);
+  await keep('POST', '/v1/jobs', '/v1/jobs', 400, { ...moonsJob(3), training: { epochs: 0 } });
+  await keep('GET', '/v1/events', '/v1/events', 426);
+  const dataset = await keep('POST', '/v1/datasets?name=tiny', '/v1/datasets', 201, 'a,b,label\n0,1,x\n1,0,y\n0.5,0.5,x\n', { 'content-type': 'text/csv' });
+  await keep('GET', `/v1/datasets/${dataset.id}`, '/v1/datasets/{id}', 200);
+  await keep('GET', '/v1/datasets', '/v1/datasets', 200);
+  const model = { layers: [{ units: 3, activation: 'tanh' }, { units: 2, activation: 'softmax' }], init: 'xavier' };
+  await keep('POST', '/v1/gradcheck', '/v1/gradcheck', 200, { model, samples: 4, seed: 1 });
+  const base = moonsJob(2, { dataset: { builtin: 'moons', samples: 200, noise: 0.2, seed: 3 } });
+  const sweep = await keep('POST', '/v1/sweeps', '/v1/sweeps', 202, { base, trials: 2, seed: 1, space: { '/training/optimizer/learningRate': { logUniform: [1e-3, 1e-1] } } });
+  const sweepEvents = openEvents(service, `/v1/sweeps/${sweep.id}/events`);
+  await sweepEvents.closed;
+  saved.push([`'/v1/sweeps/{id}/events', 'get', 101`, 'the messages of a sweep socket', sweepEvents.events]);
+  await keep('GET', `/v1/sweeps/${sweep.id}`, '/v1/sweeps/{id}', 200);
+  await keep('GET', '/v1/sweeps', '/v1/sweeps', 200);
+  await keep('GET', '/healthz', '/healthz', 200);
+  await keep('GET', '/readyz', '/readyz', 200);
+
+  const replyType = `import type { paths } from './api';
+/** The JSON the document gives for an operation's reply with a status (never when it gives none). */
+export type Reply<Path extends keyof paths, Method extends string, Status extends number> =
+  paths[Path] extends { [M in Method]: { responses: { [S in Status]: { content: { 'application/json': infer Body } } } } } ? Body : never;
+`;
+  const check = ([operation, what, body]: [string, string, unknown], index: number) => {
+    const type = `Reply<${operation}>`;
+    return `// ${what}\nexport const reply${index} = ${JSON.stringify(body)} satisfies ${Array.isArray(body) && operation.endsWith('101') ? `${type}[]` : type};\n`;
+  };
+  const session = `import type { Reply } from './reply';\n${saved.map(check).join('')}`;
+  const job = saved[1]?.[2] as Record<string, unknown>;
+  // Each on its own line: a value the document does not allow, a field it does not have, a required field left out.
+  const wrong = [
+    "import type { Reply } from './reply';",
+    `export const badStatus = ${JSON.stringify({ ...job, status: 'exploded' })} satisfies Reply<'/v1/jobs/{id}', 'get', 200>;`,
+    `export const extraField = ${JSON.stringify({ ...job, owner: 'someone' })} satisfies Reply<'/v1/jobs/{id}', 'get', 200>;`,
+    `export const noCode = ${JSON.stringify({ error: { message: "no job 'x'" } })} satisfies Reply<'/v1/jobs/{id}', 'get', 404>;`,
+  ].join('\n');
+
+  const errors = await typeCheck(t, (await call(service, 'GET', '/openapi.json')).body, { 'reply.ts': replyType, 'session.ts': session, 'wrong.ts': wrong });
+  t.same(errors.filter((line) => !line.startsWith('wrong.ts')), [], 'the real replies have the types the document gives them');
+  t.same([...new Set(errors.map((line) => /^wrong\.ts\((\d+),/.exec(line)?.[1]))], ['2', '3', '4'], 'each wrong reply is refused');
 });

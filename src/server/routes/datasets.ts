@@ -70,6 +70,8 @@ export const datasetRoutes: FastifyPluginAsync<Services> = async (plain, { store
     {
       schema: {
         summary: 'upload a dataset: text/csv with a header row, or JSON {name, x, y}',
+        operationId: 'uploadDataset',
+        tags: ['datasets'],
         querystring: DatasetUploadQuery,
         response: { 201: DatasetViewSchema, 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema },
       },
@@ -115,13 +117,13 @@ export const datasetRoutes: FastifyPluginAsync<Services> = async (plain, { store
 
   app.get(
     '/v1/datasets',
-    { schema: { summary: 'datasets, newest first', response: { 200: Type.Object({ datasets: Type.Array(DatasetViewSchema) }) } } },
+    { schema: { summary: 'datasets, newest first', operationId: 'listDatasets', tags: ['datasets'], response: { 200: Type.Object({ datasets: Type.Array(DatasetViewSchema) }) } } },
     async () => ({ datasets: (await store.listDatasets()).map(datasetView) }),
   );
 
   app.get(
     '/v1/datasets/:id',
-    { schema: { summary: 'one dataset', params: IdParams, response: { 200: DatasetViewSchema, 404: ErrorSchema } } },
+    { schema: { summary: 'one dataset', operationId: 'getDataset', tags: ['datasets'], params: IdParams, response: { 200: DatasetViewSchema, 404: ErrorSchema } } },
     async (request) => {
       const record = await store.getDataset(request.params.id);
       if (record === undefined) throw notFound('dataset', request.params.id);
@@ -131,7 +133,7 @@ export const datasetRoutes: FastifyPluginAsync<Services> = async (plain, { store
 
   app.delete(
     '/v1/datasets/:id',
-    { schema: { summary: 'delete a dataset', params: IdParams, response: { 204: Type.Null(), 404: ErrorSchema } } },
+    { schema: { summary: 'delete a dataset', operationId: 'deleteDataset', tags: ['datasets'], params: IdParams, response: { 204: Type.Null(), 404: ErrorSchema } } },
     async (request, reply) => {
       if (!(await store.deleteDataset(request.params.id))) throw notFound('dataset', request.params.id);
       return reply.code(204).send(null);

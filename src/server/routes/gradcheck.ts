@@ -18,6 +18,8 @@ export const gradCheckRoutes: FastifyPluginAsync<Services> = async (plain, { sch
       config: { invalidBodyCode: 'INVALID_SPEC' },
       schema: {
         summary: "compare backprop's gradients with centred differences",
+        operationId: 'checkGradients',
+        tags: ['gradcheck'],
         body: GradCheckRequestSchema,
         response: { 200: GradCheckReplySchema, 400: ErrorSchema },
       },
