@@ -113,6 +113,22 @@ const MIGRATIONS = [
    UPDATE events SET body = json_set(body, '$.status', 'stopped')
      WHERE json_extract(body, '$.type') = 'done'
        AND job_id IN (SELECT id FROM jobs WHERE status = 'stopped');`,
+  // 3: each trial epoch is also a sweep event (written with the epoch from now on): the
+  // sweeps of before get theirs after their last event, in trial and epoch order.
+  `CREATE TEMP TABLE backfill AS
+     SELECT t.sweep_id, s.last_seq + row_number() OVER (PARTITION BY t.sweep_id ORDER BY t.trial, e.epoch) AS seq,
+            t.trial, e.job_id, e.epoch, e.body
+     FROM events e JOIN trials t ON t.job_id = e.job_id JOIN sweeps s ON s.id = t.sweep_id
+     WHERE e.epoch IS NOT NULL;
+   INSERT INTO sweep_events (sweep_id, seq, body)
+     SELECT sweep_id, seq, json_remove(json_object(
+              'seq', seq, 'type', 'epoch', 'sweepId', sweep_id, 'trial', trial, 'jobId', job_id, 'epoch', epoch,
+              'lr', json_extract(body, '$.lr'), 'train', json(json_extract(body, '$.train')),
+              'dev', json(coalesce(json_extract(body, '$.dev'), 'null'))),
+            CASE WHEN json_extract(body, '$.dev') IS NULL THEN '$.dev' ELSE '$.none' END)
+     FROM backfill;
+   UPDATE sweeps SET last_seq = coalesce((SELECT max(seq) FROM backfill WHERE backfill.sweep_id = sweeps.id), last_seq);
+   DROP TABLE backfill;`,
 ];
 const SCHEMA_VERSION = MIGRATIONS.length + 1;
 

@@ -49,7 +49,7 @@ function isClassifier(spec: JobSpec): boolean {
 }
 
 /** The value of the metric in an epoch event, if the event has it. */
-function metricOf(event: EpochEvent, metric: SweepMetric): number | undefined {
+function metricOf(event: Pick<EpochEvent, 'train' | 'dev'>, metric: SweepMetric): number | undefined {
   const [part, name] = metric.split('.') as ['dev' | 'train', 'loss' | 'accuracy'];
   return event[part]?.[name];
 }
@@ -373,30 +373,36 @@ export class Sweeps implements EpochJudge {
     if (record === undefined) return undefined;
     const { spec } = record;
     const sign = spec.mode === 'max' ? 1 : -1;
-    const ranked: RankedTrial[] = [];
-    for (const stored of await this.store.trials(id)) {
-      const job = (await this.store.getJob(stored.jobId)) as JobRecord;
-      let metric: number | undefined;
-      let best: { metric: number; epoch: number } | undefined;
-      let epochs = 0;
-      for (const event of await this.store.epochs(stored.jobId)) {
-        epochs = event.epoch;
-        const value = metricOf(event, spec.metric);
-        // The model's epoch, once there is a model; until then the latest.
-        if (job.result === undefined || event.epoch <= job.result.epochs) metric = value;
-        if (value !== undefined && (best === undefined || sign * value > sign * best.metric)) best = { metric: value, epoch: event.epoch };
-      }
-      ranked.push({
-        trial: stored.index,
-        jobId: stored.jobId,
-        round: stored.round,
-        status: job.status,
-        values: stored.values,
+    const stored = await this.store.trials(id);
+    const { jobs } = await this.store.listJobs({ sweep: id, limit: stored.length + 1 });
+    const jobOf = new Map(jobs.map((job) => [job.id, job]));
+    // Every trial's curve from one read of the sweep's own log, where each epoch is kept
+    // with a trial's epoch, rather than one read of each trial's whole history.
+    const curves = new Map<string, { metric?: number; best?: { metric: number; epoch: number }; epochs: number }>();
+    for (const event of await this.store.sweepEventsAfter(id, 0, Number.MAX_SAFE_INTEGER)) {
+      if (event.type !== 'epoch') continue;
+      const job = jobOf.get(event.jobId);
+      const curve = curves.get(event.jobId) ?? { epochs: 0 };
+      curves.set(event.jobId, curve);
+      curve.epochs = Math.max(curve.epochs, event.epoch);
+      const value = metricOf(event, spec.metric);
+      // The model's epoch, once there is a model; until then the latest.
+      if (job?.result === undefined || event.epoch <= job.result.epochs) curve.metric = value;
+      if (value !== undefined && (curve.best === undefined || sign * value > sign * curve.best.metric)) curve.best = { metric: value, epoch: event.epoch };
+    }
+    const ranked: RankedTrial[] = stored.map((trial) => {
+      const { metric, best, epochs } = curves.get(trial.jobId) ?? { epochs: 0 };
+      return {
+        trial: trial.index,
+        jobId: trial.jobId,
+        round: trial.round,
+        status: (jobOf.get(trial.jobId) as JobRecord).status,
+        values: trial.values,
         ...(metric === undefined ? {} : { metric }),
         ...(best === undefined ? {} : { bestMetric: best.metric, bestEpoch: best.epoch }),
         epochs,
-      });
-    }
+      };
+    });
     ranked.sort((a, b) => {
       if (a.metric === undefined || b.metric === undefined) return (a.metric === undefined ? 1 : 0) - (b.metric === undefined ? 1 : 0) || a.trial - b.trial;
       return sign * (b.metric - a.metric) || a.trial - b.trial;

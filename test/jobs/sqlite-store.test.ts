@@ -8,9 +8,14 @@ import { moonsJob } from '../fixtures/service.js';
 
 const directory = () => mkdtempSync(join(tmpdir(), 'caviar-store-'));
 
-/** Turns a store written by this version back into what version 1 wrote: no name column, stopped trials cancelled. */
+/**
+ * Turns a store written by this version back into what version 1 wrote: no name column,
+ * stopped trials cancelled, no sweep events for trial epochs.
+ */
 function downgradeToVersion1(file: string, stoppedJob: string): void {
   const db = new Database(file);
+  db.exec(`DELETE FROM sweep_events WHERE json_extract(body, '$.type') = 'epoch';
+           UPDATE sweeps SET last_seq = coalesce((SELECT max(seq) FROM sweep_events WHERE sweep_id = sweeps.id), 0);`);
   db.exec(`DROP INDEX jobs_by_sweep; ALTER TABLE jobs DROP COLUMN name;`);
   db.prepare(`UPDATE jobs SET status = 'cancelled' WHERE id = ?`).run(stoppedJob);
   db.prepare(`UPDATE events SET body = json_set(body, '$.status', 'cancelled') WHERE job_id = ? AND json_extract(body, '$.type') = 'done'`).run(
@@ -28,8 +33,20 @@ t.test('a store of schema 1 is migrated: names are searchable and stopped trials
     { id: 'job_named', spec: moonsJob(2, { name: 'Findable' }) },
     { id: 'sweep_a_t0', spec: moonsJob(2, { name: 'trial' }), trial: { sweepId: 'sweep_a', index: 0, round: 0, values: {} } },
   ]);
+  await store.appendSweepEvent('sweep_a', { type: 'trial', sweepId: 'sweep_a', trial: 0, jobId: 'sweep_a_t0', status: 'running', values: {} });
+  const claimed = await store.claimNext();
+  const claimedTrial = claimed?.job.id === 'sweep_a_t0' ? claimed : await store.claimNext();
+  const attempt = claimedTrial?.job.attempt as number;
+  for (const epoch of [1, 2])
+    await store.appendEpoch({
+      jobId: 'sweep_a_t0',
+      attempt,
+      checkpoint: new Uint8Array(4),
+      event: { type: 'epoch', jobId: 'sweep_a_t0', epoch, lr: 0.1, seconds: 0.01, train: { loss: 1 / epoch }, layers: [] },
+    });
+  const live = await store.sweepEventsAfter('sweep_a', 0, 100);
   await store.markTrialStopped('sweep_a_t0');
-  await store.transition('sweep_a_t0', { from: ['queued'], to: 'stopped', event: { type: 'done', jobId: 'sweep_a_t0', status: 'stopped' } });
+  await store.transition('sweep_a_t0', { from: ['running'], to: 'stopped', event: { type: 'done', jobId: 'sweep_a_t0', status: 'stopped' } });
   store.close();
   downgradeToVersion1(join(folder, 'caviar.db'), 'sweep_a_t0');
 
@@ -40,6 +57,9 @@ t.test('a store of schema 1 is migrated: names are searchable and stopped trials
   const events = await migrated.eventsAfter('sweep_a_t0', 0, 10);
   t.match(events.at(-1), { type: 'done', status: 'stopped' }, 'its done event too');
   t.equal((await migrated.getSweep('sweep_a'))?.trialCount, 1);
+  const backfilled = await migrated.sweepEventsAfter('sweep_a', 0, 100);
+  t.same(backfilled, live, "the trial's epochs are sweep events again, after the sweep's own, numbered on");
+  t.equal((await migrated.getSweep('sweep_a'))?.lastSeq, 3);
 });
 
 t.test('a store written by a newer version is refused with the versions named', async (t) => {
@@ -48,5 +68,5 @@ t.test('a store written by a newer version is refused with the versions named', 
   const db = new Database(join(folder, 'caviar.db'));
   db.pragma('user_version = 99');
   db.close();
-  t.throws(() => new SqliteStore(folder), /schema 99.*up to schema 2/);
+  t.throws(() => new SqliteStore(folder), /schema 99.*reads up to schema \d+/);
 });
