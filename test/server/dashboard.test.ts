@@ -15,7 +15,14 @@ const SCREENSHOT = 'test-output/dashboard-job.png';
 interface DashboardChart {
   points: number;
   data: (number | null)[][];
-  plot: { scales: { x: { distr?: number } } };
+  plot: {
+    scales: { x: { distr?: number } };
+    /** The first and last data index uPlot draws. */
+    series: { idxs: [number, number] }[];
+    /** The plotting area, over the canvas. */
+    over: HTMLElement;
+    valToPos(value: number, scale: string): number;
+  };
 }
 declare global {
   interface Window {
@@ -23,8 +30,9 @@ declare global {
   }
 }
 
-const tinyJob = (epochs: number) =>
+const tinyJob = (epochs: number, name = 'moons') =>
   moonsJob(epochs, {
+    name,
     dataset: { builtin: 'moons', samples: 300, noise: 0.2, seed: 3 },
     model: { layers: [{ units: 8, activation: 'relu' }, { units: 1, activation: 'sigmoid' }], init: 'he' },
   });
@@ -39,6 +47,56 @@ const morePoints = (page: Page, name: string, count: number, timeout = 30_000) =
 const chartData = (page: Page, name: string) => page.evaluate((chart) => window.caviarDashboard.charts[chart]?.data ?? [], name);
 
 const waitForStatus = (page: Page, status: string, timeout = 30_000) => page.locator(`#job-status[data-status="${status}"]`).waitFor({ timeout });
+
+/** From now on, every status the job's page shows, in order (some last only milliseconds). */
+const recordStatuses = (page: Page) =>
+  page.evaluate(() => {
+    const element = document.getElementById('job-status') as HTMLElement;
+    const shown = [element.dataset.status as string];
+    // Setting the same status again is a mutation too: keep changes only.
+    new MutationObserver(() => element.dataset.status !== shown.at(-1) && shown.push(element.dataset.status as string)).observe(element, {
+      attributes: true,
+      attributeFilter: ['data-status'],
+    });
+    (window as unknown as { shownStatuses: string[] }).shownStatuses = shown;
+  });
+const shownStatuses = (page: Page) => page.evaluate(() => (window as unknown as { shownStatuses: string[] }).shownStatuses);
+
+/**
+ * Where a scatter's points land on screen, in CSS pixels of its plotting area, and how many
+ * of them uPlot draws whole: within the indices it draws and at least a dot's radius inside.
+ */
+const drawnPoints = (page: Page, name: string) =>
+  page.evaluate((chart) => {
+    const { plot, data } = window.caviarDashboard.charts[chart] as DashboardChart;
+    const [first, last] = plot.series[0]?.idxs ?? [0, -1];
+    const [width, height] = [plot.over.clientWidth, plot.over.clientHeight];
+    const radius = 4.5; // charts.js: points of size 9
+    const positions = (data[0] as number[]).map((x, index) => [plot.valToPos(x, 'x'), plot.valToPos(data[1]?.[index] as number, 'y')] as const);
+    const drawn = positions.filter(
+      ([left, top], index) => index >= first && index <= last && left >= radius && left <= width - radius && top >= radius && top <= height - radius,
+    );
+    return { points: positions.length, drawn: drawn.length, positions };
+  }, name);
+
+/** The smallest distance between two of the positions, in pixels. */
+const closest = (positions: readonly (readonly [number, number])[]) =>
+  Math.min(...positions.flatMap(([x, y], index) => positions.slice(index + 1).map(([u, v]) => Math.hypot(u - x, v - y))));
+
+/** The ids in the jobs table, top to bottom. */
+const listedJobs = (page: Page) => page.locator('#jobs tbody tr[data-job-id]').evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.jobId as string));
+
+/** Waits (10 s at most) until the jobs table lists exactly `ids`, in that order, and asserts that it does. */
+const expectListed = async (t: Test, page: Page, ids: string[], message: string) => {
+  await page
+    .waitForFunction(
+      (expected) => JSON.stringify([...document.querySelectorAll('#jobs tbody tr[data-job-id]')].map((row) => (row as HTMLElement).dataset.jobId)) === JSON.stringify(expected),
+      ids,
+      { timeout: 10_000 },
+    )
+    .catch(() => {}); // the assertion below shows what is listed instead
+  t.same(await listedJobs(page), ids, message);
+};
 
 t.test('finds the dashboard assets from the sources and from the build alike', async (t) => {
   const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
@@ -84,6 +142,8 @@ if (!existsSync(CHROMIUM)) {
       ['/dashboard/style.css', 'text/css'],
       ['/assets/uplot/uPlot.esm.js', 'javascript'],
       ['/assets/uplot/uPlot.min.css', 'text/css'],
+      ['/dashboard/favicon.svg', 'image/svg+xml'],
+      ['/favicon.ico', 'image/svg+xml'],
     ] as const) {
       const reply = await fetch(service.url + path);
       t.equal(reply.status, 200, `${path} is public`);
@@ -170,92 +230,277 @@ if (!existsSync(CHROMIUM)) {
     t.same(errors, [], 'no script errors in the page');
   });
 
-  t.test('shows a finished sweep ranked, with its scatters and best curves; uploads a dataset; lists and cancels jobs', async (t) => {
+  t.test('on one server: a sweep with ties drawn whole, a failed job, datasets, the filtered and paged list, confirmations', async (t) => {
     const service: Service = await startService({ env: { CAVIAR_CONCURRENCY: '2' } });
     t.teardown(() => service.stop('SIGKILL'));
-    const lr = '/training/optimizer/learningRate';
-    const beta1 = '/training/optimizer/beta1';
-    const submitted = await call(service, 'POST', '/v1/sweeps', {
-      name: 'dashboard-sweep',
-      base: tinyJob(3),
-      space: { [lr]: { logUniform: [1e-3, 1e-1] }, [beta1]: { oneMinusLogUniform: [0.8, 0.99] } },
-      trials: 4,
-      seed: 5,
-    });
-    t.equal(submitted.status, 202);
-    const sweepId = submitted.body.id as string;
-    const sweep = await waitFor(async () => {
-      const { body } = await call(service, 'GET', `/v1/sweeps/${sweepId}`);
-      return body.status !== 'running' ? body : undefined;
-    }, 60_000);
-    t.equal(sweep.status, 'succeeded');
-
-    for (const path of ['/dashboard/%2e%2e/routes/dashboard.ts', '/dashboard/..%2f..%2f..%2fpackage.json', '/assets/uplot/..%2fpackage.json']) {
-      const outside = await call(service, 'GET', path);
-      t.ok(outside.status === 403 || outside.status === 404, `nothing outside the served folders: ${path} answers ${outside.status}`);
-    }
-
     const { page, errors } = await openPage(t);
-    await page.goto(`${service.url}/#/sweeps/${sweepId}`);
-    await page.locator('#sweep-status[data-status="succeeded"]').waitFor();
-    const rows = page.locator('#trials tbody tr');
-    t.equal(await rows.count(), 4, 'every trial in the ranked table');
-    t.same(
-      await rows.evaluateAll((elements) => elements.map((row) => (row as HTMLElement).dataset.jobId)),
-      sweep.trials.map((trial: { jobId: string }) => trial.jobId),
-      'in the order of the ranking',
-    );
-    await page.waitForFunction(() => (window.caviarDashboard.charts.best?.points ?? 0) > 0);
-    const scatter = (pointer: string) => chartData(page, `scatter:${pointer}`);
-    const [lrX, lrY] = (await scatter(lr)) as number[][];
-    t.equal(lrX?.length, 4, 'the learning-rate scatter has every trial');
-    const sampledRates = sweep.trials.map((trial: { values: Record<string, number> }) => trial.values[lr]).sort((a: number, b: number) => a - b);
-    t.same(lrX, sampledRates, 'at the sampled rates');
-    t.same([...(lrY as number[])].sort(), sweep.trials.map((trial: { metric: number }) => trial.metric).sort(), 'against their metric');
-    const [betaX] = (await scatter(beta1)) as number[][];
-    const oneMinusBeta = sweep.trials.map((trial: { values: Record<string, number> }) => 1 - (trial.values[beta1] as number)).sort((a: number, b: number) => a - b);
-    t.same(betaX, oneMinusBeta, 'a oneMinusLogUniform beta is plotted as 1 - beta');
-    const distributions = await page.evaluate(
-      (pointers) => pointers.map((pointer) => window.caviarDashboard.charts[`scatter:${pointer}`]?.plot.scales.x.distr),
-      [lr, beta1],
-    );
-    t.same(distributions, [3, 3], 'both on log x axes');
-    const best = (await chartData(page, 'best')) as number[][];
-    t.equal(best.length, 4, 'the best 3 trials drawn together (x and 3 series)');
-    t.same(best[0], [1, 2, 3]);
     mkdirSync('test-output', { recursive: true });
-    await page.screenshot({ path: 'test-output/dashboard-sweep.png', fullPage: true });
+    const job = async (id: string) => (await call(service, 'GET', `/v1/jobs/${id}`)).body;
+    const ended = (id: string) => waitFor(async () => ['succeeded', 'failed', 'cancelled', 'stopped'].includes((await job(id)).status), 60_000);
 
-    // A finished trial's page replays its events, then shows the verdict.
-    await page.click(`#trials tbody tr:first-child a`);
-    await page.locator('#verdict').waitFor();
-    t.equal(await points(page, 'cost'), 3);
+    let trialIds: string[] = [];
+    await t.test('a finished sweep: ranked, every trial a whole dot on each scatter, ties at both ends included, and its best curves', async (t) => {
+      const lr = '/training/optimizer/learningRate';
+      const beta1 = '/training/optimizer/beta1';
+      const units = '/model/layers/0/units';
+      const batchSize = '/training/batchSize';
+      const submitted = await call(service, 'POST', '/v1/sweeps', {
+        name: 'dashboard-sweep',
+        base: tinyJob(3),
+        space: {
+          [lr]: { logUniform: [1e-3, 1e-1] },
+          [beta1]: { oneMinusLogUniform: [0.8, 0.99] },
+          [units]: { intUniform: [2, 4] },
+          [batchSize]: { choice: [16, 32, 64] },
+        },
+        trials: 6,
+        seed: 4,
+      });
+      t.equal(submitted.status, 202);
+      const sweepId = submitted.body.id as string;
+      const sweep = await waitFor(async () => {
+        const { body } = await call(service, 'GET', `/v1/sweeps/${sweepId}`);
+        return body.status !== 'running' ? body : undefined;
+      }, 60_000);
+      t.equal(sweep.status, 'succeeded');
+      type Trial = { jobId: string; metric: number; values: Record<string, number> };
+      const trials = sweep.trials as Trial[];
+      trialIds = trials.map((trial) => trial.jobId);
+      const count = (pointer: string, value: number) => trials.filter((trial) => trial.values[pointer] === value).length;
+      // What this test is about: several trials at the lowest and at the highest value (seed 4 draws them).
+      t.ok(count(units, 2) >= 2 && count(units, 4) >= 2, `ties at both ends of the units axis: ${trials.map((trial) => trial.values[units])}`);
+      t.ok(count(batchSize, 16) >= 2 && count(batchSize, 64) >= 2, `and of the batch sizes: ${trials.map((trial) => trial.values[batchSize])}`);
 
-    // Upload a CSV dataset from the home page: the spec in the form then trains on it.
-    await page.goto(`${service.url}/#/`);
-    const csv = ['x1,x2,label', ...Array.from({ length: 40 }, (_, index) => `${index / 40},${(index % 7) / 7},${index % 2}`)].join('\n');
-    await page.setInputFiles('#dataset-file', { name: 'tiny.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
-    await page.fill('#dataset-label', 'label');
-    await page.click('#upload-dataset');
-    const uploaded = page.locator('#upload-result[data-dataset-id]');
-    await uploaded.waitFor();
-    const datasetId = (await uploaded.getAttribute('data-dataset-id')) as string;
-    t.match(await uploaded.textContent(), /40 rows, 2 features, 2 classes/);
-    t.equal(JSON.parse(await page.inputValue('#spec')).dataset, datasetId, 'the spec now names the dataset');
-    t.equal((await call(service, 'GET', `/v1/datasets/${datasetId}`)).body.rows, 40);
+      for (const path of ['/dashboard/%2e%2e/routes/dashboard.ts', '/dashboard/..%2f..%2f..%2fpackage.json', '/assets/uplot/..%2fpackage.json']) {
+        const outside = await call(service, 'GET', path);
+        t.ok(outside.status === 403 || outside.status === 404, `nothing outside the served folders: ${path} answers ${outside.status}`);
+      }
 
-    // The list follows jobs live (/v1/events): a new job appears and runs to its end.
-    const quick = await call(service, 'POST', '/v1/jobs', tinyJob(2));
-    await page.locator(`#jobs tr[data-job-id="${quick.body.id}"] [data-status="succeeded"]`).waitFor();
+      await page.goto(`${service.url}/#/sweeps/${sweepId}`);
+      await page.locator('#sweep-status[data-status="succeeded"]').waitFor();
+      t.match(await page.textContent('#sweep-trials'), /, 6 trials,/);
+      const rows = page.locator('#trials tbody tr');
+      t.equal(await rows.count(), 6, 'every trial in the ranked table');
+      t.same(await rows.evaluateAll((elements) => elements.map((row) => (row as HTMLElement).dataset.jobId)), trialIds, 'in the order of the ranking');
+      await page.waitForFunction(() => (window.caviarDashboard.charts.best?.points ?? 0) > 0);
 
-    // Cancel from a job's page.
-    const long = await call(service, 'POST', '/v1/jobs', slowJob(200));
-    await page.goto(`${service.url}/#/jobs/${long.body.id}`);
-    await page.locator('#cancel:not([disabled])').waitFor();
-    await page.click('#cancel');
-    await waitForStatus(page, 'cancelled');
-    t.ok(await page.locator('#cancel').isDisabled(), 'no controls on a finished job');
-    t.equal((await call(service, 'GET', `/v1/jobs/${long.body.id}`)).body.status, 'cancelled');
+      const scatter = (pointer: string) => chartData(page, `scatter:${pointer}`);
+      const [lrX, lrY] = (await scatter(lr)) as number[][];
+      const sampledRates = trials.map((trial) => trial.values[lr] as number).sort((a, b) => a - b);
+      t.same(lrX, sampledRates, 'distinct rates are drawn at the sampled rates');
+      t.same([...(lrY as number[])].sort(), trials.map((trial) => trial.metric).sort(), 'against their metric');
+      const [betaX] = (await scatter(beta1)) as number[][];
+      t.same(betaX, trials.map((trial) => 1 - (trial.values[beta1] as number)).sort((a, b) => a - b), 'a oneMinusLogUniform beta is plotted as 1 - beta');
+      const distributions = await page.evaluate(
+        (pointers) => pointers.map((pointer) => window.caviarDashboard.charts[`scatter:${pointer}`]?.plot.scales.x.distr),
+        [lr, beta1, units],
+      );
+      t.same(distributions, [3, 3, 1], 'log x axes for the log-drawn values, linear for the whole numbers');
+      for (const pointer of [lr, beta1, units, batchSize]) {
+        const drawn = await drawnPoints(page, `scatter:${pointer}`);
+        t.same([drawn.points, drawn.drawn], [6, 6], `${pointer}: a whole dot for each of the 6 trials`);
+      }
+      for (const pointer of [units, batchSize]) {
+        const { positions } = await drawnPoints(page, `scatter:${pointer}`);
+        t.ok(closest(positions) >= 3, `${pointer}: trials with equal values are apart (${closest(positions).toFixed(1)} px at the closest)`);
+      }
+      const [batchX] = (await scatter(batchSize)) as number[][];
+      t.ok((batchX as number[]).every((x) => x > -0.5 && x < 2.5), 'a listed value is drawn in its own column');
+
+      const best = (await chartData(page, 'best')) as number[][];
+      t.equal(best.length, 4, 'the best 3 trials drawn together (x and 3 series)');
+      t.same(best[0], [1, 2, 3]);
+      await page.screenshot({ path: 'test-output/dashboard-sweep.png', fullPage: true });
+
+      // A finished trial's page replays its events, then shows the verdict; a trial is deleted with its sweep.
+      await page.click(`#trials tbody tr:first-child a`);
+      await page.locator('#verdict').waitFor();
+      await morePoints(page, 'cost', 2);
+      t.equal(await points(page, 'cost'), 3);
+      t.equal(await page.locator('#delete').count(), 0, "a trial's page offers no delete");
+    });
+
+    let failedId = '';
+    await t.test('a failed job shows its error and what to try, and waits for no epoch', async (t) => {
+      const diverging = await call(
+        service,
+        'POST',
+        '/v1/jobs',
+        moonsJob(3, {
+          name: 'diverges',
+          dataset: { builtin: 'moons', samples: 300, noise: 0.2, seed: 3 },
+          model: { layers: [{ units: 8, activation: 'relu' }, { units: 1, activation: 'sigmoid' }], init: 'normal', initScale: 100 },
+          training: { epochs: 3, optimizer: { type: 'sgd', learningRate: 1000 } },
+        }),
+      );
+      failedId = diverging.body.id as string;
+      await ended(failedId);
+      t.equal((await job(failedId)).error?.code, 'DIVERGED');
+      await page.goto(`${service.url}/#/jobs/${failedId}`);
+      await page.locator('#failure').waitFor();
+      await waitForStatus(page, 'failed');
+      t.equal(await page.textContent('#job-error-code'), 'DIVERGED');
+      t.match(await page.textContent('#job-error'), /NaN/, 'with its message');
+      t.match(await page.locator('#failure-advice li').first().textContent(), /lower the learning rate/, 'and the advice for a diverged job first');
+      t.notMatch(await page.textContent('#view'), /Waiting/, 'no waiting for an epoch that will not come');
+      t.equal(await page.textContent('.no-epochs'), 'No epoch was completed.');
+      t.ok(await page.locator('#pause').isDisabled(), 'no controls on a finished job');
+      await page.screenshot({ path: 'test-output/dashboard-failed.png', fullPage: true });
+    });
+
+    await t.test('uploads a dataset, lists it, and deletes it after asking', async (t) => {
+      await page.goto(`${service.url}/#/`);
+      const csv = ['x1,x2,label', ...Array.from({ length: 40 }, (_, index) => `${index / 40},${(index % 7) / 7},${index % 2}`)].join('\n');
+      await page.setInputFiles('#dataset-file', { name: 'tiny.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+      await page.fill('#dataset-label', 'label');
+      await page.click('#upload-dataset');
+      const uploaded = page.locator('#upload-result[data-dataset-id]');
+      await uploaded.waitFor();
+      const datasetId = (await uploaded.getAttribute('data-dataset-id')) as string;
+      t.match(await uploaded.textContent(), /40 rows, 2 features, 2 classes/);
+      t.equal(JSON.parse(await page.inputValue('#spec')).dataset, datasetId, 'the spec now names the dataset');
+      t.equal((await call(service, 'GET', `/v1/datasets/${datasetId}`)).body.rows, 40);
+      const row = page.locator(`#datasets tr[data-dataset-id="${datasetId}"]`);
+      await row.waitFor();
+      t.match(await row.textContent(), /tiny\.csv.*40.*2.*2 classes/, 'listed with its rows, features and classes');
+      const button = (suffix = '') => page.locator(`[id="delete-${datasetId}${suffix}"]`);
+      await button().click();
+      await button('-no').click();
+      t.equal((await call(service, 'GET', `/v1/datasets/${datasetId}`)).status, 200, 'kept when the question is declined');
+      await button().click();
+      await button('-yes').click();
+      await row.waitFor({ state: 'detached' });
+      t.equal((await call(service, 'GET', `/v1/datasets/${datasetId}`)).status, 404, 'deleted when confirmed');
+    });
+
+    await t.test('the jobs list: live, without sweep trials unless asked, filtered by status and name, a page at a time', async (t) => {
+      // A new job appears and runs to its end.
+      const quick = await call(service, 'POST', '/v1/jobs', tinyJob(2));
+      await page.locator(`#jobs tr[data-job-id="${quick.body.id}"] [data-status="succeeded"]`).waitFor();
+      const named: string[] = [];
+      for (const name of ['list-a', 'list-b', 'list-c']) named.push((await call(service, 'POST', '/v1/jobs', tinyJob(1, name))).body.id as string);
+      await Promise.all(named.map(ended));
+      const outside = (await call(service, 'GET', '/v1/jobs?sweep=none')).body.jobs.map((listed: { id: string }) => listed.id) as string[];
+      const everyJob = (await call(service, 'GET', '/v1/jobs')).body.jobs.map((listed: { id: string }) => listed.id) as string[];
+      t.same([...outside].sort(), [quick.body.id, failedId, ...named].sort(), 'the service lists the jobs of no sweep');
+
+      await expectListed(t, page, outside, "newest first, without a sweep's trials by default");
+      await page.check('#show-trials');
+      await expectListed(t, page, everyJob, 'the trials too when asked for');
+      t.ok(trialIds.every((id) => everyJob.includes(id)));
+      await page.selectOption('#filter-status', 'failed');
+      await expectListed(t, page, [failedId], 'the failed ones');
+      t.match(page.url(), /status=failed/, 'the filter is in the address');
+      await page.selectOption('#filter-status', '');
+      await page.fill('#filter-name', 'LIST-B');
+      await expectListed(t, page, [named[1] as string], 'a name filter ignores case');
+
+      // Pages of two, from a small limit in the address: newest first, Older and Newer.
+      await page.goto(`${service.url}/#/?limit=2`);
+      await expectListed(t, page, outside.slice(0, 2), 'page 1 of 3');
+      t.ok(await page.locator('#newer').isDisabled(), 'no newer page than the first');
+      await page.click('#older');
+      await expectListed(t, page, outside.slice(2, 4), 'page 2');
+      await page.click('#older');
+      await expectListed(t, page, outside.slice(4), 'page 3: the last job');
+      t.ok(await page.locator('#older').isDisabled(), 'no older page than the last');
+      t.equal(await page.textContent('#jobs-page'), 'page 3');
+      await page.click('#newer');
+      await expectListed(t, page, outside.slice(2, 4), 'back to page 2');
+      await page.click('#newer');
+      await expectListed(t, page, outside.slice(0, 2), 'back to page 1');
+    });
+
+    await t.test('pauses and cancels a running job showing pausing… and cancelling… until its events say so; cancels only once confirmed; deletes after asking', async (t) => {
+      // The page's link to the job's events, through a relay that can hold the server's
+      // messages back: the status the job reaches then comes later than the control's reply,
+      // as it does for a job with long mini-batches, whatever the timing here.
+      // The server's close after the job's last event (1000) is held back with the messages.
+      let holding = false;
+      const held: (string | Buffer)[] = [];
+      let heldClose: { code?: number; reason?: string } | undefined;
+      let release = () => {};
+      await page.routeWebSocket(/\/v1\/jobs\/[^/]+\/events/, (socket) => {
+        const server = socket.connectToServer();
+        server.onMessage((message) => (holding ? held.push(message) : socket.send(message)));
+        server.onClose((code, reason) => (holding ? (heldClose = { code, reason }) : socket.close({ code, reason })));
+        release = () => {
+          holding = false;
+          for (const message of held.splice(0)) socket.send(message);
+          if (heldClose !== undefined) socket.close(heldClose);
+          heldClose = undefined;
+        };
+      });
+      const long = (await call(service, 'POST', '/v1/jobs', slowJob(200))).body.id as string;
+      await page.goto(`${service.url}/#/jobs/${long}`);
+      await morePoints(page, 'cost', 0);
+      await waitForStatus(page, 'running');
+      await recordStatuses(page);
+
+      holding = true;
+      await page.click('#pause');
+      await waitForStatus(page, 'pausing');
+      t.match(await page.textContent('#control-result'), /stops at the next mini-batch/, 'the page says when the pause lands');
+      await waitFor(async () => (await job(long)).status === 'paused');
+      release();
+      await waitForStatus(page, 'paused');
+      t.same(await shownStatuses(page), ['running', 'pausing', 'paused'], 'pausing… from the reply until the paused event');
+      await page.click('#resume');
+      await waitForStatus(page, 'running');
+
+      await page.click('#cancel');
+      await page.locator('#cancel-confirm').waitFor();
+      await page.click('#cancel-no');
+      await page.locator('#cancel-confirm').waitFor({ state: 'hidden' });
+      const before = await points(page, 'cost');
+      await morePoints(page, 'cost', before);
+      t.equal((await job(long)).status, 'running', 'declining the question leaves the job running');
+      holding = true;
+      await page.click('#cancel');
+      await page.click('#cancel-yes');
+      await waitForStatus(page, 'cancelling');
+      await waitFor(async () => (await job(long)).status === 'cancelled');
+      release();
+      await waitForStatus(page, 'cancelled');
+      t.same(
+        await shownStatuses(page),
+        ['running', 'pausing', 'paused', 'queued', 'running', 'cancelling', 'cancelled'],
+        'cancelling… from the reply until the cancelled event',
+      );
+      t.ok(await page.locator('#cancel').isDisabled(), 'no cancel on a finished job');
+
+      await page.click('#delete');
+      await page.click('#delete-yes');
+      await page.waitForURL(/#\/$/);
+      t.equal((await call(service, 'GET', `/v1/jobs/${long}`)).status, 404, 'deleted');
+    });
+
+    await t.test('a sweep cancelled early counts the trials it ran, of the planned ones', async (t) => {
+      const submitted = await call(service, 'POST', '/v1/sweeps', { name: 'cut-short', base: slowJob(50), trials: 64, parallel: 1, seed: 1 });
+      const sweepId = submitted.body.id as string;
+      t.equal((await call(service, 'POST', `/v1/sweeps/${sweepId}/cancel`)).status, 200);
+      const sweep = await waitFor(async () => {
+        const { body } = await call(service, 'GET', `/v1/sweeps/${sweepId}`);
+        return body.status === 'cancelled' && body.trials.every((trial: { status: string }) => ['cancelled', 'stopped', 'succeeded', 'failed'].includes(trial.status))
+          ? body
+          : undefined;
+      }, 60_000);
+      const ran = sweep.trials.length as number;
+      t.ok(ran < 64, `${ran} of 64 trials ran`);
+      await page.goto(`${service.url}/#/`);
+      const row = page.locator(`#sweeps tr[data-sweep-id="${sweepId}"]`);
+      await row.waitFor();
+      t.equal(await row.locator('.trials').textContent(), `${ran} of 64 trials`, 'the list says how many of the planned trials ran');
+      await page.screenshot({ path: 'test-output/dashboard-jobs.png', fullPage: true });
+      await page.goto(`${service.url}/#/sweeps/${sweepId}`);
+      await page.locator('#sweep-status[data-status="cancelled"]').waitFor();
+      t.match(await page.textContent('#sweep-trials'), new RegExp(`, ${ran} of 64 trials,`), 'and so does its page');
+      await page.click('#delete');
+      await page.click('#delete-yes');
+      await page.waitForURL(/#\/$/);
+      t.equal((await call(service, 'GET', `/v1/sweeps/${sweepId}`)).status, 404, 'deleted with its trials');
+    });
+
     t.same(errors, [], 'no script errors in the page');
   });
 }

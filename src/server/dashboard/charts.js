@@ -29,6 +29,12 @@ export const positiveOrNull = (value) => (typeof value === 'number' && value > 0
 
 const compact = (value) => (value == null ? '' : Math.abs(value) >= 1e4 || (value !== 0 && Math.abs(value) < 1e-3) ? value.toExponential(1) : String(+value.toPrecision(4)));
 
+/** 1, 2, ... 9 times a power of ten. */
+const isRound = (value) => {
+  const mantissa = value / 10 ** Math.floor(Math.log10(value));
+  return Math.abs(mantissa - Math.round(mantissa)) < 1e-6;
+};
+
 export class Chart {
   /**
    * name: the key in `charts`; series: [{label, color?, dash?, width?}] after the x values.
@@ -43,8 +49,12 @@ export class Chart {
     container.append(this.element);
     this.data = [[], ...series.map(() => [])];
     const x = { time: false, ...(xLog ? { distr: 3 } : {}) };
-    if (categories) x.range = () => [-0.5, categories.length - 0.5];
-    const xAxis = { label: xLabel, values: (_plot, splits) => splits.map(compact) };
+    // A scatter's x range comes with its points (set); uPlot's own ends at the outermost
+    // points, which then show as half dots.
+    if (scatter || categories) x.range = (_plot, min, max) => this.xRange ?? (categories ? [-0.5, categories.length - 0.5] : [min, max]);
+    // A padded log range starts between decades, and uPlot ticks its start (0.01329): only
+    // round values (a digit times a power of ten) get a label.
+    const xAxis = { label: xLabel, values: (_plot, splits) => splits.map((value) => (xLog && !isRound(value) ? '' : compact(value))) };
     // Epochs are whole: ticks at 1, 2, 5, 10, ... apart, never at 2.5.
     if (xLabel === 'epoch') xAxis.incrs = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
     if (categories) Object.assign(xAxis, { splits: () => categories.map((_, index) => index), values: (_plot, splits) => splits.map((index) => String(categories[index] ?? '')) });
@@ -94,8 +104,9 @@ export class Chart {
     this.redraw();
   }
 
-  /** Replaces every point: data is [xs, ys1, ys2, ...]. */
-  set(data) {
+  /** Replaces every point: data is [xs, ys1, ys2, ...]; xRange, when given, is the x axis's [min, max]. */
+  set(data, xRange) {
+    this.xRange = xRange;
     this.data.forEach((column, index) => column.splice(0, column.length, ...(data[index] ?? [])));
     this.redraw();
   }

@@ -26,7 +26,41 @@ export function number(value, digits = 4) {
 
 export const percent = (value) => (typeof value === 'number' ? `${(100 * value).toFixed(1)}%` : '–');
 
-/** The status as a badge whose class colours it. */
-export const badge = (status) => h('span', { class: `badge ${status}`, dataset: { status } }, status);
+/**
+ * The status as a badge whose class colours it. `pausing` and `cancelling` are what a
+ * running job is until its next epoch end or mini-batch: shown as on the way.
+ */
+export const badge = (status) => h('span', { class: `badge ${status}`, dataset: { status } }, ON_THE_WAY.has(status) ? `${status}…` : status);
 
+const ON_THE_WAY = new Set(['pausing', 'cancelling']);
+
+/** A job's statuses (src/jobs/events.ts), in the order of a job's life. */
+export const STATUSES = ['queued', 'running', 'paused', 'succeeded', 'failed', 'cancelled', 'stopped'];
+
+/** `stopped`: a sweep's trial that the sweep's stopping rule ended; not a failure. */
 export const FINISHED = new Set(['succeeded', 'failed', 'cancelled', 'stopped']);
+
+/** A sweep's trials: those created so far, and of how many when that is not all of them. */
+export const trialCount = (ran, planned) => (planned === undefined || ran === planned ? `${ran} trials` : `${ran} of ${planned} trials`);
+
+/**
+ * A button that asks before it acts: a click puts `question` with a yes and a no button in
+ * its place; yes runs `action`, no (or `reset`) puts the button back. The buttons' ids are
+ * `id`, `id-yes` and `id-no`; the question's `id-confirm`.
+ */
+export function confirmButton({ id, label, question, yes, no, action }) {
+  const button = h('button', { id, type: 'button', class: 'danger', onclick: () => ask(true) }, label);
+  const prompt = h(
+    'span',
+    { id: `${id}-confirm`, class: 'confirm', role: 'alertdialog', hidden: true },
+    question,
+    h('button', { id: `${id}-yes`, type: 'button', class: 'danger', onclick: () => (ask(false), action()) }, yes),
+    h('button', { id: `${id}-no`, type: 'button', onclick: () => ask(false) }, no),
+  );
+  const ask = (asking) => {
+    button.hidden = asking;
+    prompt.hidden = !asking;
+    if (asking) prompt.querySelector('button:last-child').focus();
+  };
+  return { element: h('span', { class: 'confirmable' }, button, prompt), button, reset: () => ask(false) };
+}

@@ -43,6 +43,10 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
   await app.register(fastifyStatic, { root: uplot, prefix: '/assets/uplot/', decorateReply: false, index: false, schemaHide: true, maxAge: '1h' });
 
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.sendFile('index.html', assets, { cacheControl: false }));
+  // index.html links the SVG icon; browsers and tools that ask for /favicon.ico get it too.
+  app.get('/favicon.ico', { schema: { hide: true } }, (_request, reply) =>
+    reply.type('image/svg+xml').sendFile('favicon.svg', assets, { maxAge: '1d' }),
+  );
 
   // The example job and sweep specs of the repository (examples/*.json), to start from.
   app.get('/dashboard/examples.json', { schema: { hide: true } }, async () => {

@@ -3,29 +3,58 @@
 // and the bias/variance verdict with its advice once it ends.
 import { followEvents, get, patch, post, request } from '../api.js';
 import { Chart, exponentialAverage, positiveOrNull } from '../charts.js';
-import { FINISHED, badge, h, number, percent, text } from '../dom.js';
+import { FINISHED, badge, confirmButton, h, number, percent, text } from '../dom.js';
 
 const BETA = 0.9;
+
+/**
+ * What to try when a job fails, by its error's code (src/engine/errors.ts and the service's
+ * own: the worker's and the scheduler's). A code not listed gets the last line alone.
+ */
+const FAILURE_ADVICE = {
+  DIVERGED: [
+    'lower the learning rate (training.optimizer.learningRate): a tenth of it is a good first try',
+    'normalize the inputs ("normalize": "standard") and use "init": "he" (relu) or "xavier" (tanh)',
+    'add a learning-rate decay (training.lrDecay), or Adam instead of plain gradient descent',
+  ],
+  INVALID_DATA: ['check the dataset: no NaN or Infinity, no class beyond the output layer\'s units, at least one row'],
+  SHAPE_MISMATCH: ["make the last layer's units match the dataset: one per class (or 1 with a sigmoid for two classes), one per output for regression"],
+  INVALID_SPEC: ['fix the field the message names and submit the spec again'],
+  DATASET_NOT_FOUND: ['upload the dataset again, or name one that exists (GET /v1/datasets)'],
+  WORKER_CRASHED: ['the training process died: when out of memory, use a smaller batch or fewer units, or set CAVIAR_JOB_MEMORY_MB to match the machine'],
+  WORKER_STALLED: ['the training process stopped answering: the server log says more; submit the spec again'],
+  TIMEOUT: ['the task took too long: the server log says more; submit the spec again'],
+  INTERNAL: ['this is a bug in Caviar: please report it with the spec'],
+};
+const GENERAL_ADVICE = 'the server log (the job\'s id) has the details';
 
 export async function jobView(root, id, { scope, showConnection }) {
   const path = `/v1/jobs/${encodeURIComponent(id)}`;
   const job = await get(path);
   const totalEpochs = job.spec.training?.epochs ?? '?';
   let status = job.status;
+  /** Status events seen: a control's reply older than one of them is stale. */
+  let statusEvents = 0;
 
   const statusElement = h('span', { id: 'job-status' });
   const epochElement = h('span', { id: 'job-epoch' }, `epoch ${job.epochsDone} / ${totalEpochs}`);
-  const lrElement = h('span', { id: 'job-lr' });
+  // The spec's rate until an epoch reports the one it trained with.
+  const lrElement = h('span', { id: 'job-lr' }, number(job.spec.training?.optimizer?.learningRate));
   const pendingElement = h('span', { id: 'job-pending-lr', class: 'hint' });
   const message = h('p', { id: 'control-result', class: 'message', role: 'status' });
 
+  // The reply is {id, status}: the status reached (200), or pausing/cancelling (202) while
+  // the running job gets there at its next mini-batch; its events then say when it has. A
+  // status event that came while we waited is newer than the reply.
+  const WHEN = { pausing: "stops at the next mini-batch and keeps its last epoch's checkpoint", cancelling: 'stops at the next mini-batch' };
   const act = async (action) => {
     message.className = 'message';
+    message.textContent = `${action}: sending…`;
+    const seen = statusEvents;
     try {
-      await post(`${path}/${action}`);
-      // The status itself is shown from the events, which come in order; a reply could be
-      // older than an event already shown.
-      message.textContent = `${action}: sent`;
+      const reply = await post(`${path}/${action}`);
+      if (statusEvents === seen) showStatus(reply.status);
+      message.textContent = WHEN[reply.status] ? `${action}: the job ${WHEN[reply.status]}` : `${action}: done`;
     } catch (error) {
       message.className = 'message error';
       message.textContent = `${action}: ${error.message}`;
@@ -33,7 +62,33 @@ export async function jobView(root, id, { scope, showConnection }) {
   };
   const pause = h('button', { id: 'pause', type: 'button', onclick: () => act('pause') }, 'Pause');
   const resume = h('button', { id: 'resume', type: 'button', onclick: () => act('resume') }, 'Resume');
-  const cancel = h('button', { id: 'cancel', type: 'button', class: 'danger', onclick: () => act('cancel') }, 'Cancel');
+  const cancel = confirmButton({
+    id: 'cancel',
+    label: 'Cancel',
+    question: 'Really cancel? It ends without a model. ',
+    yes: 'Yes, cancel it',
+    no: 'Keep it running',
+    action: () => act('cancel'),
+  });
+  // A sweep's trial goes with its sweep (DELETE on a trial answers JOB_IN_SWEEP).
+  const remove = job.sweepId
+    ? undefined
+    : confirmButton({
+        id: 'delete',
+        label: 'Delete',
+        question: 'Delete this job, its events and its model? ',
+        yes: 'Yes, delete it',
+        no: 'Keep it',
+        action: async () => {
+          try {
+            await request('DELETE', path);
+            location.hash = '#/';
+          } catch (error) {
+            message.className = 'message error';
+            message.textContent = `delete: ${error.message}`;
+          }
+        },
+      });
   const learningRate = h('input', { id: 'learning-rate', type: 'number', step: 'any', min: '0', required: true, placeholder: 'new learning rate' });
   const setLearningRate = h('button', { id: 'set-learning-rate', type: 'submit' }, 'Set learning rate');
   const learningRateForm = h(
@@ -64,15 +119,36 @@ export async function jobView(root, id, { scope, showConnection }) {
     const ended = FINISHED.has(status);
     pause.disabled = !(status === 'running' || status === 'queued');
     resume.disabled = status !== 'paused';
-    cancel.disabled = ended;
-    learningRate.disabled = ended;
-    setLearningRate.disabled = ended;
+    cancel.button.disabled = ended || status === 'cancelling';
+    if (cancel.button.disabled) cancel.reset();
+    learningRate.disabled = ended || status === 'cancelling';
+    setLearningRate.disabled = learningRate.disabled;
+    // A job that has ended can only be deleted: its other controls go, with what they said.
+    for (const control of [pause, resume, cancel.element, learningRateForm]) control.hidden = ended;
+    if (remove) remove.element.hidden = !ended;
+    if (ended) {
+      if (!message.classList.contains('error')) message.textContent = '';
+      showNoEpochs();
+    }
   };
+
+  const chartsElement = h('div', { class: 'charts' });
+  const resultElement = h('section', { id: 'result' });
+  let curves;
+  /**
+   * Before the first epoch: a job on its way waits for it; one that ended without one says
+   * so. (One that ended after some has its epochs on the way, replayed by the socket.)
+   */
+  const showNoEpochs = () => {
+    if (curves !== undefined) return;
+    if (!FINISHED.has(status)) chartsElement.replaceChildren(h('p', { class: 'hint waiting' }, 'Waiting for the first epoch…'));
+    else if (job.epochsDone === 0) chartsElement.replaceChildren(h('p', { class: 'hint no-epochs' }, 'No epoch was completed.'));
+    else chartsElement.replaceChildren();
+  };
+  showNoEpochs();
   showStatus(status);
   if (job.pendingLearningRate !== undefined) pendingElement.textContent = `next epoch: ${number(job.pendingLearningRate)}`;
-
-  const chartsElement = h('div', { class: 'charts' }, h('p', { class: 'hint waiting' }, 'Waiting for the first epoch…'));
-  const resultElement = h('section', { id: 'result' });
+  if (FINISHED.has(job.status)) showResult(resultElement, id, job);
 
   root.append(
     h(
@@ -85,7 +161,7 @@ export async function jobView(root, id, { scope, showConnection }) {
       pendingElement,
       job.sweepId ? h('a', { href: `#/sweeps/${encodeURIComponent(job.sweepId)}` }, `trial of ${job.sweepId}`) : null,
     ),
-    h('div', { class: 'controls panel' }, pause, resume, cancel, learningRateForm, message),
+    h('div', { class: 'controls panel' }, pause, resume, cancel.element, learningRateForm, remove?.element, message),
     chartsElement,
     resultElement,
     h('details', {}, h('summary', {}, 'Spec'), h('pre', {}, JSON.stringify(job.spec, null, 2))),
@@ -93,7 +169,6 @@ export async function jobView(root, id, { scope, showConnection }) {
 
   // The charts appear with the first epoch: it says whether there is an accuracy (a
   // classifier) and how many layers have gradient norms.
-  let curves;
   const smoothed = exponentialAverage(BETA);
   const createCharts = (first) => {
     chartsElement.replaceChildren();
@@ -144,12 +219,10 @@ export async function jobView(root, id, { scope, showConnection }) {
   const socket = followEvents(`${path}/events`, {
     onState: showConnection,
     onEvent: (event) => {
-      if (event.type === 'epoch') onEpoch(event);
-      else if (event.type === 'status') showStatus(event.status);
-      else if (event.type === 'done') {
-        showStatus(event.status);
-        showResult(resultElement, id, event);
-      }
+      if (event.type === 'epoch') return onEpoch(event);
+      statusEvents += 1;
+      showStatus(event.status);
+      if (event.type === 'done') showResult(resultElement, id, event);
     },
   });
   scope.add(() => socket.close());
@@ -166,7 +239,16 @@ function showResult(element, id, done) {
       'div',
       {},
       h('h2', {}, `Result: ${done.status}`),
-      error ? h('p', { class: 'error', id: 'job-error' }, `${error.code}: ${error.message}`) : null,
+      done.status === 'stopped' ? h('p', { class: 'hint', id: 'stopped-note' }, "The sweep's stopping rule ended this trial: it was behind the others at the same epoch.") : null,
+      error
+        ? h(
+            'div',
+            { class: 'failure panel', id: 'failure' },
+            h('p', { class: 'error', id: 'job-error' }, h('strong', { id: 'job-error-code' }, error.code), `: ${error.message}`),
+            h('p', {}, 'What to try:'),
+            h('ul', { id: 'failure-advice' }, ...[...(FAILURE_ADVICE[error.code] ?? []), GENERAL_ADVICE].map((line) => h('li', {}, line))),
+          )
+        : null,
       parts.length
         ? h(
             'table',
@@ -180,19 +262,31 @@ function showResult(element, id, done) {
             'div',
             { class: 'diagnosis panel', id: 'diagnosis' },
             h('p', {}, 'Verdict: ', h('strong', { id: 'verdict' }, diagnosis.verdict)),
-            h(
-              'p',
-              { class: 'hint' },
-              `avoidable bias (train error − human-level error) ${number(diagnosis.avoidableBias)}`,
-              diagnosis.variance === undefined ? '' : `; variance (dev error − train error) ${number(diagnosis.variance)}`,
-              `; a gap counts as high above ${number(diagnosis.threshold)}`,
-            ),
+            h('p', { class: 'hint' }, gaps(diagnosis)),
+            diagnosis.notes?.length ? h('ul', { class: 'hint', id: 'diagnosis-notes' }, ...diagnosis.notes.map((note) => h('li', {}, note))) : null,
             h('ul', { id: 'advice' }, ...diagnosis.advice.map((line) => h('li', {}, line))),
           )
         : null,
       done.status === 'succeeded' ? h('button', { type: 'button', id: 'download-model', onclick: () => download(id) }, 'Download the model') : null,
     ),
   );
+}
+
+/**
+ * The diagnosis's figures in words. Without a human-level error the bias is measured from 0
+ * (an upper bound); a dev error below the train error is no variance, not a negative one.
+ */
+function gaps(diagnosis) {
+  const bias = diagnosis.avoidableBiasIsUpperBound
+    ? `avoidable bias at most ${number(diagnosis.avoidableBias)} (train error, measured against 0 error)`
+    : `avoidable bias (train error − human-level error) ${number(diagnosis.avoidableBias)}`;
+  const variance =
+    diagnosis.variance === undefined
+      ? ''
+      : diagnosis.variance < 0
+        ? '; no variance (the dev error is below the train error)'
+        : `; variance (dev error − train error) ${number(diagnosis.variance)}`;
+  return `${bias}${variance}; a gap counts as high above ${number(diagnosis.threshold)}`;
 }
 
 /** The model route needs the token, which a plain link cannot send: fetch it, then save it. */

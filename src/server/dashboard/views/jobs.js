@@ -1,15 +1,38 @@
-// The home page (#/): jobs with their live status, sweeps, a form that submits a job or a
-// sweep spec (prefilled from examples/*.json), and a CSV dataset upload.
+// The home page (#/): jobs with their live status, filtered and a page at a time; sweeps;
+// datasets; a form that submits a job or a sweep spec (prefilled from examples/*.json), and a
+// CSV dataset upload. The filters live in the address (#/?status=failed&name=moons&trials=1
+// &limit=20), so that a reload or a shared link shows the same list.
 import { followEvents, get, post, request } from '../api.js';
-import { badge, h, text } from '../dom.js';
+import { STATUSES, badge, confirmButton, h, text, trialCount } from '../dom.js';
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '–');
+
+/** Jobs a page, unless the address names a limit. */
+const PAGE = 50;
+
+/** The list's filters from the address: a status, a part of the name, whether trials show. */
+function filtersFromAddress() {
+  const query = new URLSearchParams(location.hash.replace(/^#\/?\??/, ''));
+  const limit = Number(query.get('limit'));
+  return {
+    status: STATUSES.includes(query.get('status')) ? query.get('status') : '',
+    name: query.get('name') ?? '',
+    trials: query.get('trials') === '1',
+    limit: Number.isInteger(limit) && limit >= 1 && limit <= 1000 ? limit : PAGE,
+  };
+}
 
 export async function jobsView(root, _id, { scope, showConnection }) {
   const jobsBody = h('tbody');
   const sweepsBody = h('tbody');
+  const datasetsBody = h('tbody');
   /** The row of each listed job, to update in place as its events arrive. */
   const rows = new Map();
+  const filters = filtersFromAddress();
+  /** The cursors of the pages before this one: [] on the newest page. */
+  const cursors = [];
+  let cursor;
+  let nextCursor;
 
   const jobRow = (job) => {
     const epochs = h('td', { class: 'epochs' }, `${job.epochsDone} / ${job.spec.training?.epochs ?? '?'}`);
@@ -28,10 +51,59 @@ export async function jobsView(root, _id, { scope, showConnection }) {
     return row;
   };
 
-  const load = async () => {
-    const [{ jobs }, { sweeps }] = await Promise.all([get('/v1/jobs?limit=100'), get('/v1/sweeps')]);
+  const statusFilter = h(
+    'select',
+    { id: 'filter-status', onchange: () => refilter({ status: statusFilter.value }) },
+    h('option', { value: '' }, 'any status'),
+    ...STATUSES.map((status) => h('option', { value: status }, status)),
+  );
+  statusFilter.value = filters.status;
+  let nameTimer;
+  const nameFilter = h('input', {
+    id: 'filter-name',
+    type: 'search',
+    placeholder: 'name contains…',
+    value: filters.name,
+    oninput: () => {
+      clearTimeout(nameTimer);
+      nameTimer = setTimeout(() => refilter({ name: nameFilter.value.trim() }), 300);
+    },
+  });
+  scope.add(() => clearTimeout(nameTimer));
+  const showTrials = h('input', { id: 'show-trials', type: 'checkbox', checked: filters.trials, onchange: () => refilter({ trials: showTrials.checked }) });
+  const newer = h('button', { id: 'newer', type: 'button', onclick: () => void turn(cursors.pop(), false) }, '← Newer');
+  const older = h('button', { id: 'older', type: 'button', onclick: () => void turn(nextCursor, true) }, 'Older →');
+  const pageElement = h('span', { id: 'jobs-page', class: 'hint' });
+  const pager = h('div', { class: 'pager' }, newer, pageElement, older);
+
+  const jobsQuery = () => {
+    const query = new URLSearchParams({ limit: String(filters.limit) });
+    if (filters.status) query.set('status', filters.status);
+    if (filters.name) query.set('name', filters.name);
+    if (!filters.trials) query.set('sweep', 'none');
+    if (cursor) query.set('cursor', cursor);
+    return query;
+  };
+
+  // Only the newest answer is shown: a filter changed while a page was on its way.
+  let generation = 0;
+  const loadJobs = async () => {
+    const mine = ++generation;
+    const page = await get(`/v1/jobs?${jobsQuery()}`);
+    if (mine !== generation || scope.disposed) return;
+    nextCursor = page.nextCursor;
     rows.clear();
-    jobsBody.replaceChildren(...(jobs.length ? jobs.map(jobRow) : [h('tr', {}, h('td', { colspan: 6 }, 'No jobs yet: submit one below.'))]));
+    const empty = cursors.length === 0 && !filters.status && !filters.name ? 'No jobs yet: submit one below.' : 'No jobs match.';
+    jobsBody.replaceChildren(...(page.jobs.length ? page.jobs.map(jobRow) : [h('tr', {}, h('td', { colspan: 6 }, empty))]));
+    newer.disabled = cursors.length === 0;
+    older.disabled = nextCursor === undefined;
+    pageElement.textContent = `page ${cursors.length + 1}`;
+    pager.hidden = newer.disabled && older.disabled;
+  };
+
+  const loadOthers = async () => {
+    const [{ sweeps }, { datasets }] = await Promise.all([get('/v1/sweeps'), get('/v1/datasets')]);
+    if (scope.disposed) return;
     sweepsBody.replaceChildren(
       ...(sweeps.length ? [] : [h('tr', {}, h('td', { colspan: 5 }, 'No sweeps yet: submit a spec with a "base" below.'))]),
       ...sweeps.map((sweep) =>
@@ -41,20 +113,85 @@ export async function jobsView(root, _id, { scope, showConnection }) {
           h('td', {}, h('a', { href: `#/sweeps/${encodeURIComponent(sweep.id)}` }, sweep.id)),
           h('td', {}, text(sweep.name)),
           h('td', {}, badge(sweep.status)),
-          h('td', {}, text(sweep.trials)),
+          h('td', { class: 'trials' }, trialCount(sweep.trials, sweep.plannedTrials)),
           h('td', {}, when(sweep.createdAt)),
         ),
       ),
     );
+    datasetsBody.replaceChildren(
+      ...(datasets.length ? [] : [h('tr', {}, h('td', { colspan: 7 }, 'No datasets yet: upload a CSV below.'))]),
+      ...datasets.map(datasetRow),
+    );
   };
-  await load();
 
-  // A job we do not list yet (just submitted, by anyone) means the list is stale: reload it,
-  // at most once per burst of events.
+  const datasetRow = (dataset) => {
+    const remove = confirmButton({
+      id: `delete-${dataset.id}`,
+      label: 'Delete',
+      question: `Delete ${dataset.name}? `,
+      yes: 'Yes, delete it',
+      no: 'Keep it',
+      action: async () => {
+        try {
+          await request('DELETE', `/v1/datasets/${encodeURIComponent(dataset.id)}`);
+          await loadOthers();
+        } catch (error) {
+          remove.element.replaceChildren(h('span', { class: 'error' }, error.message));
+        }
+      },
+    });
+    return h(
+      'tr',
+      { dataset: { datasetId: dataset.id } },
+      h('td', {}, dataset.id),
+      h('td', {}, text(dataset.name)),
+      h('td', { class: 'metric' }, text(dataset.rows)),
+      h('td', { class: 'metric' }, text(dataset.features)),
+      h('td', {}, dataset.classes === undefined ? `${text(dataset.outputs)} outputs` : `${dataset.classes} classes`),
+      h('td', {}, when(dataset.createdAt)),
+      h('td', {}, remove.element),
+    );
+  };
+
+  /** A filter changed: back to the newest page, and into the address. */
+  const refilter = (change) => {
+    Object.assign(filters, change);
+    cursors.length = 0;
+    cursor = undefined;
+    const query = new URLSearchParams();
+    if (filters.status) query.set('status', filters.status);
+    if (filters.name) query.set('name', filters.name);
+    if (filters.trials) query.set('trials', '1');
+    if (filters.limit !== PAGE) query.set('limit', String(filters.limit));
+    // replaceState: the address changes without a hashchange, which would build the page anew.
+    history.replaceState(null, '', query.size ? `#/?${query}` : '#/');
+    return loadJobs().catch(showListError);
+  };
+  const turn = (to, forward) => {
+    if (forward) cursors.push(cursor);
+    cursor = to;
+    return loadJobs().catch(showListError);
+  };
+  const listError = h('p', { id: 'jobs-error', class: 'message error', role: 'status' });
+  const showListError = (error) => (listError.textContent = `Could not list the jobs: ${error.message}`);
+
+  await Promise.all([loadJobs(), loadOthers()]);
+
+  // A job we do not list (just submitted, by anyone) may belong on the newest page: read it
+  // again, at most once a second whatever the burst of events (a sweep's trials, hidden here,
+  // start and end all the time).
   let reloadTimer;
-  const reloadSoon = () => {
-    clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(() => void load().catch(() => {}), 250);
+  let reloadOthers = false;
+  const reloadSoon = (others = false) => {
+    reloadOthers ||= others;
+    if (reloadTimer !== undefined) return;
+    reloadTimer = setTimeout(() => {
+      reloadTimer = undefined;
+      const both = reloadOthers;
+      reloadOthers = false;
+      if (cursors.length === 0) void loadJobs().catch(showListError);
+      if (both) void loadOthers().catch(() => {});
+    }, 1000);
   };
   scope.add(() => clearTimeout(reloadTimer));
 
@@ -64,24 +201,30 @@ export async function jobsView(root, _id, { scope, showConnection }) {
     resume: false,
     seqOf: () => undefined,
     onState: showConnection,
-    onReconnect: reloadSoon,
+    onReconnect: () => reloadSoon(true),
     onEvent: (event) => {
       const entry = rows.get(event.jobId);
-      if (entry === undefined) return void (event.jobId && reloadSoon());
-      if (event.type === 'status' || event.type === 'done') entry.status.replaceChildren(badge(event.status));
+      const ended = event.type === 'done';
+      if (entry === undefined) return void (event.type !== 'epoch' && reloadSoon(ended));
+      if (event.type === 'status' || ended) entry.status.replaceChildren(badge(event.status));
       if (event.type === 'epoch') entry.epochs.textContent = `${event.epoch} / ${entry.total}`;
-      if (event.type === 'done' && event.status === 'succeeded') reloadSoon(); // sweeps may have ended too
+      if (ended) reloadSoon(true); // its sweep may have ended too
     },
   });
   scope.add(() => feed.close());
 
   root.append(
     h('h1', {}, 'Jobs'),
+    h('div', { class: 'filters', id: 'jobs-filters' }, statusFilter, nameFilter, h('label', {}, showTrials, ' show sweep trials')),
     h('table', { id: 'jobs' }, h('thead', {}, h('tr', {}, ...['job', 'name', 'status', 'epochs', 'sweep', 'created'].map((title) => h('th', {}, title)))), jobsBody),
+    pager,
+    listError,
     h('h1', {}, 'Sweeps'),
     h('table', { id: 'sweeps' }, h('thead', {}, h('tr', {}, ...['sweep', 'name', 'status', 'trials', 'created'].map((title) => h('th', {}, title)))), sweepsBody),
+    h('h1', {}, 'Datasets'),
+    h('table', { id: 'datasets' }, h('thead', {}, h('tr', {}, ...['dataset', 'name', 'rows', 'features', 'labels', 'uploaded', ''].map((title) => h('th', {}, title)))), datasetsBody),
     await submitForm(),
-    uploadForm(),
+    uploadForm(() => void loadOthers().catch(() => {})),
   );
 }
 
@@ -142,7 +285,8 @@ async function submitForm() {
   );
 }
 
-function uploadForm() {
+/** `onUploaded` runs after each upload (the datasets list reads itself again). */
+function uploadForm(onUploaded) {
   const file = h('input', { type: 'file', id: 'dataset-file', accept: '.csv,text/csv', required: true });
   const name = h('input', { id: 'dataset-name', placeholder: 'name (default: the file name)' });
   const label = h('input', { id: 'dataset-label', placeholder: 'label column (default: the last)' });
@@ -160,6 +304,7 @@ function uploadForm() {
       const dataset = await request('POST', `/v1/datasets?${query}`, chosen, { contentType: 'text/csv' });
       const shape = `${dataset.rows} rows, ${dataset.features} features, ${dataset.classes === undefined ? `${dataset.outputs} outputs` : `${dataset.classes} classes`}`;
       result.dataset.datasetId = dataset.id;
+      onUploaded();
       // Point the spec in the form at the new dataset, when the form holds a spec.
       try {
         const spec = JSON.parse(specArea().value);
