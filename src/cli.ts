@@ -5,7 +5,9 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DataError, loadCsv, resolveDataset, type LoadedDataset } from './data/index.js';
+import { DataError, resolveDataset, type LoadedDataset } from './data/index.js';
+import { readDataFile } from './data/files.js';
+import { csvRecord, readPredictionCsv } from './data/predict-csv.js';
 import {
   EngineError,
   GRADIENT_CHECK_COORDINATES,
@@ -195,7 +197,10 @@ Options:
     progress.clear();
     const result = await scoreJob(trainer, data, spec, earlyStopping);
     emit({ type: 'done', jobId, status: 'succeeded', result });
-    if (typeof values.save === 'string') writeAtomically(values.save, JSON.stringify(trainer.model(data.classNames)));
+    if (typeof values.save === 'string') {
+      const columns = { features: loaded.featureNames, ...(loaded.labelColumn === undefined ? {} : { label: loaded.labelColumn }) };
+      writeAtomically(values.save, JSON.stringify(trainer.model(data.classNames, columns)));
+    }
     if (!json) printResult(result);
     return 0;
   },
@@ -273,10 +278,15 @@ const predict: Command = {
   summary: 'predict the rows of a CSV file with a saved model',
   usage: `caviar predict MODEL.json DATA.csv [options]
 
+DATA.csv has a header row and one row per example: the model's feature columns (by name,
+in any order, when the model records their names, as models saved by caviar train do;
+else the first columns, in order) and optionally the label column, which is left out:
+the one --label names, else the model's label column, else one last column beyond the
+features. A first row of numbers only is refused: it is data, not a header.
+
 Writes one CSV row per input row: the predicted class (its name when the model knows
-it) and the probability of each class, or the predicted values of a regression. DATA.csv
-has a header; its columns are the model's features, in order, plus an optional label
-column named with --label, which is ignored.
+it) and the probability of each class (class, p_<name>...), or the predicted values of
+a regression (y_0...). Fields are quoted as RFC 4180 says.
 
 Options:
   --label COLUMN   a column of DATA.csv to leave out
@@ -288,17 +298,17 @@ Options:
       throw new UsageError('which model and data? caviar predict MODEL.json DATA.csv');
     const model = Model.load(readFileSync(modelPath, 'utf8'));
     const label = typeof values.label === 'string' ? values.label : undefined;
-    const loaded = await loadCsv(dataPath, label === undefined ? { noLabel: true } : { label });
-    const { outputs, classes } = await model.predict(loaded.train.x, loaded.train.rows);
+    const input = readPredictionCsv(await readDataFile(dataPath), model, { label, source: dataPath });
+    const { outputs, classes } = await model.predict(input.x, input.rows);
     const names = model.classNames;
     const units = model.outputs;
     const unitNames = Array.from({ length: units }, (_, unit) => names?.[unit] ?? String(unit));
     const header = classes ? ['class', ...unitNames.map((name) => `p_${name}`)] : unitNames.map((name) => `y_${name}`);
-    const lines = [header.join(',')];
-    for (let row = 0; row < loaded.train.rows; row += 1) {
+    const lines = [csvRecord(header)];
+    for (let row = 0; row < input.rows; row += 1) {
       const values = Array.from(outputs.subarray(row * units, (row + 1) * units), (value) => String(value));
       const predicted = classes?.[row];
-      lines.push((predicted === undefined ? values : [names?.[predicted] ?? String(predicted), ...values]).join(','));
+      lines.push(csvRecord(predicted === undefined ? values : [names?.[predicted] ?? String(predicted), ...values]));
     }
     const text = `${lines.join('\n')}\n`;
     if (typeof values.output === 'string') writeAtomically(values.output, text);

@@ -71,6 +71,42 @@ t.test('train prints a line per epoch and the diagnosis, and --save writes a usa
   t.equal(lines[0], 'class,p_0,p_1');
   t.equal(lines.length, 4);
   t.match(lines[1], /^[01],0\.\d+|^[01],[\d.e-]+,/);
+  t.same(model.featureNames, ['x1', 'x2'], 'the model records its feature columns');
+
+  // The columns by name in another order, and a label column: left out.
+  const labelled = join(directory, 'labelled.csv');
+  writeFileSync(labelled, 'label,x2,x1\n1,0.5,0\n0,-0.5,1\n1,0.2,-1\n');
+  const withLabel = await caviar('predict', modelPath, labelled);
+  t.equal(withLabel.code, 0, withLabel.stderr);
+  t.equal(withLabel.stdout, predicted.stdout, 'the same predictions');
+
+  const headerless = join(directory, 'headerless.csv');
+  writeFileSync(headerless, '0,0.5\n1,-0.5\n');
+  const refused = await caviar('predict', modelPath, headerless);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /INVALID_DATA: .*headerless\.csv: row 1: no header row: .*all numbers; add a header naming the columns \(the model's features: x1,x2\)/);
+  t.equal(refused.stdout, '');
+});
+
+t.test('predict names the label column of a file dataset, and quotes class names as RFC 4180 says', async (t) => {
+  const rows = Array.from({ length: 40 }, (_, row) => {
+    const x = (row % 10) / 10;
+    return `${x},${1 - x},${row % 2 === 0 ? '"lower, left"' : '"the ""upper"" one"'}`;
+  });
+  writeFileSync(join(directory, 'named.csv'), `a,b,kind\n${rows.join('\n')}\n`);
+  const modelPath = join(directory, 'named-model.json');
+  const trained = await caviar('train', writeSpec('named.json', 2, { dataset: { path: 'named.csv', label: 'kind' } }), '--save', modelPath);
+  t.equal(trained.code, 0, trained.stderr);
+  const model = Model.load(readFileSync(modelPath, 'utf8'));
+  t.same([model.featureNames, model.labelName], [['a', 'b'], 'kind']);
+
+  const input = join(directory, 'named-input.csv');
+  writeFileSync(input, 'kind,a,b\n"lower, left",0.1,0.9\n');
+  const { code, stdout, stderr } = await caviar('predict', modelPath, input);
+  t.equal(code, 0, stderr);
+  const [header, row] = stdout.trim().split('\n');
+  t.equal(header, 'class,"p_lower, left","p_the ""upper"" one"');
+  t.match(row, /^("lower, left"|"the ""upper"" one"),[\d.e-]+,[\d.e-]+$/);
 });
 
 t.test("the quick start's diagnosis calls its bias an upper bound and prints no negative variance", async (t) => {

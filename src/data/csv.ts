@@ -83,6 +83,13 @@ export async function loadCsv(path: string, options: CsvFileOptions = {}): Promi
   });
 }
 
+/** The names in the header row (the first record), reading nothing after it. */
+export function csvHeader(text: string | Uint8Array, source = 'csv'): string[] {
+  const scanner = new CsvScanner(toBytes(text), source);
+  if (!scanner.nextRecord()) invalid('empty file: no header row', { source });
+  return readHeader(scanner);
+}
+
 /** No label column: no targets, as values of width 0. */
 function withoutLabels(hasTest: boolean): EncodedLabels {
   const empty = new Float32Array(0);

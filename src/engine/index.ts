@@ -18,6 +18,7 @@ import {
   SavedModelSchema,
   fromSavedModel,
   toSavedModel,
+  type ModelColumns,
   type SavedModel,
 } from './model-format.js';
 
@@ -33,7 +34,7 @@ export {
   type TrainerSpec,
   type GradCheckSpec,
 } from './config.js';
-export { SavedModelSchema, MODEL_FORMAT, MODEL_VERSION, type SavedModel } from './model-format.js';
+export { SavedModelSchema, MODEL_FORMAT, MODEL_VERSION, type ModelColumns, type SavedModel } from './model-format.js';
 
 /**
  * Rows of features and their targets, row-major. `y` holds one class index per row for a
@@ -231,9 +232,16 @@ export class Trainer {
     callNative(() => this.native.restore(bytes));
   }
 
-  /** The trained model in the saved-model format; `classes` names the classes by index. */
-  model(classes?: string[]): SavedModel {
-    return toSavedModel(callNative(() => this.native.model()), classes);
+  /**
+   * The trained model in the saved-model format; `classes` names the classes by index,
+   * `columns` the training data's feature and label columns.
+   */
+  model(classes?: string[], columns?: ModelColumns): SavedModel {
+    const state = callNative(() => this.native.model());
+    const names = columns?.features;
+    if (names !== undefined && names.length !== state.network.inputs)
+      throw new EngineError('SHAPE_MISMATCH', `${names.length} feature names for a network of ${state.network.inputs} inputs`);
+    return toSavedModel(state, classes, columns);
   }
 }
 
@@ -268,6 +276,10 @@ export class Model {
       const invalid = error as EngineError;
       throw new EngineError('INVALID_MODEL', `not a ${MODEL_FORMAT} v${MODEL_VERSION} document: ${invalid.message}`, invalid.path);
     }
+    if (saved.features !== undefined && saved.features.length !== saved.network.inputs) {
+      const problem = `features names ${saved.features.length} columns, but the network has ${saved.network.inputs} inputs`;
+      throw new EngineError('INVALID_MODEL', problem, '/features');
+    }
     const state = fromSavedModel(saved);
     return new Model(callNative(() => new addon.Model(state)), saved);
   }
@@ -282,6 +294,16 @@ export class Model {
 
   get classNames(): string[] | undefined {
     return this.saved.classes;
+  }
+
+  /** The input columns' names, in order, when the model records them. */
+  get featureNames(): string[] | undefined {
+    return this.saved.features;
+  }
+
+  /** The training data's label column, when the model records it. */
+  get labelName(): string | undefined {
+    return this.saved.label;
   }
 
   save(): SavedModel {

@@ -32,6 +32,8 @@ export const SavedModelSchema = Type.Object(
     }),
     normalization: Type.Object({ type: NormalizationName, shift: Floats, scale: Floats }),
     classes: Type.Optional(Type.Array(Type.String(), { description: 'class names, by index' })),
+    features: Type.Optional(Type.Array(Type.String(), { description: "the input columns' names, in order" })),
+    label: Type.Optional(Type.String({ description: "the label column's name in the training data" })),
     layers: Type.Array(
       Type.Object({
         weight: Floats,
@@ -69,7 +71,13 @@ export function decodeFloats(text: string, path: string): Float32Array {
 
 const parameterNames = ['weight', 'bias', 'gamma', 'beta', 'runningMean', 'runningVar'] as const;
 
-export function toSavedModel(state: NativeModelState, classes?: string[]): SavedModel {
+/** What a model records of its training data's columns, for reading new rows by name. */
+export interface ModelColumns {
+  features?: string[];
+  label?: string;
+}
+
+export function toSavedModel(state: NativeModelState, classes?: string[], columns: ModelColumns = {}): SavedModel {
   return {
     format: MODEL_FORMAT,
     version: MODEL_VERSION,
@@ -88,6 +96,8 @@ export function toSavedModel(state: NativeModelState, classes?: string[]): Saved
       scale: encodeFloats(state.scale),
     },
     ...(classes === undefined ? {} : { classes }),
+    ...(columns.features === undefined ? {} : { features: columns.features }),
+    ...(columns.label === undefined ? {} : { label: columns.label }),
     layers: state.layers.map((layer) => {
       const encoded: SavedModel['layers'][number] = { weight: encodeFloats(layer.weight) };
       for (const name of parameterNames) {

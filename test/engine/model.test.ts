@@ -66,3 +66,15 @@ t.test('the saved model is the documented format', async (t) => {
   for (let row = 0; row < train.rows; row += 1) mean += train.x[row * 2] as number;
   t.ok(Math.abs(shift.readFloatLE(0) - mean / train.rows) < 1e-5, 'standard normalization: the training mean');
 });
+
+t.test("a saved model records its training data's columns when told them, and checks their count", async (t) => {
+  const trainer = Trainer.create(mlpSpec, train);
+  const saved = trainer.model(['lower', 'upper'], { features: ['x1', 'x2'], label: 'moon' });
+  t.same([saved.features, saved.label], [['x1', 'x2'], 'moon']);
+  const model = Model.load(JSON.stringify(saved));
+  t.same([model.featureNames, model.labelName, model.classNames], [['x1', 'x2'], 'moon', ['lower', 'upper']]);
+  const bare = Model.load(trainer.model());
+  t.same([bare.featureNames, bare.labelName], [undefined, undefined], 'both are optional');
+  t.throws(() => trainer.model(undefined, { features: ['x1'] }), { code: 'SHAPE_MISMATCH' });
+  t.throws(() => Model.load({ ...saved, features: ['x1', 'x2', 'x3'] }), { code: 'INVALID_MODEL', path: '/features' });
+});
