@@ -130,7 +130,10 @@ export async function jobView(root, id, { scope, showConnection }) {
       if (!message.classList.contains('error')) message.textContent = '';
       showNoEpochs();
     }
+    // A trial that has ended has nothing left to control (its sweep deletes it).
+    controls.hidden = ended && remove === undefined && !message.textContent;
   };
+  const controls = h('div', { class: 'controls panel' }, pause, resume, cancel.element, learningRateForm, remove?.element, message);
 
   const chartsElement = h('div', { class: 'charts' });
   const resultElement = h('section', { id: 'result' });
@@ -161,7 +164,7 @@ export async function jobView(root, id, { scope, showConnection }) {
       pendingElement,
       job.sweepId ? h('a', { href: `#/sweeps/${encodeURIComponent(job.sweepId)}` }, `trial of ${job.sweepId}`) : null,
     ),
-    h('div', { class: 'controls panel' }, pause, resume, cancel.element, learningRateForm, remove?.element, message),
+    controls,
     chartsElement,
     resultElement,
     h('details', {}, h('summary', {}, 'Spec'), h('pre', {}, JSON.stringify(job.spec, null, 2))),
