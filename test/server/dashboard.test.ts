@@ -212,6 +212,7 @@ if (!existsSync(CHROMIUM)) {
     await waitForStatus(page, 'succeeded');
     t.match(await page.textContent('#verdict'), /^(high bias|high variance|high bias and high variance|neither)$/);
     t.ok((await page.locator('#advice li').count()) > 0, 'with advice');
+    t.match(await page.textContent('#diagnosis-notes'), /upper bound/, 'and the note that, without a human-level error, the bias is an upper bound');
     t.notMatch(await page.textContent('#result'), /null|undefined/, 'no missing part shows as text');
     const [costEpochs, train, , smoothed] = (await chartData(page, 'cost')) as number[][];
     t.same(costEpochs, Array.from({ length: epochs }, (_, index) => index + 1), 'every epoch once, in order, across pause, resume and a reconnect');

@@ -266,8 +266,9 @@ function showResult(element, id, done) {
             { class: 'diagnosis panel', id: 'diagnosis' },
             h('p', {}, 'Verdict: ', h('strong', { id: 'verdict' }, diagnosis.verdict)),
             h('p', { class: 'hint' }, gaps(diagnosis)),
-            diagnosis.notes?.length ? h('ul', { class: 'hint', id: 'diagnosis-notes' }, ...diagnosis.notes.map((note) => h('li', {}, note))) : null,
+            h('p', {}, 'What to try:'),
             h('ul', { id: 'advice' }, ...diagnosis.advice.map((line) => h('li', {}, line))),
+            diagnosis.notes?.length ? h('ul', { class: 'hint notes', id: 'diagnosis-notes' }, ...diagnosis.notes.map((note) => h('li', {}, `Note: ${note}`))) : null,
           )
         : null,
       done.status === 'succeeded' ? h('button', { type: 'button', id: 'download-model', onclick: () => download(id) }, 'Download the model') : null,
