@@ -75,6 +75,8 @@ export async function jobsView(root, _id, { scope, showConnection }) {
   const older = h('button', { id: 'older', type: 'button', onclick: () => void turn(nextCursor, true) }, 'Older →');
   const pageElement = h('span', { id: 'jobs-page', class: 'hint' });
   const pager = h('div', { class: 'pager' }, newer, pageElement, older);
+  const listError = h('p', { id: 'jobs-error', class: 'message error', role: 'status' });
+  const showListError = (error) => (listError.textContent = `Could not list the jobs: ${error.message}`);
 
   const jobsQuery = () => {
     const query = new URLSearchParams({ limit: String(filters.limit) });
@@ -92,6 +94,7 @@ export async function jobsView(root, _id, { scope, showConnection }) {
     const page = await get(`/v1/jobs?${jobsQuery()}`);
     if (mine !== generation || scope.disposed) return;
     nextCursor = page.nextCursor;
+    listError.textContent = '';
     rows.clear();
     const empty = cursors.length === 0 && !filters.status && !filters.name ? 'No jobs yet: submit one below.' : 'No jobs match.';
     jobsBody.replaceChildren(...(page.jobs.length ? page.jobs.map(jobRow) : [h('tr', {}, h('td', { colspan: 6 }, empty))]));
@@ -168,13 +171,12 @@ export async function jobsView(root, _id, { scope, showConnection }) {
     return loadJobs().catch(showListError);
   };
   const turn = (to, forward) => {
+    // Until the page comes: a second click would turn from the same page again.
+    newer.disabled = older.disabled = true;
     if (forward) cursors.push(cursor);
     cursor = to;
     return loadJobs().catch(showListError);
   };
-  const listError = h('p', { id: 'jobs-error', class: 'message error', role: 'status' });
-  const showListError = (error) => (listError.textContent = `Could not list the jobs: ${error.message}`);
-
   await Promise.all([loadJobs(), loadOthers()]);
 
   // A job we do not list (just submitted, by anyone) may belong on the newest page: read it
