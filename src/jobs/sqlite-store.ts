@@ -2,7 +2,7 @@
 // as files beside it. Submissions are committed with synchronous=FULL, in groups: the
 // submissions of one event-loop turn share one commit and one fsync.
 import Database from 'better-sqlite3';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EpochEvent, JobEvent, UnsequencedEvent } from './events.js';
 import { FinalStatusSchema, JOB_STATUSES, isFinal, type JobStatus } from './status.js';
@@ -297,9 +297,6 @@ export class SqliteStore implements JobStore {
       setStatus: db.prepare(
         `UPDATE jobs SET status = ?, finished_at = ?, result = coalesce(?, result), error = coalesce(?, error) WHERE id = ?`,
       ),
-      epochKept: db.prepare<[string, number], { one: number }>(
-        'SELECT 1 AS one FROM events WHERE job_id = ? AND epoch = ?',
-      ),
       epochs: db.prepare<[string], { body: string }>(
         'SELECT body FROM events WHERE job_id = ? AND epoch IS NOT NULL ORDER BY epoch',
       ),
@@ -392,6 +389,8 @@ export class SqliteStore implements JobStore {
   }
 
   private commitSubmissions(): void {
+    // close() may have committed them already.
+    if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
     const now = new Date().toISOString();
@@ -475,7 +474,8 @@ export class SqliteStore implements JobStore {
     return this.db.transaction((): RecordedEpoch | undefined => {
       const row = this.statements.job.get(jobId);
       if (row === undefined || row.status !== 'running' || row.attempt !== attempt) return undefined;
-      if (this.statements.epochKept.get(jobId, event.epoch) !== undefined) return undefined;
+      // Only the next epoch: a late writer can neither repeat one nor leave a gap.
+      if (event.epoch !== row.epochs_done + 1) return undefined;
       this.statements.saveCheckpoint.run(jobId, 'latest', event.epoch, checkpoint);
       if (best === true) this.statements.saveCheckpoint.run(jobId, 'best', event.epoch, checkpoint);
       this.statements.recordEpoch.run(event.epoch, event.lr, jobId);
@@ -588,6 +588,12 @@ export class SqliteStore implements JobStore {
     return join(this.directory, 'datasets', id);
   }
 
+  async datasetFiles(id: string): Promise<string> {
+    const directory = this.datasetDirectory(id);
+    if (!existsSync(directory)) throw new Error(`dataset ${id} is not stored`);
+    return directory;
+  }
+
   async createDataset(record: DatasetRecord): Promise<void> {
     this.statements.insertDataset.run({
       ...record,
@@ -611,8 +617,8 @@ export class SqliteStore implements JobStore {
     return deleted;
   }
 
-  close(): void {
-    if (this.pending.length > 0) this.commitSubmissions();
+  async close(): Promise<void> {
+    this.commitSubmissions();
     this.db.close();
   }
 }

@@ -159,11 +159,15 @@ export interface JobStore {
   deleteSweep(id: string): Promise<boolean>;
   sweepEventsAfter(sweepId: string, since: number, limit: number): Promise<SweepEvent[]>;
 
-  /** Where a dataset's arrays live (files the store names). */
+  /** The folder of this host where a new dataset's arrays are written before createDataset. */
   datasetDirectory(id: string): string;
+  /** A local folder holding the dataset's arrays, fetched to this host first where the store keeps them elsewhere. */
+  datasetFiles(id: string): Promise<string>;
+  /** Keeps the record with the arrays written into datasetDirectory(record.id). */
   createDataset(record: DatasetRecord): Promise<void>;
   getDataset(id: string): Promise<DatasetRecord | undefined>;
   listDatasets(): Promise<DatasetRecord[]>;
   deleteDataset(id: string): Promise<boolean>;
-  close(): void;
+  /** Resolves once pending submissions are committed and the connections closed. */
+  close(): Promise<void>;
 }

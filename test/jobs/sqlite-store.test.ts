@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/jobs/index.js';
 import { moonsJob } from '../fixtures/service.js';
+import { storeContract } from './store-contract.js';
 
 const directory = () => mkdtempSync(join(tmpdir(), 'caviar-store-'));
 
@@ -69,4 +70,20 @@ t.test('a store written by a newer version is refused with the versions named', 
   db.pragma('user_version = 99');
   db.close();
   t.throws(() => new SqliteStore(folder), /schema 99.*reads up to schema \d+/);
+});
+
+t.test('the store contract', async (t) => {
+  storeContract(t, async (t) => {
+    const folder = directory();
+    const opened: SqliteStore[] = [];
+    const open = () => {
+      const store = new SqliteStore(folder);
+      opened.push(store);
+      return store;
+    };
+    t.teardown(async () => {
+      for (const store of opened) await store.close();
+    });
+    return { store: open(), another: async () => open() };
+  });
 });
