@@ -488,7 +488,9 @@ if (!existsSync(CHROMIUM)) {
       }, 60_000);
       const ran = sweep.trials.length as number;
       t.ok(ran < 64, `${ran} of 64 trials ran`);
+      // The page may already be at #/ (a delete led there): load it afresh.
       await page.goto(`${service.url}/#/`);
+      await page.reload();
       const row = page.locator(`#sweeps tr[data-sweep-id="${sweepId}"]`);
       await row.waitFor();
       t.equal(await row.locator('.trials').textContent(), `${ran} of 64 trials`, 'the list says how many of the planned trials ran');

@@ -179,20 +179,16 @@ export async function jobsView(root, _id, { scope, showConnection }) {
   };
   await Promise.all([loadJobs(), loadOthers()]);
 
-  // A job we do not list (just submitted, by anyone) may belong on the newest page: read it
-  // again, at most once a second whatever the burst of events (a sweep's trials, hidden here,
-  // start and end all the time).
+  // A job we do not list (just submitted, by anyone; a new sweep's trial) may belong on the
+  // newest page, and a job's end may end its sweep: read the lists again, at most once a
+  // second whatever the burst of events (a sweep's trials start and end all the time).
   let reloadTimer;
-  let reloadOthers = false;
-  const reloadSoon = (others = false) => {
-    reloadOthers ||= others;
+  const reloadSoon = () => {
     if (reloadTimer !== undefined) return;
     reloadTimer = setTimeout(() => {
       reloadTimer = undefined;
-      const both = reloadOthers;
-      reloadOthers = false;
       if (cursors.length === 0) void loadJobs().catch(showListError);
-      if (both) void loadOthers().catch(() => {});
+      void loadOthers().catch(() => {});
     }, 1000);
   };
   scope.add(() => clearTimeout(reloadTimer));
@@ -203,14 +199,13 @@ export async function jobsView(root, _id, { scope, showConnection }) {
     resume: false,
     seqOf: () => undefined,
     onState: showConnection,
-    onReconnect: () => reloadSoon(true),
+    onReconnect: reloadSoon,
     onEvent: (event) => {
       const entry = rows.get(event.jobId);
-      const ended = event.type === 'done';
-      if (entry === undefined) return void (event.type !== 'epoch' && reloadSoon(ended));
-      if (event.type === 'status' || ended) entry.status.replaceChildren(badge(event.status));
+      if (entry === undefined) return void (event.type !== 'epoch' && reloadSoon());
+      if (event.type === 'status' || event.type === 'done') entry.status.replaceChildren(badge(event.status));
       if (event.type === 'epoch') entry.epochs.textContent = `${event.epoch} / ${entry.total}`;
-      if (ended) reloadSoon(true); // its sweep may have ended too
+      if (event.type === 'done') reloadSoon();
     },
   });
   scope.add(() => feed.close());
