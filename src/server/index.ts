@@ -8,6 +8,8 @@ import { CLOSE_GOING_AWAY, SocketRegistry } from './routes/events.js';
 
 /** Running jobs get this long to stop at a mini-batch before their workers are killed. */
 const WORKER_GRACE_MS = 5000;
+/** Websocket clients get this long to answer the close frame before their sockets are cut. */
+const SOCKET_GRACE_MS = 2000;
 /** Container runtimes wait 10 s after SIGTERM; stop within 8. */
 const SHUTDOWN_LIMIT_MS = 8000;
 
@@ -53,8 +55,11 @@ export async function startServer(config: ServerConfig = loadConfig()): Promise<
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
-        sockets.closeAll(CLOSE_GOING_AWAY, 'server shutting down');
-        await Promise.all([scheduler.shutdown(WORKER_GRACE_MS), server.close()]);
+        await Promise.all([
+          sockets.closeAll(CLOSE_GOING_AWAY, 'server shutting down', SOCKET_GRACE_MS),
+          scheduler.shutdown(WORKER_GRACE_MS),
+          server.close(),
+        ]);
         store.close();
       })());
     return { app: server, url, stop };

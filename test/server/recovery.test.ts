@@ -2,6 +2,9 @@
 // queue runs, and the job that was training resumes from its checkpoint with no epoch lost
 // or doubled, ending with the weights of an uninterrupted run; after a SIGTERM the server
 // checkpoints, closes its sockets with 1001 and exits 0. Real servers on one data directory.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import t from 'tap';
 import type { JobEvent } from '../../src/jobs/index.js';
 import { call, moonsJob, openEvents, slowJob, startService, temporaryDirectory, waitFor, type Service } from '../fixtures/service.js';
@@ -146,4 +149,88 @@ t.test('SIGTERM stops taking jobs, checkpoints the running one, closes sockets w
   t.same(statusesOf(await history(second, waiting)), ['queued', 'running'], 'the queued job did not start while the server stopped');
   // (That the resumed weights equal an uninterrupted run's is the SIGKILL test's oracle.)
   t.match(await finished(second, running), { status: 'succeeded', epochsDone: 6 });
+});
+
+/**
+ * A websocket client that completes the upgrade and then never reads again: it answers no
+ * close frame, and what the server sends piles up in the kernel's buffers, then in the server's.
+ */
+function nonReadingClient(service: Service, path: string): Promise<Socket> {
+  const { hostname, port } = new URL(service.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    socket.once('error', reject);
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      if (chunk.toString('latin1').startsWith('HTTP/1.1 101')) resolve(socket);
+      else reject(new Error(`no upgrade: ${chunk.toString('latin1').split('\r\n')[0]}`));
+    });
+  });
+}
+
+/** Bytes waiting in the kernel's queues of the TCP connections to or from `port` (/proc/net/tcp). */
+function queuedBytes(port: number): { unread: number; unsent: number } {
+  let unread = 0;
+  let unsent = 0;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').trim().split('\n').slice(1)) {
+    const [, local, remote, state, queues] = line.trim().split(/\s+/);
+    // A listening socket's queues count connections, not bytes.
+    if (state !== '01') continue;
+    const [tx, rx] = (queues as string).split(':').map((hex) => parseInt(hex, 16)) as [number, number];
+    if (parseInt((remote as string).split(':')[1] as string, 16) === port) unread += rx;
+    if (parseInt((local as string).split(':')[1] as string, 16) === port) unsent += tx;
+  }
+  return { unread, unsent };
+}
+
+t.test('SIGTERM with 200 websocket clients that never read exits 0 within 8 s; the job resumes at its checkpoint', async (t) => {
+  const dataDirectory = temporaryDirectory();
+  const env = { CAVIAR_CONCURRENCY: '1' };
+  const first = await startService({ dataDirectory, env });
+  t.teardown(() => first.stop('SIGKILL'));
+  // Quick epochs with large events (an entry per layer, 3 kB): plenty to fill the buffers.
+  const chatty = moonsJob(1_000_000, {
+    dataset: { builtin: 'moons', samples: 1000, noise: 0.2, seed: 3 },
+    model: { layers: [...Array.from({ length: 60 }, () => ({ units: 4, activation: 'tanh' as const })), { units: 1, activation: 'sigmoid' }], init: 'xavier' },
+    training: { epochs: 1_000_000, batchSize: 200, optimizer: { type: 'sgd', learningRate: 0.001 } },
+  });
+  const id = (await call(first, 'POST', '/v1/jobs', chatty)).body.id as string;
+  const watcher = openEvents(first, `/v1/jobs/${id}/events`);
+  await watcher.next((event) => event.type === 'epoch' && event.epoch === 200);
+  const clients = await Promise.all(
+    Array.from({ length: 200 }, (_, index) => nonReadingClient(first, index % 2 === 0 ? `/v1/jobs/${id}/events?since=0` : '/v1/events')),
+  );
+  t.teardown(() => clients.forEach((client) => client.destroy()));
+  // More epochs: the live ones pile up behind the replays.
+  const connected = watcher.events.length;
+  await watcher.next((event) => event.type === 'epoch' && event.seq > connected + 200);
+  const queued = queuedBytes(Number(new URL(first.url).port));
+  t.comment(`before SIGTERM: ${(queued.unread / 2 ** 20).toFixed(1)} MiB unread by the clients, ${(queued.unsent / 2 ** 20).toFixed(1)} MiB unsent by the server`);
+  t.ok(queued.unread > 200 * 64 * 1024, 'the clients have left what they were sent unread');
+
+  const signalled = performance.now();
+  first.process.kill('SIGTERM');
+  const code = await first.exited;
+  const seconds = (performance.now() - signalled) / 1000;
+  t.comment(`exited ${code} ${seconds.toFixed(2)} s after SIGTERM`);
+  t.equal(code, 0, 'the process exits 0');
+  t.ok(seconds < 8, `within 8 s (${seconds.toFixed(2)} s)`);
+  t.notOk(first.log().includes('shutdown took too long'), 'the shutdown did not run out of time');
+
+  const second = await startService({ dataDirectory, env });
+  t.teardown(() => second.stop('SIGKILL'));
+  const stream = openEvents(second, `/v1/jobs/${id}/events?since=0`);
+  let requeued = -1;
+  await stream.next((event) => {
+    if (requeued === -1 && event.type === 'status' && event.status === 'queued' && event.seq > 1) requeued = stream.events.indexOf(event);
+    return requeued !== -1 && event.type === 'epoch' && stream.events.indexOf(event) > requeued;
+  });
+  const kept = epochsOf(stream.events.slice(0, requeued));
+  t.same(kept, range(1, kept.length), `${kept.length} epochs were checkpointed before the shutdown, in order`);
+  t.same(statusesOf(stream.events), ['queued', 'running', 'queued', 'running'], 'returned to the queue at shutdown, running again after');
+  t.match(stream.events.at(-1), { type: 'epoch', epoch: kept.length + 1 }, 'it resumes after its checkpoint');
 });

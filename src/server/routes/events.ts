@@ -21,8 +21,14 @@ export class SocketRegistry {
   readonly sockets = new Set<WebSocket>();
   private readonly alive = new WeakSet<WebSocket>();
   private timer: NodeJS.Timeout | undefined;
+  /** Set by closeAll: how a socket is closed once the server is stopping. */
+  private closing: ((socket: WebSocket) => Promise<void>) | undefined;
 
   add(socket: WebSocket): void {
+    if (this.closing !== undefined) {
+      void this.closing(socket);
+      return;
+    }
     this.sockets.add(socket);
     this.alive.add(socket);
     socket.on('pong', () => this.alive.add(socket));
@@ -44,9 +50,24 @@ export class SocketRegistry {
     this.timer.unref();
   }
 
-  closeAll(code: number, reason: string): void {
+  /**
+   * Closes every socket, and any that opens meanwhile. A client that does not read never
+   * answers the close frame (ws would wait 30 s for it), and the server cannot stop while
+   * its socket is open: one that has not closed after `graceMs` is cut off. Resolves once
+   * all are closed.
+   */
+  async closeAll(code: number, reason: string, graceMs: number): Promise<void> {
     clearInterval(this.timer);
-    for (const socket of this.sockets) socket.close(code, reason);
+    this.closing = (socket) =>
+      new Promise((resolve) => {
+        const cutOff = setTimeout(() => socket.terminate(), graceMs);
+        socket.once('close', () => {
+          clearTimeout(cutOff);
+          resolve();
+        });
+        socket.close(code, reason);
+      });
+    await Promise.all([...this.sockets].map(this.closing));
   }
 }
 
