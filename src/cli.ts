@@ -198,8 +198,7 @@ Options:
     const result = await scoreJob(trainer, data, spec, earlyStopping);
     emit({ type: 'done', jobId, status: 'succeeded', result });
     if (typeof values.save === 'string') {
-      const columns = { features: loaded.featureNames, ...(loaded.labelColumn === undefined ? {} : { label: loaded.labelColumn }) };
-      writeAtomically(values.save, JSON.stringify(trainer.model(data.classNames, columns)));
+      writeAtomically(values.save, JSON.stringify(trainer.model(data.classNames, data.columns)));
     }
     if (!json) printResult(result);
     return 0;

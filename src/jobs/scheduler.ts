@@ -1,6 +1,7 @@
 // The scheduler: a fixed number of slots; the oldest queued job takes a free one and trains
 // in its own worker process. Cancel, pause, a new learning rate and shutdown reach running
 // jobs through here.
+import { DataError } from '../data/index.js';
 import { epochEvent } from './training.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { StoredDataset, WorkerTask } from './protocol.js';
@@ -29,9 +30,11 @@ const STOPPED_TO: Record<Exclude<StopReason, 'shutdown'>, 'cancelled' | 'paused'
   stop: 'stopped',
 };
 
+/** A job in a slot: claimed, then (once its task is read) training in a worker. */
 interface Running {
   job: JobRecord;
-  worker: WorkerProcess;
+  worker?: WorkerProcess;
+  /** Asked for before it stopped; a stop asked before its worker exists reaches the worker at its start. */
   stop?: StopReason;
 }
 
@@ -90,11 +93,20 @@ export class Scheduler {
     while (this.accepting && this.running.size < this.options.concurrency) {
       const job = await this.lifecycle.claim();
       if (job === undefined) return;
+      // The slot is taken from the claim on, so a cancel before the worker exists reaches it.
+      const running: Running = { job };
+      this.running.set(job.id, running);
       try {
-        this.start(job, await this.task(job));
+        this.start(running, await this.task(job));
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        await this.lifecycle.change(job.id, 'failed', { attempt: job.attempt, error: { code: 'DATASET_NOT_FOUND', message } });
+        this.running.delete(job.id);
+        // A dataset deleted while its job waited is the job's fault; anything else is ours.
+        const failure =
+          error instanceof DataError
+            ? { code: error.code, message: error.message }
+            : { code: 'INTERNAL', message: 'the job could not be started; the server log has the details' };
+        if (!(error instanceof DataError)) this.options.log.error({ err: error, jobId: job.id }, 'could not start a job');
+        await this.lifecycle.change(job.id, 'failed', { attempt: job.attempt, error: failure });
       }
     }
   }
@@ -104,7 +116,7 @@ export class Scheduler {
     let dataset: StoredDataset | undefined;
     if (typeof job.spec.dataset === 'string') {
       const record = await store.getDataset(job.spec.dataset);
-      if (record === undefined) throw new Error(`dataset ${job.spec.dataset} was deleted before the job started`);
+      if (record === undefined) throw new DataError('DATASET_NOT_FOUND', `dataset ${job.spec.dataset} was deleted before the job started`);
       dataset = { record, directory: store.datasetDirectory(record.id) };
     }
     const checkpoint = await store.checkpoint(job.id);
@@ -125,7 +137,8 @@ export class Scheduler {
     };
   }
 
-  private start(job: JobRecord, task: WorkerTask): void {
+  private start(running: Running, task: WorkerTask): void {
+    const { job } = running;
     const { heartbeatMs, stallMs, log } = this.options;
     const stepwise = task.kind === 'train' && task.stepwise === true;
     const worker: WorkerProcess = this.workers.run(task, {
@@ -143,8 +156,8 @@ export class Scheduler {
       },
       onError: (error) => log.error({ err: error, jobId: job.id }, 'could not record an epoch'),
     });
-    const running: Running = { job, worker };
-    this.running.set(job.id, running);
+    running.worker = worker;
+    if (running.stop !== undefined) worker.cancel();
     log.info({ jobId: job.id, attempt: job.attempt, pid: worker.pid }, 'job started');
     void worker.outcome
       .then((outcome) => this.finish(running, outcome))
@@ -213,7 +226,7 @@ export class Scheduler {
     if (job === undefined) return 'not-found';
     if (job.status !== 'queued' && job.status !== 'running' && job.status !== 'paused') return 'conflict';
     await this.lifecycle.store.setPendingLearningRate(id, learningRate);
-    this.running.get(id)?.worker.setLearningRate(learningRate);
+    this.running.get(id)?.worker?.setLearningRate(learningRate);
     return job.status;
   }
 
@@ -223,7 +236,7 @@ export class Scheduler {
     if (running === undefined) return undefined;
     // A cancel overrides a pause asked for before it; nothing overrides a shutdown.
     if (running.stop === undefined || (running.stop === 'pause' && reason !== 'pause')) running.stop = reason;
-    running.worker.cancel();
+    running.worker?.cancel();
     return running.stop === 'pause' ? 'pausing' : running.stop === 'shutdown' ? 'running' : 'cancelling';
   }
 
@@ -263,12 +276,12 @@ export class Scheduler {
     const stopping = [...this.running.values()];
     for (const running of stopping) {
       running.stop = 'shutdown';
-      running.worker.cancel();
+      running.worker?.cancel();
     }
     const killer = setTimeout(() => {
-      for (const running of stopping) running.worker.kill();
+      for (const running of stopping) running.worker?.kill();
     }, graceMs);
-    await Promise.all(stopping.map(async ({ worker }) => worker.outcome.then(() => undefined)));
+    await Promise.all(stopping.map(async ({ worker }) => worker?.outcome));
     // Each finish writes the store after its outcome; wait until all are recorded.
     while (this.running.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
     clearTimeout(killer);

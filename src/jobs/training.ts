@@ -103,12 +103,15 @@ export interface JobData {
   test?: Dataset;
   /** The class names by index, when the labels were names. */
   classNames?: string[];
+  /** The columns the features and the label came from, recorded in the saved model. */
+  columns: { features: string[]; label?: string };
 }
 
 export function jobData(loaded: LoadedDataset, split: JobSpec['split']): JobData {
   const parts = splitDataset(loaded, split ?? {});
   const classNames = loaded.labels.kind === 'classes' ? loaded.labels.names : undefined;
-  return { ...parts, ...(classNames === undefined ? {} : { classNames }) };
+  const columns = { features: loaded.featureNames, ...(loaded.labelColumn === undefined ? {} : { label: loaded.labelColumn }) };
+  return { ...parts, ...(classNames === undefined ? {} : { classNames }), columns };
 }
 
 /** The part of a job spec a trainer takes. */

@@ -85,7 +85,7 @@ async function train(task: TrainTask, control: Control): Promise<FromWorker> {
       : {}),
   });
   const result = await scoreJob(trainer, data, spec, earlyStopping);
-  return { type: 'succeeded', result, model: JSON.stringify(trainer.model(data.classNames)) };
+  return { type: 'succeeded', result, model: JSON.stringify(trainer.model(data.classNames, data.columns)) };
 }
 
 /** Gradient checking needs the math, not real data: standard normal inputs, random targets. */

@@ -58,7 +58,7 @@ export const ControlReplySchema = Type.Object(
     id: Type.String(),
     status: Type.Unsafe<Static<typeof ControlStatusSchema>>({
       ...ControlStatusSchema,
-      description: "200: the status reached; 202: 'pausing' or 'cancelling', for a running job that stops at its next mini-batch (cancel) or epoch (pause); its events then report the status",
+      description: "200: the status reached; 202: 'pausing' or 'cancelling', for a running job, which stops at its next mini-batch (a paused one keeps its last epoch's checkpoint); its events then report the status",
     }),
   },
   { $id: 'ControlReply' },

@@ -75,6 +75,11 @@ t.test('filters: a sweep’s trials, the jobs of no sweep, a part of the name, a
   t.equal(succeeded.jobs.length + rest.jobs.length, names.filter((name) => name.toLowerCase().includes('a')).length);
 });
 
+t.test("a job's model records the columns it was trained on, as the CLI's does", async (t) => {
+  const model = (await call(service, 'GET', `/v1/jobs/${singles[1]}/model`)).body;
+  t.equal(model.features?.length, 2, `features: ${JSON.stringify(model.features)}`);
+});
+
 t.test('a cursor the service did not make answers 400 with its path', async (t) => {
   const reply = await call(service, 'GET', '/v1/jobs?cursor=bm9wZQ');
   t.match(reply, { status: 400, body: { error: { code: 'INVALID_CURSOR', path: '/cursor' } } });

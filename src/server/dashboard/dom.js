@@ -28,17 +28,15 @@ export const percent = (value) => (typeof value === 'number' ? `${(100 * value).
 
 /**
  * The status as a badge whose class colours it. `pausing` and `cancelling` are what a
- * running job is until its next epoch end or mini-batch: shown as on the way.
+ * running job is until its next mini-batch: shown as on the way.
  */
 export const badge = (status) => h('span', { class: `badge ${status}`, dataset: { status } }, ON_THE_WAY.has(status) ? `${status}…` : status);
 
 const ON_THE_WAY = new Set(['pausing', 'cancelling']);
 
-/** A job's statuses (src/jobs/events.ts), in the order of a job's life. */
-export const STATUSES = ['queued', 'running', 'paused', 'succeeded', 'failed', 'cancelled', 'stopped'];
-
-/** `stopped`: a sweep's trial that the sweep's stopping rule ended; not a failure. */
-export const FINISHED = new Set(['succeeded', 'failed', 'cancelled', 'stopped']);
+// A job's statuses in the order of a job's life, and the final ones (`stopped`: a sweep's
+// trial that its stopping rule ended; not a failure): served from src/jobs/status.ts.
+export { FINISHED, STATUSES } from './statuses.js';
 
 /** A sweep's trials: those created so far, and of how many when that is not all of them. */
 export const trialCount = (ran, planned) => (planned === undefined || ran === planned ? `${ran} trials` : `${ran} of ${planned} trials`);

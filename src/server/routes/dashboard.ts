@@ -8,6 +8,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync } from 'fastify';
 import fastifyStatic from '@fastify/static';
+import { FinalStatusSchema, JOB_STATUSES } from '../../jobs/index.js';
+
+/** The job statuses as an ES module for the page: the browser gets the one list src/jobs has. */
+const STATUSES_MODULE = [
+  `export const STATUSES = ${JSON.stringify(JOB_STATUSES)};`,
+  `export const FINISHED = new Set(${JSON.stringify(FinalStatusSchema.anyOf.map((literal) => literal.const))});`,
+  '',
+].join('\n');
 
 /**
  * The package root: the nearest folder above this file with a package.json. The same for
@@ -43,6 +51,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
   await app.register(fastifyStatic, { root: uplot, prefix: '/assets/uplot/', decorateReply: false, index: false, schemaHide: true, maxAge: '1h' });
 
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.sendFile('index.html', assets, { cacheControl: false }));
+  app.get('/dashboard/statuses.js', { schema: { hide: true } }, (_request, reply) => reply.type('text/javascript').send(STATUSES_MODULE));
   // index.html links the SVG icon; browsers and tools that ask for /favicon.ico get it too.
   app.get('/favicon.ico', { schema: { hide: true } }, (_request, reply) =>
     reply.type('image/svg+xml').sendFile('favicon.svg', assets, { maxAge: '1d' }),

@@ -127,7 +127,7 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
         schema: {
           summary: `${action} a job`,
           description:
-            "200 with the status reached, or 202 with 'pausing' or 'cancelling' for a running job: it stops at its next mini-batch (cancel) or at the end of its epoch (pause), and its events then say so.",
+            "200 with the status reached, or 202 with 'pausing' or 'cancelling' for a running job: it stops at its next mini-batch (a paused one keeps its last epoch's checkpoint, and resumes from it), and its events then say so.",
           operationId: `${action}Job`,
           tags: ['jobs'],
           params: IdParams,
