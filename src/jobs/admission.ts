@@ -7,6 +7,7 @@ import {
   fashionMnistFiles,
   resolveDataset,
   isGenerated,
+  type DataErrorCode,
   type Labels,
 } from '../data/index.js';
 import { Defaults, checkTrainerSpec, resolveLoss } from '../engine/index.js';
@@ -17,7 +18,7 @@ import { trainerSpec } from './training.js';
 /** A spec the service refuses, with the field at fault. */
 export class SpecError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: DataErrorCode | 'TOO_LARGE',
     message: string,
     readonly path: string,
   ) {

@@ -36,7 +36,7 @@ export async function runLocalSweep(spec: SweepSpec, options: LocalSweepOptions)
   const sweeps = new Sweeps(lifecycle, scheduler, hub, log);
   const cleanUp = async () => {
     await scheduler.shutdown(1000);
-    store.close();
+    await store.close();
     rmSync(directory, { recursive: true, force: true });
   };
   try {

@@ -117,7 +117,7 @@ export class Scheduler {
     if (typeof job.spec.dataset === 'string') {
       const record = await store.getDataset(job.spec.dataset);
       if (record === undefined) throw new DataError('DATASET_NOT_FOUND', `dataset ${job.spec.dataset} was deleted before the job started`);
-      dataset = { record, directory: store.datasetDirectory(record.id) };
+      dataset = { record, directory: await store.datasetFiles(record.id) };
     }
     const checkpoint = await store.checkpoint(job.id);
     const bestCheckpoint = await store.checkpoint(job.id, 'best');

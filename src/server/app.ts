@@ -10,6 +10,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
 import { EngineError, validate } from '../engine/index.js';
 import { ApiError, installErrorHandler } from './errors.js';
+import type { ServerConfig } from './config.js';
 import type { Services } from './context.js';
 import { openApiOptions } from './openapi.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -41,33 +42,67 @@ function offeredProtocols(request: FastifyRequest): string[] {
   return (request.headers['sec-websocket-protocol'] ?? '').split(',').map((protocol) => protocol.trim());
 }
 
+/** The token of an `Authorization: Bearer <token>` header, whose scheme name is case-insensitive (RFC 7235). */
+function bearerToken(header: string | undefined): string | undefined {
+  return header === undefined ? undefined : /^bearer +(\S+)$/i.exec(header)?.[1];
+}
+
+/** An origin as a browser serializes it, or undefined for an opaque one ("null") or no URL. */
+function serializedOrigin(text: string): string | undefined {
+  try {
+    const { origin } = new URL(text);
+    return origin === 'null' ? undefined : origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Listening on every interface names no host that a page could be served from. */
+const EVERY_INTERFACE = new Set(['0.0.0.0', '::']);
+
+/**
+ * Whether a page of `origin` may open a websocket: the server's own pages, as this machine
+ * reaches it on the port the request came in on (and at the configured host when that names
+ * one), and CAVIAR_ALLOWED_ORIGINS. The Host header proves nothing: a DNS-rebinding page,
+ * its name resolved to this machine, sends that name as both its Origin and its Host.
+ */
+function originPolicy(config: ServerConfig): (origin: string, port: number) => boolean {
+  const byPort = new Map<number, Set<string>>();
+  const own = (port: number) => {
+    const hosts = ['127.0.0.1', 'localhost', '[::1]'];
+    if (!EVERY_INTERFACE.has(config.host)) hosts.push(config.host.includes(':') ? `[${config.host}]` : config.host);
+    const origins = hosts.map((host) => serializedOrigin(`http://${host}:${port}`));
+    return new Set([...origins.filter((origin) => origin !== undefined), ...config.allowedOrigins]);
+  };
+  return (origin, port) => {
+    let allowed = byPort.get(port);
+    if (allowed === undefined) byPort.set(port, (allowed = own(port)));
+    const serialized = serializedOrigin(origin);
+    return serialized !== undefined && allowed.has(serialized);
+  };
+}
+
 /**
  * Bearer auth on every route but the public ones (config.public). Browsers cannot set headers on a
  * websocket, so an upgrade may carry the token as a `bearer.<token>` subprotocol; it is
  * checked, with the Origin, before the upgrade.
  */
-function authenticate(request: FastifyRequest, token: string | undefined): void {
+function authenticate(request: FastifyRequest, token: string | undefined, originAllowed: ReturnType<typeof originPolicy>): void {
   const upgrade = request.headers.upgrade?.toLowerCase() === 'websocket';
-  if (upgrade && request.headers.origin !== undefined) {
-    let originHost: string | undefined;
-    try {
-      originHost = new URL(request.headers.origin).host;
-    } catch {
-      originHost = undefined;
-    }
-    if (originHost !== request.headers.host) throw new ApiError(403, 'FORBIDDEN_ORIGIN', `websocket from another origin (${request.headers.origin})`);
-  }
+  const { origin } = request.headers;
+  if (upgrade && origin !== undefined && !originAllowed(origin, request.socket.localPort ?? 0))
+    throw new ApiError('FORBIDDEN_ORIGIN', `a websocket from a page of ${origin}: only the server's own pages and CAVIAR_ALLOWED_ORIGINS may open one`);
   if (token === undefined || request.routeOptions.config.public === true) return;
-  const header = request.headers.authorization;
-  if (header !== undefined && sameSecret(header, `Bearer ${token}`)) return;
+  const given = bearerToken(request.headers.authorization);
+  if (given !== undefined && sameSecret(given, token)) return;
   if (upgrade && offeredProtocols(request).some((p) => p.startsWith(BEARER_PROTOCOL) && sameSecret(p.slice(BEARER_PROTOCOL.length), token))) return;
-  throw new ApiError(401, 'UNAUTHORIZED', 'a valid token is needed: Authorization: Bearer <token>');
+  throw new ApiError('UNAUTHORIZED', 'a valid token is needed: Authorization: Bearer <token>');
 }
 
 async function requireUpgrade(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   if (request.ws) return;
   void reply.header('upgrade', 'websocket').header('connection', 'upgrade');
-  throw new ApiError(426, 'UPGRADE_REQUIRED', `${request.url.split('?')[0]} is a websocket: connect with Upgrade: websocket`, '/headers/upgrade');
+  throw new ApiError('UPGRADE_REQUIRED', `${request.url.split('?')[0]} is a websocket: connect with Upgrade: websocket`, '/headers/upgrade');
 }
 
 /** Query parameters whose values are secrets. None is taken from a URL, but clients put them there. */
@@ -136,7 +171,8 @@ export async function buildApp(services: Services, sockets = new SocketRegistry(
   });
   installErrorHandler(app);
 
-  app.addHook('onRequest', async (request) => authenticate(request, config.token));
+  const originAllowed = originPolicy(config);
+  app.addHook('onRequest', async (request) => authenticate(request, config.token, originAllowed));
 
   await app.register(swagger, openApiOptions({ server: WEBSOCKET_PROTOCOL, bearerPrefix: BEARER_PROTOCOL }));
   // The document and its UI hold no data: they open without a token, and the UI takes one

@@ -7,10 +7,47 @@ import { EngineError } from '../engine/index.js';
 import { DataError } from '../data/index.js';
 import { SpecError } from '../jobs/admission.js';
 
+/**
+ * Every code the API answers with, its HTTP status, and what it means: the one list. The
+ * handler takes statuses from it, the OpenAPI document lists it, and a test holds the
+ * README's table of errors to it.
+ */
+export const API_ERRORS = {
+  INVALID_SPEC: [400, 'a job, sweep or gradient-check spec (or a dataset field) is wrong; `path` points at the field'],
+  INVALID_REQUEST: [400, 'a query string, route parameter or body other than a spec is wrong; `path` points at it'],
+  INVALID_JSON: [400, 'the body is not JSON'],
+  INVALID_DATA: [400, 'an upload or the rows of a prediction cannot be read: the message names the row and column'],
+  INVALID_CURSOR: [400, "a jobs list `cursor` that is not a page's `nextCursor`"],
+  SHAPE_MISMATCH: [400, 'rows with another number of features than the model takes'],
+  DATASET_NOT_FOUND: [400, 'the spec names a dataset id or a built-in set that does not exist'],
+  TOO_LARGE: [400, 'the job would need more memory than CAVIAR_JOB_MEMORY_MB allows'],
+  INVALID_MODEL: [400, 'a saved model that cannot be read'],
+  BAD_REQUEST: [400, 'a request the server cannot read otherwise (a malformed header, say)'],
+  UNAUTHORIZED: [401, 'no valid token: send `Authorization: Bearer <token>` (the server was started with CAVIAR_TOKEN)'],
+  FORBIDDEN_ORIGIN: [403, 'a websocket upgrade from a page of another origin'],
+  NOT_FOUND: [404, 'no such job, sweep, dataset or route (or it belongs to another tenant)'],
+  INVALID_STATE: [409, 'a control request the job or sweep cannot take now (resume a running job, cancel a finished one)'],
+  JOB_ACTIVE: [409, 'DELETE of a job that is queued, running or paused: cancel it first'],
+  JOB_IN_SWEEP: [409, "DELETE of a sweep's trial: delete the sweep"],
+  SWEEP_RUNNING: [409, 'DELETE of a sweep that runs, or whose trials are still stopping'],
+  MODEL_NOT_READY: [409, 'the model of a job that has not succeeded'],
+  BODY_TOO_LARGE: [413, 'a body over its route\'s cap (an upload over CAVIAR_MAX_UPLOAD_MB)'],
+  UNSUPPORTED_MEDIA_TYPE: [415, 'a body of a content type the route does not take: the message says what to send'],
+  UPGRADE_REQUIRED: [426, 'a plain GET on a websocket route'],
+  INTERNAL: [500, 'a failure on the server\'s side: its log has the details'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+const API_ERROR_CODES = Object.keys(API_ERRORS) as ApiErrorCode[];
+
+function isApiErrorCode(code: unknown): code is ApiErrorCode {
+  return typeof code === 'string' && Object.hasOwn(API_ERRORS, code);
+}
+
 export const ErrorSchema = Type.Object(
   {
     error: Type.Object({
-      code: Type.String(),
+      code: Type.Unsafe<ApiErrorCode>({ type: 'string', enum: API_ERROR_CODES, description: 'what went wrong; the README lists each' }),
       message: Type.String(),
       path: Type.Optional(Type.String({ description: 'JSON pointer to the field at fault' })),
     }),
@@ -19,20 +56,22 @@ export const ErrorSchema = Type.Object(
 );
 
 export class ApiError extends Error {
+  readonly statusCode: number;
+
   constructor(
-    readonly statusCode: number,
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
     readonly path?: string,
   ) {
     super(message);
+    this.statusCode = API_ERRORS[code][0];
   }
 }
 
-export const notFound = (what: string, id: string) => new ApiError(404, 'NOT_FOUND', `no ${what} '${id}'`);
+export const notFound = (what: string, id: string) => new ApiError('NOT_FOUND', `no ${what} '${id}'`);
 
 /** Fastify's own client errors, under names a client can act on. */
-const FASTIFY_CODES: Record<string, string> = {
+const FASTIFY_CODES: Record<string, ApiErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
@@ -42,18 +81,18 @@ const FASTIFY_CODES: Record<string, string> = {
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** The code of this route's body validation errors (INVALID_SPEC for a job spec). */
-    invalidBodyCode?: string;
+    invalidBodyCode?: ApiErrorCode;
   }
 }
 
 export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+    void reply.code(API_ERRORS.NOT_FOUND[0]).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const send = (status: number, code: string, message: string, path?: string) =>
-      reply.code(status).send({ error: { code, message, ...(path === undefined ? {} : { path }) } });
-    if (error instanceof ApiError) return send(error.statusCode, error.code, error.message, error.path);
+    const send = (code: ApiErrorCode, message: string, path?: string) =>
+      reply.code(API_ERRORS[code][0]).send({ error: { code, message, ...(path === undefined ? {} : { path }) } });
+    if (error instanceof ApiError) return send(error.code, error.message, error.path);
     if (error.validation !== undefined) {
       // The validator reports the first error only (allErrors would be a denial-of-service
       // risk), with its path in the message already.
@@ -61,14 +100,16 @@ export function installErrorHandler(app: FastifyInstance): void {
       const context = error.validationContext ?? 'body';
       const pointer = first?.instancePath || '/';
       const message = first?.message ?? 'is invalid';
-      if (context === 'body') return send(400, request.routeOptions.config.invalidBodyCode ?? 'INVALID_REQUEST', message, pointer);
-      return send(400, 'INVALID_REQUEST', `${context} ${message}`, `/${context}${pointer === '/' ? '' : pointer}`);
+      if (context === 'body') return send(request.routeOptions.config.invalidBodyCode ?? 'INVALID_REQUEST', message, pointer);
+      return send('INVALID_REQUEST', `${context} ${message}`, `/${context}${pointer === '/' ? '' : pointer}`);
     }
-    if (error instanceof EngineError || error instanceof SpecError) return send(400, error.code, error.message, error.path);
-    if (error instanceof DataError) return send(400, error.code, error.message);
+    // The layers below throw their own codes: those that name a client's mistake go out as
+    // they are; any other (an engine's INTERNAL, say) is ours.
+    const lower = error instanceof EngineError || error instanceof SpecError || error instanceof DataError ? error.code : undefined;
+    if (isApiErrorCode(lower) && API_ERRORS[lower][0] < 500) return send(lower, error.message, 'path' in error ? (error.path as string | undefined) : undefined);
     const status = error.statusCode ?? 500;
-    if (status >= 400 && status < 500) return send(status, FASTIFY_CODES[error.code] ?? error.code ?? 'BAD_REQUEST', error.message);
+    if (lower === undefined && status >= 400 && status < 500) return send(FASTIFY_CODES[error.code] ?? 'BAD_REQUEST', error.message);
     request.log.error({ err: error }, 'request failed');
-    return send(500, 'INTERNAL', 'internal error; the server log has the details');
+    return send('INTERNAL', 'internal error; the server log has the details');
   });
 }

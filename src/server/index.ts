@@ -60,12 +60,12 @@ export async function startServer(config: ServerConfig = loadConfig()): Promise<
           scheduler.shutdown(WORKER_GRACE_MS),
           server.close(),
         ]);
-        store.close();
+        await store.close();
       })());
     return { app: server, url, stop };
   } catch (error) {
     await app?.close();
-    store.close();
+    await store.close();
     throw error;
   }
 }

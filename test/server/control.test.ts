@@ -179,7 +179,6 @@ t.test('illegal transitions answer 409 and unknown ids 404, in the error shape',
     ['GET', `/v1/jobs/${unknown}`],
     ['GET', `/v1/jobs/${unknown}/metrics`],
     ['GET', `/v1/jobs/${unknown}/model`],
-    ['GET', `/v1/jobs/${unknown}/events`],
     ['POST', `/v1/jobs/${unknown}/cancel`],
     ['POST', `/v1/jobs/${unknown}/pause`],
     ['POST', `/v1/jobs/${unknown}/resume`],
@@ -189,6 +188,13 @@ t.test('illegal transitions answer 409 and unknown ids 404, in the error shape',
     const reply = await call(service, method, path, body);
     t.test(`${method} ${path}`, async (t) => errorShape(t, reply, 404, 'NOT_FOUND'));
   }
+  // A websocket upgrade for an unknown job is refused with a 404 before the upgrade.
+  const refused = openEvents(service, `/v1/jobs/${unknown}/events`);
+  const status = await new Promise<number | undefined>((resolve) => {
+    refused.socket.on('unexpected-response', (_request, response) => resolve(response.statusCode));
+    refused.socket.on('open', () => resolve(undefined));
+  });
+  t.equal(status, 404, 'the events socket of an unknown job');
 });
 
 t.test('a reconnect with since=N loses no event of a running job', async (t) => {

@@ -30,7 +30,7 @@ function capped(limit: number): { stream: Transform; hadLineBreak(): boolean } {
     transform(chunk: Buffer, _encoding, callback) {
       seen += chunk.length;
       lineBreak ||= chunk.includes(0x0a) || chunk.includes(0x0d);
-      if (seen > limit) callback(new ApiError(413, 'BODY_TOO_LARGE', `the upload is over ${limit} bytes (CAVIAR_MAX_UPLOAD_MB)`));
+      if (seen > limit) callback(new ApiError('BODY_TOO_LARGE', `the upload is over ${limit} bytes (CAVIAR_MAX_UPLOAD_MB)`));
       else callback(null, chunk);
     },
   });
@@ -54,7 +54,7 @@ function uploadFormat(contentType: string | undefined): 'csv' | 'json' {
       : type === 'application/x-www-form-urlencoded'
         ? "the upload came as a form (application/x-www-form-urlencoded: what curl --data-binary sends without -H 'content-type: ...')"
         : `an upload is text/csv or application/json, not ${type}`;
-  throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `${why}; ${HOW_TO_SEND}`);
+  throw new ApiError('UNSUPPORTED_MEDIA_TYPE', `${why}; ${HOW_TO_SEND}`);
 }
 
 export const datasetRoutes: FastifyPluginAsync<Services> = async (plain, { store, scheduler, config }) => {
@@ -90,11 +90,11 @@ export const datasetRoutes: FastifyPluginAsync<Services> = async (plain, { store
         const { label } = request.query;
         const outcome = await scheduler.runTask({ kind: 'import', file, format, name, directory, ...(label === undefined ? {} : { label }) }, IMPORT_TIMEOUT_MS);
         if (outcome.type === 'failed') {
-          const status = outcome.error.code === 'INVALID_DATA' || outcome.error.code === 'INVALID_SPEC' ? 400 : 500;
-          if (status === 500) request.log.error({ error: outcome.error }, 'dataset import failed');
+          const { code, message } = outcome.error;
+          if (code !== 'INVALID_DATA' && code !== 'INVALID_SPEC') throw new Error(`the import failed with ${code}: ${message}`);
           // curl -d @file.csv drops the line breaks: the whole file arrives as one header row.
-          const hint = status === 400 && format === 'csv' && !upload.hadLineBreak() ? '; the upload has no line breaks: curl -d drops them, --data-binary keeps them' : '';
-          throw new ApiError(status, outcome.error.code, outcome.error.message + hint);
+          const hint = format === 'csv' && !upload.hadLineBreak() ? '; the upload has no line breaks: curl -d drops them, --data-binary keeps them' : '';
+          throw new ApiError(code, message + hint);
         }
         if (outcome.type !== 'imported') throw new Error(`the import answered ${outcome.type}`);
         const { labelColumn, ...imported } = outcome.dataset;

@@ -31,7 +31,7 @@ export const gradCheckRoutes: FastifyPluginAsync<Services> = async (plain, { sch
       if (outcome.type === 'gradcheck') return outcome.result;
       if (outcome.type === 'failed') {
         const { code, message, path } = outcome.error;
-        if (code === 'INVALID_SPEC' || code === 'SHAPE_MISMATCH') throw new ApiError(400, code, message, path);
+        if (code === 'INVALID_SPEC' || code === 'SHAPE_MISMATCH') throw new ApiError(code, message, path);
         throw new Error(`gradient check failed: ${code}: ${message}`);
       }
       throw new Error(`the gradient check answered ${outcome.type}`);

@@ -59,7 +59,7 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
   const refuse = async (id: string, result: ControlResult, action: string): Promise<never> => {
     if (result === 'not-found') throw notFound('job', id);
     const job = await findJob(id);
-    throw new ApiError(409, 'INVALID_STATE', `cannot ${action} a job that is ${job.status}`);
+    throw new ApiError('INVALID_STATE', `cannot ${action} a job that is ${job.status}`);
   };
 
   app.post(
@@ -94,7 +94,7 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
       try {
         return await store.listJobs({ ...filters, limit });
       } catch (error) {
-        if (error instanceof RangeError) throw new ApiError(400, 'INVALID_CURSOR', error.message, '/cursor');
+        if (error instanceof RangeError) throw new ApiError('INVALID_CURSOR', error.message, '/cursor');
         throw error;
       }
     },
@@ -158,9 +158,9 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
     async (request, reply) => {
       const job = await findJob(request.params.id);
       if (job.sweepId !== undefined)
-        throw new ApiError(409, 'JOB_IN_SWEEP', `job ${job.id} is a trial of sweep ${job.sweepId}: delete the sweep instead`);
+        throw new ApiError('JOB_IN_SWEEP', `job ${job.id} is a trial of sweep ${job.sweepId}: delete the sweep instead`);
       if (!(await store.deleteJob(job.id)))
-        throw new ApiError(409, 'JOB_ACTIVE', `job ${job.id} is ${(await findJob(job.id)).status}: cancel it before deleting it`);
+        throw new ApiError('JOB_ACTIVE', `job ${job.id} is ${(await findJob(job.id)).status}: cancel it before deleting it`);
       return reply.code(204).send(null);
     },
   );
@@ -188,7 +188,7 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
   const trainedModel = async (id: string): Promise<string> => {
     const job = await findJob(id);
     const model = await store.model(job.id);
-    if (model === undefined) throw new ApiError(409, 'MODEL_NOT_READY', `job ${id} is ${job.status}; a model exists once it has succeeded`);
+    if (model === undefined) throw new ApiError('MODEL_NOT_READY', `job ${id} is ${job.status}; a model exists once it has succeeded`);
     return model;
   };
 
@@ -227,7 +227,7 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
       const x = new Float32Array(inputs.length * features);
       inputs.forEach((row, index) => {
         if (row.length !== features)
-          throw new ApiError(400, 'SHAPE_MISMATCH', `the model takes ${features} features; row ${index} has ${row.length}`, `/inputs/${index}`);
+          throw new ApiError('SHAPE_MISMATCH', `the model takes ${features} features; row ${index} has ${row.length}`, `/inputs/${index}`);
         x.set(row, index * features);
       });
       const { outputs, classes } = await model.predict(x, inputs.length);

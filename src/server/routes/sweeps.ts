@@ -80,7 +80,7 @@ export const sweepRoutes: FastifyPluginAsync<Services & { sweeps: Sweeps; socket
       const { id } = request.params;
       const result = await sweeps.cancel(id);
       if (result === 'not-found') throw notFound('sweep', id);
-      if (result === 'conflict') throw new ApiError(409, 'INVALID_STATE', `sweep ${id} has already ended`);
+      if (result === 'conflict') throw new ApiError('INVALID_STATE', `sweep ${id} has already ended`);
       return (await sweeps.view(id)) as SweepView;
     },
   );
@@ -100,7 +100,7 @@ export const sweepRoutes: FastifyPluginAsync<Services & { sweeps: Sweeps; socket
     async (request, reply) => {
       const { id } = request.params;
       if ((await store.getSweep(id)) === undefined) throw notFound('sweep', id);
-      if (!(await store.deleteSweep(id))) throw new ApiError(409, 'SWEEP_RUNNING', `sweep ${id} or one of its trials is still running: cancel it first`);
+      if (!(await store.deleteSweep(id))) throw new ApiError('SWEEP_RUNNING', `sweep ${id} or one of its trials is still running: cancel it first`);
       return reply.code(204).send(null);
     },
   );
