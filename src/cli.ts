@@ -24,6 +24,7 @@ import type { JobEvent, JobResult, UnsequencedEvent } from './jobs/events.js';
 import { JobSpecSchema, type JobSpec } from './jobs/spec.js';
 import { SweepSpecSchema, type RankedTrial, type SweepEvent, type SweepView } from './jobs/sweep-spec.js';
 import { runLocalSweep } from './jobs/local-sweep.js';
+import { StoreDamagedError } from './jobs/sqlite-store.js';
 import { availableCores, availableMemory } from './server/config.js';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { epochEvent, jobData, scoreJob, trainJob, trainerSpec, type EarlyStoppingResult } from './jobs/training.js';
@@ -422,6 +423,9 @@ Options:
   },
 };
 
+/** `caviar serve` found its store damaged: a supervisor's restart would meet the same. */
+const EXIT_STORE_DAMAGED = 3;
+
 const commands: Record<string, Command> = { train, gradcheck, predict, sweep, serve };
 
 function usage(): string {
@@ -458,6 +462,11 @@ main(process.argv.slice(2)).then(
     if (error instanceof UsageError) {
       console.error(`caviar: ${error.message}`);
       process.exitCode = 2;
+      return;
+    }
+    if (error instanceof StoreDamagedError) {
+      console.error(`caviar: ${error.message}`);
+      process.exitCode = EXIT_STORE_DAMAGED;
       return;
     }
     if (error instanceof EngineError || error instanceof DataError) {

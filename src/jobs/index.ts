@@ -4,7 +4,7 @@ export { EventHub, type EventListener } from './hub.js';
 export { Lifecycle } from './lifecycle.js';
 export * from './status.js';
 export { Scheduler, type ControlResult, type SchedulerOptions } from './scheduler.js';
-export { SqliteStore } from './sqlite-store.js';
+export { SqliteStore, StoreDamagedError } from './sqlite-store.js';
 export { Sweeps, resolveSweep } from './sweeps.js';
 export * from './sweep-spec.js';
 export type { DatasetRecord, JobRecord, JobStore, SweepRecord } from './store.js';

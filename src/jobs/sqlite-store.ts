@@ -21,6 +21,14 @@ import type {
 } from './store.js';
 import type { SweepEvent, SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
 
+/** The store's file cannot be read as a database, or SQLite's check found damage in it. */
+export class StoreDamagedError extends Error {
+  constructor(file: string, problem: string) {
+    super(`the store ${file} is damaged (${problem}): restore it from a backup, or move it away to start with an empty one`);
+    this.name = 'StoreDamagedError';
+  }
+}
+
 /** The tables as the first version made them; MIGRATIONS bring them to the current one. */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -258,13 +266,27 @@ export class SqliteStore implements JobStore {
 
   constructor(private readonly directory: string) {
     mkdirSync(join(directory, 'datasets'), { recursive: true });
-    this.db = new Database(join(directory, 'caviar.db'));
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode survives a crash of this process (the promise to clients); the
-    // submissions' commits switch to FULL to survive the machine's too.
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
+    const file = join(directory, 'caviar.db');
+    this.db = new Database(file);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      // NORMAL in WAL mode survives a crash of this process (the promise to clients); the
+      // submissions' commits switch to FULL to survive the machine's too.
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 5000');
+      // A damaged file is refused at start, with one message, rather than failing later in
+      // the recovery of whatever job touches the damage. quick_check reads every page once
+      // (about a second per GB) and skips the slow cross-checks of integrity_check.
+      const problems = this.db.pragma('quick_check(5)', { simple: false }) as { quick_check: string }[];
+      if (problems.length !== 1 || problems[0]?.quick_check !== 'ok')
+        throw new StoreDamagedError(file, problems.map((row) => row.quick_check).join('; '));
+      this.migrate();
+    } catch (error) {
+      this.db.close();
+      const code = (error as { code?: unknown }).code;
+      if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') throw new StoreDamagedError(file, (error as Error).message);
+      throw error;
+    }
     const db = this.db;
     this.statements = {
       insertJob: db.prepare(
