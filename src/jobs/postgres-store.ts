@@ -25,6 +25,19 @@ import type {
   Transition,
 } from './store.js';
 import type { SweepEvent, SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  toDataset,
+  toJob,
+  toSweep,
+  toTrial,
+  type DatasetRow,
+  type JobRow,
+  type PendingSubmission,
+  type SweepRow,
+  type TrialRow,
+} from './store-rows.js';
 
 /**
  * Each entry moves a database from schema version i to i + 1, in the one transaction of a
@@ -124,122 +137,6 @@ const FINAL: string[] = FinalStatusSchema.anyOf.map((literal) => literal.const);
 
 /** The trials a sweep has created so far, beside each sweep row read. */
 const TRIAL_COUNT = '(SELECT count(*)::integer FROM trials WHERE trials.sweep_id = sweeps.id) AS trial_count';
-
-interface JobRow {
-  position: string;
-  id: string;
-  spec: string;
-  status: JobStatus;
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-  attempt: number;
-  epochs_done: number;
-  pending_learning_rate: number | null;
-  last_seq: number;
-  result: string | null;
-  error: string | null;
-  sweep_id: string | null;
-}
-
-interface SweepRow {
-  id: string;
-  spec: string;
-  status: SweepStatus;
-  created_at: Date;
-  finished_at: Date | null;
-  last_seq: number;
-  trial_count: number;
-}
-
-interface TrialRow {
-  sweep_id: string;
-  trial: number;
-  job_id: string;
-  round: number;
-  sample: string;
-  stopped: boolean;
-}
-
-interface DatasetRow {
-  id: string;
-  name: string;
-  created_at: Date;
-  rows: number;
-  features: number;
-  test_rows: number;
-  labels: string;
-  feature_names: string;
-}
-
-function toJob(row: JobRow): JobRecord {
-  const spec = JSON.parse(row.spec) as JobRecord['spec'];
-  return {
-    id: row.id,
-    ...(spec.name === undefined ? {} : { name: spec.name }),
-    spec,
-    status: row.status,
-    createdAt: row.created_at.toISOString(),
-    ...(row.started_at === null ? {} : { startedAt: row.started_at.toISOString() }),
-    ...(row.finished_at === null ? {} : { finishedAt: row.finished_at.toISOString() }),
-    attempt: row.attempt,
-    epochsDone: row.epochs_done,
-    ...(row.pending_learning_rate === null ? {} : { pendingLearningRate: row.pending_learning_rate }),
-    lastSeq: row.last_seq,
-    ...(row.result === null ? {} : { result: JSON.parse(row.result) }),
-    ...(row.error === null ? {} : { error: JSON.parse(row.error) }),
-    ...(row.sweep_id === null ? {} : { sweepId: row.sweep_id }),
-  };
-}
-
-function toSweep(row: SweepRow): SweepRecord {
-  return {
-    id: row.id,
-    spec: JSON.parse(row.spec),
-    status: row.status,
-    createdAt: row.created_at.toISOString(),
-    ...(row.finished_at === null ? {} : { finishedAt: row.finished_at.toISOString() }),
-    lastSeq: row.last_seq,
-    trialCount: row.trial_count,
-  };
-}
-
-function toTrial(row: TrialRow): TrialRecord {
-  return {
-    sweepId: row.sweep_id,
-    index: row.trial,
-    jobId: row.job_id,
-    round: row.round,
-    values: JSON.parse(row.sample),
-    stopped: row.stopped,
-  };
-}
-
-function toDataset(row: DatasetRow): DatasetRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    createdAt: row.created_at.toISOString(),
-    rows: row.rows,
-    features: row.features,
-    testRows: row.test_rows,
-    labels: JSON.parse(row.labels),
-    featureNames: JSON.parse(row.feature_names),
-  };
-}
-
-/** A page boundary of the jobs list, as the embedded store makes it: opaque to clients. */
-const encodeCursor = (position: string) => Buffer.from(`p${position}`).toString('base64url');
-
-function decodeCursor(cursor: string): string | undefined {
-  return /^p(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString())?.[1];
-}
-
-interface PendingSubmission {
-  jobs: NewJob[];
-  resolve(events: JobEvent[]): void;
-  reject(error: unknown): void;
-}
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database */

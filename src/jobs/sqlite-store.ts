@@ -20,6 +20,19 @@ import type {
   Transition,
 } from './store.js';
 import type { SweepEvent, SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  toDataset,
+  toJob,
+  toSweep,
+  toTrial,
+  type DatasetRow,
+  type JobRow,
+  type PendingSubmission,
+  type SweepRow,
+  type TrialRow,
+} from './store-rows.js';
 
 /** The store's file cannot be read as a database, or SQLite's check found damage in it. */
 export class StoreDamagedError extends Error {
@@ -143,122 +156,6 @@ const SCHEMA_VERSION = MIGRATIONS.length + 1;
 /** The trials a sweep has created so far, beside each sweep row read. */
 const TRIAL_COUNT = '(SELECT count(*) FROM trials WHERE trials.sweep_id = sweeps.id) AS trial_count';
 
-interface JobRow {
-  id: string;
-  spec: string;
-  status: JobStatus;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  attempt: number;
-  epochs_done: number;
-  pending_learning_rate: number | null;
-  last_seq: number;
-  result: string | null;
-  error: string | null;
-  sweep_id: string | null;
-}
-
-interface SweepRow {
-  id: string;
-  spec: string;
-  status: SweepStatus;
-  created_at: string;
-  finished_at: string | null;
-  last_seq: number;
-  trial_count: number;
-}
-
-interface TrialRow {
-  sweep_id: string;
-  trial: number;
-  job_id: string;
-  round: number;
-  sample: string;
-  stopped: number;
-}
-
-function toSweep(row: SweepRow): SweepRecord {
-  return {
-    id: row.id,
-    spec: JSON.parse(row.spec),
-    status: row.status,
-    createdAt: row.created_at,
-    ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
-    lastSeq: row.last_seq,
-    trialCount: row.trial_count,
-  };
-}
-
-function toTrial(row: TrialRow): TrialRecord {
-  return {
-    sweepId: row.sweep_id,
-    index: row.trial,
-    jobId: row.job_id,
-    round: row.round,
-    values: JSON.parse(row.sample),
-    stopped: row.stopped === 1,
-  };
-}
-
-interface DatasetRow {
-  id: string;
-  name: string;
-  created_at: string;
-  rows: number;
-  features: number;
-  test_rows: number;
-  labels: string;
-  feature_names: string;
-}
-
-/** A page boundary of the jobs list: the position of the last job sent, opaque to clients. */
-const encodeCursor = (position: number) => Buffer.from(`p${position}`).toString('base64url');
-
-function decodeCursor(cursor: string): number | undefined {
-  const match = /^p(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  return match === null ? undefined : Number(match[1]);
-}
-
-function toJob(row: JobRow): JobRecord {
-  const spec = JSON.parse(row.spec) as JobRecord['spec'];
-  return {
-    id: row.id,
-    ...(spec.name === undefined ? {} : { name: spec.name }),
-    spec,
-    status: row.status,
-    createdAt: row.created_at,
-    ...(row.started_at === null ? {} : { startedAt: row.started_at }),
-    ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
-    attempt: row.attempt,
-    epochsDone: row.epochs_done,
-    ...(row.pending_learning_rate === null ? {} : { pendingLearningRate: row.pending_learning_rate }),
-    lastSeq: row.last_seq,
-    ...(row.result === null ? {} : { result: JSON.parse(row.result) }),
-    ...(row.error === null ? {} : { error: JSON.parse(row.error) }),
-    ...(row.sweep_id === null ? {} : { sweepId: row.sweep_id }),
-  };
-}
-
-function toDataset(row: DatasetRow): DatasetRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    createdAt: row.created_at,
-    rows: row.rows,
-    features: row.features,
-    testRows: row.test_rows,
-    labels: JSON.parse(row.labels),
-    featureNames: JSON.parse(row.feature_names),
-  };
-}
-
-interface PendingSubmission {
-  jobs: NewJob[];
-  resolve(events: JobEvent[]): void;
-  reject(error: unknown): void;
-}
-
 export class SqliteStore implements JobStore {
   private readonly db: Database.Database;
   private pending: PendingSubmission[] = [];
@@ -300,7 +197,7 @@ export class SqliteStore implements JobStore {
       // Each filter is on when its parameter is not null, so one statement serves them all.
       newestJobs: db.prepare<
         { before: number; status: string | null; sweep: string | null; outside: number; name: string | null; limit: number },
-        JobRow & { position: number }
+        JobRow
       >(
         `SELECT * FROM jobs
          WHERE position < @before
@@ -445,7 +342,8 @@ export class SqliteStore implements JobStore {
   }
 
   async listJobs({ status, sweep, name, limit, cursor }: JobQuery): Promise<JobPage> {
-    const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(cursor);
+    const decoded = cursor === undefined ? String(Number.MAX_SAFE_INTEGER) : decodeCursor(cursor);
+    const before = decoded === undefined ? undefined : Number(decoded);
     if (before === undefined) throw new RangeError(`'${cursor}' is not a cursor this service gave`);
     const rows = this.statements.newestJobs.all({
       before,

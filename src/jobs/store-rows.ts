@@ -1,0 +1,129 @@
+// The rows both stores read back, and how each becomes a record: SQLite hands back its
+// times as ISO text and its booleans as 0/1, PostgreSQL as Dates and booleans; nothing else
+// differs, so the conversions exist once.
+import type { JobEvent } from './events.js';
+import type { JobStatus } from './status.js';
+import type { DatasetRecord, JobRecord, NewJob, SweepRecord, TrialRecord } from './store.js';
+import type { SweepStatus } from './sweep-spec.js';
+
+type Time = string | Date;
+
+const iso = (time: Time): string => (typeof time === 'string' ? time : time.toISOString());
+
+export interface JobRow {
+  position: number | string;
+  id: string;
+  spec: string;
+  status: JobStatus;
+  created_at: Time;
+  started_at: Time | null;
+  finished_at: Time | null;
+  attempt: number;
+  epochs_done: number;
+  pending_learning_rate: number | null;
+  last_seq: number;
+  result: string | null;
+  error: string | null;
+  sweep_id: string | null;
+}
+
+export interface SweepRow {
+  id: string;
+  spec: string;
+  status: SweepStatus;
+  created_at: Time;
+  finished_at: Time | null;
+  last_seq: number;
+  trial_count: number;
+}
+
+export interface TrialRow {
+  sweep_id: string;
+  trial: number;
+  job_id: string;
+  round: number;
+  sample: string;
+  stopped: number | boolean;
+}
+
+export interface DatasetRow {
+  id: string;
+  name: string;
+  created_at: Time;
+  rows: number;
+  features: number;
+  test_rows: number;
+  labels: string;
+  feature_names: string;
+}
+
+export function toJob(row: JobRow): JobRecord {
+  const spec = JSON.parse(row.spec) as JobRecord['spec'];
+  return {
+    id: row.id,
+    ...(spec.name === undefined ? {} : { name: spec.name }),
+    spec,
+    status: row.status,
+    createdAt: iso(row.created_at),
+    ...(row.started_at === null ? {} : { startedAt: iso(row.started_at) }),
+    ...(row.finished_at === null ? {} : { finishedAt: iso(row.finished_at) }),
+    attempt: row.attempt,
+    epochsDone: row.epochs_done,
+    ...(row.pending_learning_rate === null ? {} : { pendingLearningRate: row.pending_learning_rate }),
+    lastSeq: row.last_seq,
+    ...(row.result === null ? {} : { result: JSON.parse(row.result) }),
+    ...(row.error === null ? {} : { error: JSON.parse(row.error) }),
+    ...(row.sweep_id === null ? {} : { sweepId: row.sweep_id }),
+  };
+}
+
+export function toSweep(row: SweepRow): SweepRecord {
+  return {
+    id: row.id,
+    spec: JSON.parse(row.spec),
+    status: row.status,
+    createdAt: iso(row.created_at),
+    ...(row.finished_at === null ? {} : { finishedAt: iso(row.finished_at) }),
+    lastSeq: row.last_seq,
+    trialCount: row.trial_count,
+  };
+}
+
+export function toTrial(row: TrialRow): TrialRecord {
+  return {
+    sweepId: row.sweep_id,
+    index: row.trial,
+    jobId: row.job_id,
+    round: row.round,
+    values: JSON.parse(row.sample),
+    stopped: row.stopped === true || row.stopped === 1,
+  };
+}
+
+export function toDataset(row: DatasetRow): DatasetRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    createdAt: iso(row.created_at),
+    rows: row.rows,
+    features: row.features,
+    testRows: row.test_rows,
+    labels: JSON.parse(row.labels),
+    featureNames: JSON.parse(row.feature_names),
+  };
+}
+
+/** A page boundary of the jobs list: the position of the last job sent, opaque to clients. */
+export const encodeCursor = (position: number | string) => Buffer.from(`p${position}`).toString('base64url');
+
+/** The position in a cursor this service made, as digits; undefined for any other text. */
+export function decodeCursor(cursor: string): string | undefined {
+  return /^p(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString())?.[1];
+}
+
+/** Submissions waiting for the next group commit. */
+export interface PendingSubmission {
+  jobs: NewJob[];
+  resolve(events: JobEvent[]): void;
+  reject(error: unknown): void;
+}
