@@ -11,6 +11,7 @@
         "native/engine/schedule.cc",
         "native/engine/network.cc",
         "native/engine/trainer.cc",
+        "native/engine/session.cc",
         "native/engine/model.cc",
         "native/engine/gradcheck.cc"
       ],

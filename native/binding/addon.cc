@@ -1,12 +1,12 @@
 // The boundary between Node and the engine: the only file that includes node-addon-api.
-// It reads JS objects and typed arrays into the engine's plain structs, runs training,
+// It reads JS objects and typed arrays into the engine's plain structs, queues training,
 // evaluation, prediction and gradient checks on background threads, and turns
-// caviar::Error into JS Errors with the same `code`. Its JS shape is src/engine/native.ts.
+// caviar::Error into JS Errors with the same `code`. The rules of a run (busy, cancel, the
+// wait between epochs, a rate change) are the engine's Session's. Its JS shape is
+// src/engine/native.ts.
 #include <napi.h>
 
-#include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -18,7 +18,7 @@
 #include "error.h"
 #include "gradcheck.h"
 #include "model.h"
-#include "trainer.h"
+#include "session.h"
 
 namespace {
 
@@ -30,7 +30,6 @@ using caviar::PartMetrics;
 using caviar::TrainingSpec;
 
 constexpr const char* kInvalidArgument = "INVALID_ARGUMENT";
-constexpr const char* kBusy = "BUSY";
 constexpr const char* kInternal = "INTERNAL";
 
 // An error as it travels from a background thread back to the JS thread.
@@ -271,6 +270,8 @@ Napi::Object writeEpoch(Napi::Env env, const EpochMetrics& metrics) {
     layers.Set(static_cast<uint32_t>(index), layer);
   }
   object.Set("layers", layers);
+  if (metrics.appliedRateChange > 0)
+    object.Set("appliedRateChange", static_cast<double>(metrics.appliedRateChange));
   return object;
 }
 
@@ -359,39 +360,11 @@ class PromiseWorker : public Napi::AsyncWorker {
   std::optional<Failure> failure_;
 };
 
-// Holds the training thread after each epoch until the JS thread has passed that epoch to
-// onEpoch. Whatever the listener does (setLearningRate, cancel, checkpoint) then lands
-// exactly between that epoch and the next, and training never runs ahead of its listener.
-class EpochGate {
- public:
-  void wait() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    opened_.wait(lock, [this] { return open_; });
-    open_ = false;
-  }
-  void open() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      open_ = true;
-    }
-    opened_.notify_one();
-  }
-  void close() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    open_ = false;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable opened_;
-  bool open_ = false;
-};
-
 class TrainerWrap;
 
-// train(): epochs on a background thread, each epoch's metrics streamed to the JS thread.
-// AsyncProgressQueueWorker delivers every report (the plain AsyncProgressWorker may merge
-// them and drop epochs).
+// train(): epochs on a background thread, each epoch's metrics streamed to the JS thread,
+// whose listener the session's gate waits for before the next epoch. AsyncProgressQueueWorker
+// delivers every report (the plain AsyncProgressWorker may merge them and drop epochs).
 class TrainWorker : public Napi::AsyncProgressQueueWorker<EpochMetrics> {
  public:
   TrainWorker(Napi::Env env, TrainerWrap* owner, Napi::Object self, int epochs,
@@ -410,13 +383,12 @@ class TrainWorker : public Napi::AsyncProgressQueueWorker<EpochMetrics> {
   static void onTeardown(TrainWorker* worker);
   void settle();
 
-  TrainerWrap* owner_;
+  caviar::Session& session_;
   Napi::ObjectReference self_;  // keeps the trainer alive while it trains
   Napi::FunctionReference onEpoch_;
   Napi::Promise::Deferred deferred_;
   Napi::Env::CleanupHook<void (*)(TrainWorker*), TrainWorker> teardown_;
   int epochs_;
-  int firstEpoch_;
   int completed_ = 0;
   std::optional<Failure> failure_;
   std::optional<Napi::Error> callbackError_;
@@ -444,45 +416,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     const TrainingSpec training = readTraining(info[1]);
     const DataView train = readData(info[2]);
     const DataView dev = info[3].IsNull() || info[3].IsUndefined() ? DataView{} : readData(info[3]);
-    onJsThread(env, [&] { trainer_ = std::make_unique<caviar::Trainer>(network, training, train, dev); });
+    onJsThread(env, [&] { session_ = std::make_unique<caviar::Session>(network, training, train, dev); });
   }
 
-  // What the trainer is doing. Only the JS thread reads or changes it; the training
-  // thread is parked while the activity is kBetweenEpochs (see EpochGate).
-  enum class Activity { kIdle, kTraining, kBetweenEpochs, kEvaluating };
-
-  caviar::Trainer& trainer() { return *trainer_; }
-  std::atomic<bool>& cancelFlag() { return cancel_; }
-  EpochGate& gate() { return gate_; }
-
-  // Stops a run: the flag is read between mini-batches, and the gate lets a thread parked
-  // between epochs leave without waiting for its listener (which, at process exit, never
-  // comes). A thread let out this way touches the trainer no more.
-  void stop() {
-    cancel_ = true;
-    gate_.open();
-  }
-  void setActivity(Activity activity) {
-    activity_ = activity;
-    // A rate set while the engine was busy is applied now that it is not.
-    if (activity != Activity::kTraining && activity != Activity::kEvaluating && pendingRate_) {
-      trainer_->setLearningRate(*pendingRate_);
-      pendingRate_.reset();
-    }
-  }
+  caviar::Session& session() { return *session_; }
 
  private:
-  // A second call while one runs is refused, as better-sqlite3 refuses a statement while
-  // another iterates. Between epochs (inside onEpoch) the trainer is still, so the calls
-  // that only read it, and setLearningRate, may run there.
-  void claim(Napi::Env env, bool betweenEpochsToo = false) {
-    if (activity_ == Activity::kIdle) return;
-    if (activity_ == Activity::kBetweenEpochs && betweenEpochsToo) return;
-    throw makeError(env, {kBusy, activity_ == Activity::kEvaluating
-                                     ? "the trainer is busy: an evaluate() is running"
-                                     : "the trainer is busy: a train() is running"});
-  }
-
   Napi::Value train(const Napi::CallbackInfo& info) {
     const Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction())
@@ -490,55 +429,60 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     const double epochs = info[0].As<Napi::Number>().DoubleValue();
     if (!(epochs >= 1 && epochs <= 1e9) || epochs != std::floor(epochs))
       throwArgument(env, "epochs must be a positive integer");
-    claim(env);
-    cancel_ = false;
-    gate_.close();
-    auto* worker = new TrainWorker(env, this, info.This().As<Napi::Object>(), static_cast<int>(epochs),
-                                   info[1].As<Napi::Function>());
-    const Napi::Promise promise = worker->promise();
-    worker->Queue();
-    activity_ = Activity::kTraining;
-    return promise;
+    onJsThread(env, [&] { session_->beginRun(); });
+    try {
+      auto* worker = new TrainWorker(env, this, info.This().As<Napi::Object>(), static_cast<int>(epochs),
+                                     info[1].As<Napi::Function>());
+      const Napi::Promise promise = worker->promise();
+      worker->Queue();
+      return promise;
+    } catch (...) {
+      session_->endRun();
+      throw;
+    }
   }
 
   Napi::Value cancel(const Napi::CallbackInfo& info) {
-    if (activity_ == Activity::kTraining || activity_ == Activity::kBetweenEpochs) stop();
+    session_->cancel();
     return info.Env().Undefined();
   }
 
+  // setLearningRate(rate, change?): `change` is the caller's identity for it, reported back
+  // by the epoch that applies it.
   Napi::Value setLearningRate(const Napi::CallbackInfo& info) {
     const Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsNumber()) throwArgument(env, "setLearningRate(rate) takes a number");
-    const double rate = info[0].As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(rate) || rate <= 0)
-      throw makeError(env, {caviar::codes::kInvalidSpec, "/learningRate: must be a positive number", "/learningRate"});
-    // While an epoch runs, the rate waits on the JS thread until the epoch ends: the
-    // training thread never sees it change under it.
-    if (activity_ == Activity::kTraining || activity_ == Activity::kEvaluating) {
-      pendingRate_ = rate;
-    } else {
-      onJsThread(env, [&] { trainer_->setLearningRate(rate); });
+    if (info.Length() < 1 || !info[0].IsNumber() ||
+        (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNumber()))
+      throwArgument(env, "setLearningRate(rate, change?) takes numbers");
+    caviar::RateChange change{info[0].As<Napi::Number>().DoubleValue(), 0};
+    if (info.Length() > 1 && info[1].IsNumber()) {
+      const double id = info[1].As<Napi::Number>().DoubleValue();
+      if (!(id >= 1 && id <= 9007199254740991.0) || id != std::floor(id))
+        throwArgument(env, "a rate change's identity must be an integer in [1, 2^53)");
+      change.id = static_cast<int64_t>(id);
     }
+    onJsThread(env, [&] { session_->setLearningRate(change); });
     return env.Undefined();
   }
 
   Napi::Value nextLearningRate(const Napi::CallbackInfo& info) {
-    claim(info.Env(), true);
-    return Napi::Number::New(info.Env(), trainer_->nextLearningRate());
+    double rate = 0;
+    onJsThread(info.Env(), [&] { rate = session_->nextLearningRate(); });
+    return Napi::Number::New(info.Env(), rate);
   }
 
   Napi::Value epochsDone(const Napi::CallbackInfo& info) {
-    claim(info.Env(), true);
-    return Napi::Number::New(info.Env(), trainer_->epochsDone());
+    int epochs = 0;
+    onJsThread(info.Env(), [&] { epochs = session_->epochsDone(); });
+    return Napi::Number::New(info.Env(), epochs);
   }
 
   Napi::Value evaluate(const Napi::CallbackInfo& info);
 
   Napi::Value checkpoint(const Napi::CallbackInfo& info) {
     const Napi::Env env = info.Env();
-    claim(env, true);
     std::vector<uint8_t> bytes;
-    onJsThread(env, [&] { bytes = trainer_->checkpoint(); });
+    onJsThread(env, [&] { bytes = session_->checkpoint(); });
     Napi::Uint8Array array = Napi::Uint8Array::New(env, bytes.size());
     if (!bytes.empty()) std::memcpy(array.Data(), bytes.data(), bytes.size());
     return array;
@@ -549,77 +493,58 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     if (info.Length() < 1 || !info[0].IsTypedArray() ||
         info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
       throwArgument(env, "restore(bytes) takes a Uint8Array");
-    claim(env);
     const Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
-    onJsThread(env, [&] { trainer_->restore(bytes.Data(), bytes.ElementLength()); });
+    onJsThread(env, [&] { session_->restore(bytes.Data(), bytes.ElementLength()); });
     return env.Undefined();
   }
 
   Napi::Value model(const Napi::CallbackInfo& info) {
     const Napi::Env env = info.Env();
-    claim(env, true);
     ModelState state;
-    onJsThread(env, [&] { state = trainer_->model(); });
+    onJsThread(env, [&] { state = session_->model(); });
     return writeModel(env, state);
   }
 
-  std::unique_ptr<caviar::Trainer> trainer_;
-  std::atomic<bool> cancel_{false};
-  EpochGate gate_;
-  Activity activity_ = Activity::kIdle;
-  std::optional<double> pendingRate_;
-
-  friend class EvaluateWorker;
+  std::unique_ptr<caviar::Session> session_;
 };
 
 TrainWorker::TrainWorker(Napi::Env env, TrainerWrap* owner, Napi::Object self, int epochs,
                          Napi::Function onEpoch)
     : Napi::AsyncProgressQueueWorker<EpochMetrics>(env),
-      owner_(owner),
+      session_(owner->session()),
       self_(Napi::Persistent(self)),
       onEpoch_(Napi::Persistent(onEpoch)),
       deferred_(Napi::Promise::Deferred::New(env)),
       teardown_(env.AddCleanupHook(&TrainWorker::onTeardown, this)),
-      epochs_(epochs),
-      firstEpoch_(owner->trainer().epochsDone()) {}
+      epochs_(epochs) {}
 
-void TrainWorker::onTeardown(TrainWorker* worker) { worker->owner_->stop(); }
+void TrainWorker::onTeardown(TrainWorker* worker) { worker->session_.stop(); }
 
 void TrainWorker::Execute(const ExecutionProgress& progress) {
   failure_ = capture([&] {
-    for (int epoch = 0; epoch < epochs_; ++epoch) {
-      // Checked before the epoch touches the trainer: after stop() it is the JS thread's.
-      if (owner_->cancelFlag())
-        throw caviar::Error(caviar::codes::kCancelled, "training was cancelled before epoch " +
-                                                           std::to_string(firstEpoch_ + epoch + 1));
-      const EpochMetrics metrics = owner_->trainer().runEpoch(&owner_->cancelFlag());
-      ++completed_;
-      progress.Send(&metrics, 1);
-      owner_->gate().wait();
-    }
+    completed_ = session_.runEpochs(epochs_, [&](const EpochMetrics& metrics) { progress.Send(&metrics, 1); });
   });
   if (failure_) SetError(failure_->message);
 }
 
 void TrainWorker::OnProgress(const EpochMetrics* metrics, size_t count) {
   const Napi::Env env = Env();
-  owner_->setActivity(TrainerWrap::Activity::kBetweenEpochs);
-  for (size_t index = 0; index < count && !callbackError_; ++index) {
-    try {
-      onEpoch_.Call({writeEpoch(env, metrics[index])});
-    } catch (const Napi::Error& error) {
-      // The listener threw: stop training and reject with its error once the thread ends.
-      callbackError_ = error;
-      owner_->cancelFlag() = true;
+  session_.betweenEpochs([&] {
+    for (size_t index = 0; index < count && !callbackError_; ++index) {
+      try {
+        onEpoch_.Call({writeEpoch(env, metrics[index])});
+      } catch (const Napi::Error& error) {
+        // The listener threw: stop training and reject with its error once the thread ends.
+        callbackError_ = error;
+        session_.cancel();
+      }
     }
-  }
-  owner_->setActivity(TrainerWrap::Activity::kTraining);
-  owner_->gate().open();
+  });
 }
 
 void TrainWorker::settle() {
   teardown_.Remove(Env());
-  owner_->setActivity(TrainerWrap::Activity::kIdle);
+  session_.endRun();
 }
 
 void TrainWorker::OnOK() {
@@ -636,16 +561,16 @@ void TrainWorker::OnError(const Napi::Error&) {
 
 class EvaluateWorker : public PromiseWorker {
  public:
-  EvaluateWorker(Napi::Env env, TrainerWrap* owner, Napi::Object self, const DataView& data)
-      : PromiseWorker(env), owner_(owner), self_(Napi::Persistent(self)), data_(data) {}
+  EvaluateWorker(Napi::Env env, caviar::Session& session, Napi::Object self, const DataView& data)
+      : PromiseWorker(env), session_(session), self_(Napi::Persistent(self)), data_(data) {}
 
  protected:
-  void Execute() override { run([&] { metrics_ = owner_->trainer_->evaluate(data_.view()); }); }
+  void Execute() override { run([&] { metrics_ = session_.evaluate(data_.view()); }); }
   Napi::Value result() override { return writePart(Env(), metrics_); }
-  void finish() override { owner_->setActivity(TrainerWrap::Activity::kIdle); }
+  void finish() override { session_.endEvaluation(); }
 
  private:
-  TrainerWrap* owner_;
+  caviar::Session& session_;
   Napi::ObjectReference self_;
   OwnedData data_;
   PartMetrics metrics_;
@@ -654,13 +579,16 @@ class EvaluateWorker : public PromiseWorker {
 Napi::Value TrainerWrap::evaluate(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (info.Length() < 1) throwArgument(env, "evaluate(data) takes the data to evaluate");
-  claim(env);
-  const DataView data = readData(info[0]);
-  auto* worker = new EvaluateWorker(env, this, info.This().As<Napi::Object>(), data);
-  const Napi::Promise promise = worker->promise();
-  worker->Queue();
-  activity_ = Activity::kEvaluating;
-  return promise;
+  onJsThread(env, [&] { session_->beginEvaluation(); });
+  try {
+    auto* worker = new EvaluateWorker(env, *session_, info.This().As<Napi::Object>(), readData(info[0]));
+    const Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  } catch (...) {
+    session_->endEvaluation();
+    throw;
+  }
 }
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {

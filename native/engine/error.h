@@ -28,6 +28,7 @@ inline constexpr const char* kShapeMismatch = "SHAPE_MISMATCH";
 inline constexpr const char* kInvalidData = "INVALID_DATA";
 inline constexpr const char* kDiverged = "DIVERGED";
 inline constexpr const char* kCancelled = "CANCELLED";
+inline constexpr const char* kBusy = "BUSY";
 inline constexpr const char* kInvalidCheckpoint = "INVALID_CHECKPOINT";
 }  // namespace codes
 

@@ -19,8 +19,9 @@ Optimizer::Optimizer(const OptimizerSpec& spec, int64_t parameterCount) : spec_(
 // 1.0f - 0.999f is off by 1e-5, relative.
 // Built twice, and chosen when the library loads: with AVX2 on the CPUs that have it (8
 // floats a vector, twice SSE's 4), and for any x86-64. Element-wise only, without FMA
-// contraction (ISO C++ mode), so both give the same bits.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// contraction (ISO C++ mode), so both give the same bits. Not under ThreadSanitizer, which
+// instruments the chooser, and the chooser runs before the sanitizer's runtime has started.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("avx2", "default")))
 #endif
 void Optimizer::step(float* parameters, const float* gradients,

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "error.h"
+
 namespace caviar {
 
 double scheduledLearningRate(const DecaySpec& decay, double baseRate, int epoch) {
@@ -26,6 +28,11 @@ double scheduledLearningRate(const DecaySpec& decay, double baseRate, int epoch)
     }
   }
   return baseRate;
+}
+
+void validateLearningRate(double learningRate) {
+  if (!std::isfinite(learningRate) || learningRate <= 0)
+    throw Error(codes::kInvalidSpec, "/learningRate: must be a positive number", "/learningRate");
 }
 
 }  // namespace caviar

@@ -7,4 +7,7 @@ namespace caviar {
 
 double scheduledLearningRate(const DecaySpec& decay, double baseRate, int epoch);
 
+// A rate set from outside must be a positive number; throws INVALID_SPEC at /learningRate.
+void validateLearningRate(double learningRate);
+
 }  // namespace caviar

@@ -1,6 +1,10 @@
-// What a network and its training are made of: plain structs with every default filled
-// in. The TypeScript face validates a user's spec and fills the defaults; the engine
-// checks again (validate*) because it is also used on its own, from the C++ tests.
+// What a network and its training are made of: plain structs that the caller fills in
+// whole. A job spec's defaults have one home, the TypeScript face (src/engine/config.ts),
+// which fills every field before anything reaches C++; the binding requires every field,
+// so none has a default here (a field left unset is zero, which validate* refuses where
+// zero means nothing). The engine checks again (validate*) because it is also used on its
+// own, from the C++ tests. The few constants no spec sets (leakySlope, batch norm's
+// momentum and epsilon) are the engine's own, and live here alone.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +22,7 @@ enum class DecayType { kNone, kInverseTime, kStaircase, kExponential, kSqrt, kSt
 
 struct LayerSpec {
   int units = 0;
-  Activation activation = Activation::kRelu;
+  Activation activation{};
   bool batchNorm = false;
   double dropout = 0.0;  // probability of dropping a unit: keep_prob = 1 - dropout
 };
@@ -26,22 +30,22 @@ struct LayerSpec {
 struct NetworkSpec {
   int inputs = 0;
   std::vector<LayerSpec> layers;  // hidden layers, then the output layer
-  Loss loss = Loss::kCrossEntropy;
-  Init init = Init::kHe;
-  double initScale = 0.01;     // standard deviation for Init::kNormal
+  Loss loss{};
+  Init init{};
+  double initScale = 0.0;      // standard deviation for Init::kNormal
   double leakySlope = 0.01;    // slope of leaky-relu below zero
   double batchNormMomentum = 0.1;  // running = (1 - momentum) running + momentum batch (PyTorch)
   double batchNormEpsilon = 1e-5;
 };
 
 struct OptimizerSpec {
-  OptimizerType type = OptimizerType::kAdam;
-  double learningRate = 0.001;
-  double beta = 0.9;  // momentum and rmsprop
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double epsilon = 1e-8;
-  double weightDecay = 0.01;  // adamw only
+  OptimizerType type{};
+  double learningRate = 0.0;
+  double beta = 0.0;  // momentum and rmsprop
+  double beta1 = 0.0;
+  double beta2 = 0.0;
+  double epsilon = 0.0;
+  double weightDecay = 0.0;  // adamw only
 };
 
 // The constants of each schedule (COURSE-NOTES.md, epoch counts from 0):
@@ -52,21 +56,21 @@ struct OptimizerSpec {
 //   step          lr0 * rate^floor(epoch / interval)
 //   cosine        floor + (lr0 - floor) * (1 + cos(pi * min(epoch, period) / period)) / 2
 struct DecaySpec {
-  DecayType type = DecayType::kNone;
-  double rate = 1.0;
-  int interval = 1;
+  DecayType type{};
+  double rate = 0.0;
+  int interval = 0;
   double floor = 0.0;
-  int period = 1;  // cosine: epochs to reach the floor (the run's length by default)
+  int period = 0;  // cosine: epochs to reach the floor
 };
 
 struct TrainingSpec {
-  int batchSize = 64;  // >= rows means full-batch gradient descent
-  bool shuffle = true;
+  int batchSize = 0;  // >= rows means full-batch gradient descent
+  bool shuffle = false;
   uint64_t seed = 0;
   OptimizerSpec optimizer;
   DecaySpec decay;
   double l2 = 0.0;  // lambda: cost += lambda / (2m) sum ||W||^2
-  Normalization normalize = Normalization::kStandard;
+  Normalization normalize{};
 };
 
 // A borrowed view of rows of inputs and their targets, row-major. Targets hold one class

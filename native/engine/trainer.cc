@@ -148,11 +148,13 @@ struct Trainer::State {
     std::vector<float> parameters, running, first, second;
     int64_t steps;
     Rng::State shuffle, dropout;
+    double baseRate;
+    int scheduleStart;
   };
   Snapshot snapshot() const {
     return {model.parameters(), model.runningStatistics(), optimizer.firstMoments(),
             optimizer.secondMoments(), optimizer.steps(), shuffleRng.state(),
-            dropoutRng.state()};
+            dropoutRng.state(), baseRate, scheduleStart};
   }
   void revert(Snapshot& saved) {
     model.parameters().swap(saved.parameters);
@@ -162,6 +164,15 @@ struct Trainer::State {
     optimizer.setSteps(saved.steps);
     shuffleRng.setState(saved.shuffle);
     dropoutRng.setState(saved.dropout);
+    baseRate = saved.baseRate;
+    scheduleStart = saved.scheduleStart;
+  }
+
+  // A rate set from outside: the schedule starts again from it at the next epoch.
+  void restartSchedule(double learningRate) {
+    validateLearningRate(learningRate);
+    baseRate = learningRate;
+    scheduleStart = epochsDone;
   }
 
   double learningRate() const {
@@ -227,11 +238,12 @@ Trainer::Trainer(const NetworkSpec& network, const TrainingSpec& training, const
 
 Trainer::~Trainer() = default;
 
-EpochMetrics Trainer::runEpoch(const std::atomic<bool>* cancel) {
+EpochMetrics Trainer::runEpoch(const std::atomic<bool>* cancel, std::optional<double> newRate) {
   FlushDenormals flush;
   State& s = *state_;
   const auto started = std::chrono::steady_clock::now();
   State::Snapshot before = s.snapshot();
+  if (newRate) s.restartSchedule(*newRate);
   const double learningRate = s.learningRate();
   const int layerCount = s.model.layerCount();
   const int64_t batchSize = std::min<int64_t>(s.training.batchSize, s.trainRows);
@@ -314,12 +326,7 @@ int Trainer::epochsDone() const { return state_->epochsDone; }
 
 double Trainer::nextLearningRate() const { return state_->learningRate(); }
 
-void Trainer::setLearningRate(double learningRate) {
-  if (!std::isfinite(learningRate) || learningRate <= 0)
-    throw Error(codes::kInvalidSpec, "/learningRate: must be a positive number", "/learningRate");
-  state_->baseRate = learningRate;
-  state_->scheduleStart = state_->epochsDone;
-}
+void Trainer::setLearningRate(double learningRate) { state_->restartSchedule(learningRate); }
 
 PartMetrics Trainer::evaluate(const DataView& data) {
   FlushDenormals flush;

@@ -32,6 +32,8 @@ struct EpochMetrics {
   PartMetrics train;          // accumulated over the epoch's own mini-batches (as Keras does)
   std::optional<PartMetrics> dev;  // one pass in inference mode
   std::vector<LayerMetrics> layers;
+  // The identity of the rate change this epoch applied (see Session), 0 for none.
+  int64_t appliedRateChange = 0;
 };
 
 class Trainer {
@@ -46,8 +48,11 @@ class Trainer {
 
   // One pass over the training part. `cancel` is read between mini-batches: when it turns
   // true the epoch stops with CANCELLED and the trainer is left as it was before the epoch
-  // began, so it can still be checkpointed. A non-finite cost throws DIVERGED.
-  EpochMetrics runEpoch(const std::atomic<bool>* cancel = nullptr);
+  // began, so it can still be checkpointed. A non-finite cost throws DIVERGED. With
+  // `newRate`, the epoch first sets the learning rate as setLearningRate does; an epoch
+  // that fails leaves the rate as it was too.
+  EpochMetrics runEpoch(const std::atomic<bool>* cancel = nullptr,
+                        std::optional<double> newRate = std::nullopt);
 
   int epochsDone() const;
   // The rate the next epoch will use. Setting it restarts the schedule from that rate:

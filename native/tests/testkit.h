@@ -82,13 +82,28 @@ inline NetworkSpec network(int inputs, std::vector<LayerSpec> layers, Loss loss,
   return spec;
 }
 
+// Every field set, as the TypeScript face sets them: the engine has no defaults of its own.
+// Shuffled, standardized inputs, no L2, no decay; the optimizers' usual constants.
 inline TrainingSpec training(OptimizerType optimizer, double learningRate, int batchSize,
                              uint64_t seed) {
   TrainingSpec spec;
+  spec.batchSize = batchSize;
+  spec.shuffle = true;
+  spec.seed = seed;
   spec.optimizer.type = optimizer;
   spec.optimizer.learningRate = learningRate;
-  spec.batchSize = batchSize;
-  spec.seed = seed;
+  spec.optimizer.beta = 0.9;
+  spec.optimizer.beta1 = 0.9;
+  spec.optimizer.beta2 = 0.999;
+  spec.optimizer.epsilon = 1e-8;
+  spec.optimizer.weightDecay = 0.01;
+  spec.decay.type = DecayType::kNone;
+  spec.decay.rate = 1.0;
+  spec.decay.interval = 1;
+  spec.decay.floor = 0.0;
+  spec.decay.period = 1;
+  spec.l2 = 0.0;
+  spec.normalize = Normalization::kStandard;
   return spec;
 }
 

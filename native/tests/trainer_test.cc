@@ -371,6 +371,42 @@ TEST(Trainer, SetLearningRateAppliesFromTheNextEpochAndRestartsTheSchedule) {
   EXPECT_EQ(trainer->nextLearningRate(), 0.02 / 3);
 }
 
+// The session hands a rate change to the epoch that applies it; an epoch that fails
+// leaves the schedule as it was, so the change can be applied again.
+TEST(Trainer, AnEpochGivenANewRateRestartsTheScheduleUnlessItFails) {
+  Scenario scenario = momentumBinary();
+  scenario.training.decay.type = DecayType::kInverseTime;
+  scenario.training.decay.rate = 1.0;
+  const auto trainer = scenario.makeTrainer();
+  EXPECT_EQ(trainer->runEpoch().learningRate, 0.1);
+  const std::atomic<bool> cancel{true};
+  EXPECT_EQ(errorCode([&] { trainer->runEpoch(&cancel, 0.02); }), codes::kCancelled);
+  EXPECT_EQ(trainer->nextLearningRate(), 0.05);
+  EXPECT_EQ(errorCode([&] { trainer->runEpoch(nullptr, -1.0); }), codes::kInvalidSpec);
+  EXPECT_EQ(trainer->runEpoch(nullptr, 0.02).learningRate, 0.02);
+  EXPECT_EQ(trainer->runEpoch().learningRate, 0.01);
+}
+
+// A job spec's defaults are the TypeScript face's alone: a spec the caller left unset is
+// refused, never trained with values of the engine's own.
+TEST(Trainer, HasNoDefaultsOfItsOwn) {
+  const Scenario scenario = momentumBinary();
+  EXPECT_EQ(errorCode([&] { Trainer(scenario.network, TrainingSpec{}, scenario.train.view(), kNoDev); }),
+            codes::kInvalidSpec);
+  TrainingSpec noOptimizer = scenario.training;
+  noOptimizer.optimizer = OptimizerSpec{};
+  EXPECT_EQ(errorCode([&] { Trainer(scenario.network, noOptimizer, scenario.train.view(), kNoDev); }),
+            codes::kInvalidSpec);
+  TrainingSpec noDecay = scenario.training;
+  noDecay.decay = DecaySpec{};
+  EXPECT_EQ(errorCode([&] { Trainer(scenario.network, noDecay, scenario.train.view(), kNoDev); }),
+            codes::kInvalidSpec);
+  NetworkSpec normal = scenario.network;
+  normal.init = Init::kNormal;
+  EXPECT_EQ(errorCode([&] { Trainer(normal, scenario.training, scenario.train.view(), kNoDev); }),
+            codes::kInvalidSpec);
+}
+
 TEST(Trainer, EpochMetricsDescribeTheEpoch) {
   const Scenario classifier = adamBatchNormDropout();
   const auto trainer = classifier.makeTrainer();

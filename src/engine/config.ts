@@ -40,6 +40,8 @@ export const GradCheckSpecSchema = Type.Object(
 );
 export type GradCheckSpec = Static<typeof GradCheckSpecSchema>;
 
+// A job spec's defaults live here alone: the engine has none of its own and requires every
+// field (native/engine/spec.h), so these are the values every trainer is built with.
 export const Defaults = {
   batchSize: 64,
   seed: 0,

@@ -1,0 +1,397 @@
+// Run control (session.h): the busy rules, the gate between epochs, cancellation and the
+// rate change, each across threads as the addon uses them (a training thread, the thread
+// its reports go to, and others that cancel or set a rate). The cross-thread tests are the
+// ones the ThreadSanitizer build (CAVIAR_TSAN) is for.
+#include "session.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "error.h"
+#include "schedule.h"
+#include "testkit.h"
+
+namespace caviar {
+namespace {
+
+using testkit::errorCode;
+using testkit::layer;
+using testkit::network;
+using testkit::training;
+
+// Momentum on two blobs, inverse-time decay: every epoch's rate differs from the last.
+struct Scenario {
+  testkit::Dataset train = testkit::gaussianBlobs(2, 120, 1);
+  NetworkSpec net = network(2, {layer(8, Activation::kTanh), layer(2, Activation::kSoftmax)},
+                            Loss::kCrossEntropy);
+  TrainingSpec spec = [] {
+    TrainingSpec value = training(OptimizerType::kMomentum, 0.1, 16, 3);
+    value.decay.type = DecayType::kInverseTime;
+    value.decay.rate = 0.5;
+    return value;
+  }();
+
+  std::unique_ptr<Session> session() const {
+    return std::make_unique<Session>(net, spec, train.view(), DataView{});
+  }
+  double rate(double start, int epoch) const { return scheduledLearningRate(spec.decay, start, epoch); }
+};
+
+// A run on its own thread whose reports queue up for the test's thread, as the addon's
+// reports queue up for the JS thread; the test listens to each with betweenEpochs.
+class BackgroundRun {
+ public:
+  BackgroundRun(Session& session, int epochs) : session_(session) {
+    session_.beginRun();
+    thread_ = std::thread([this, epochs] {
+      try {
+        completed_ = session_.runEpochs(epochs, [this](const EpochMetrics& metrics) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          reports_.push_back(metrics);
+          arrived_.notify_all();
+        });
+      } catch (const Error& error) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        code_ = error.code();
+        message_ = error.what();
+      }
+      std::lock_guard<std::mutex> lock(mutex_);
+      ended_ = true;
+      arrived_.notify_all();
+    });
+  }
+  // A test that failed half-way must not leave the thread waiting for a listener.
+  ~BackgroundRun() {
+    if (!thread_.joinable()) return;
+    session_.stop();
+    finish();
+  }
+
+  // The next epoch's report, or nothing once the run has ended without one.
+  std::optional<EpochMetrics> next() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    arrived_.wait(lock, [this] { return !reports_.empty() || ended_; });
+    if (reports_.empty()) return std::nullopt;
+    EpochMetrics metrics = reports_.front();
+    reports_.pop_front();
+    return metrics;
+  }
+  // Whether a report arrives within `wait`.
+  bool reportsWithin(std::chrono::milliseconds wait) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return arrived_.wait_for(lock, wait, [this] { return !reports_.empty(); });
+  }
+  // Listens to every report until the run ends, with `listen` between epochs.
+  std::vector<EpochMetrics> listen(const std::function<void(const EpochMetrics&)>& listen = {}) {
+    std::vector<EpochMetrics> history;
+    while (const std::optional<EpochMetrics> metrics = next()) {
+      history.push_back(*metrics);
+      session_.betweenEpochs([&] {
+        if (listen) listen(*metrics);
+      });
+    }
+    return history;
+  }
+  // Joins the training thread and ends the run, as the addon does once its thread is done.
+  void finish() {
+    thread_.join();
+    session_.endRun();
+  }
+
+  int completed() const { return completed_; }
+  // The code the run threw ("" when it ended well), and its message.
+  const std::string& code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  Session& session_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::deque<EpochMetrics> reports_;
+  bool ended_ = false;
+  int completed_ = 0;
+  std::string code_, message_;
+};
+
+std::vector<double> ratesOf(const std::vector<EpochMetrics>& history) {
+  std::vector<double> rates;
+  for (const EpochMetrics& metrics : history) rates.push_back(metrics.learningRate);
+  return rates;
+}
+
+TEST(Session, ReportsEveryEpochInOrderAndHoldsTheTrainerForItsListener) {
+  const Scenario setup;
+  const auto session = setup.session();
+  BackgroundRun run(*session, 5);
+  std::vector<std::vector<uint8_t>> checkpoints;
+  const std::vector<EpochMetrics> history = run.listen([&](const EpochMetrics& metrics) {
+    // The training thread waits for the listener: the trainer is still at this epoch.
+    EXPECT_EQ(session->epochsDone(), metrics.epoch);
+    checkpoints.push_back(session->checkpoint());
+  });
+  run.finish();
+  EXPECT_EQ(run.code(), "");
+  EXPECT_EQ(run.completed(), 5);
+  ASSERT_EQ(history.size(), 5u);
+  for (int index = 0; index < 5; ++index) EXPECT_EQ(history[index].epoch, index + 1);
+  EXPECT_EQ(session->epochsDone(), 5);
+  EXPECT_EQ(session->checkpoint(), checkpoints.back());
+}
+
+TEST(Session, RefusesWhatWouldTouchTheTrainerWhileARunOrAnEvaluationHoldsIt) {
+  const Scenario setup;
+  const auto session = setup.session();
+  const std::vector<uint8_t> start = session->checkpoint();
+  {
+    BackgroundRun run(*session, 3);
+    // Before its first report is listened to, the run holds the trainer.
+    EXPECT_EQ(errorCode([&] { session->beginRun(); }), codes::kBusy);
+    EXPECT_EQ(errorCode([&] { session->beginEvaluation(); }), codes::kBusy);
+    EXPECT_EQ(errorCode([&] { session->checkpoint(); }), codes::kBusy);
+    EXPECT_EQ(errorCode([&] { session->model(); }), codes::kBusy);
+    EXPECT_EQ(errorCode([&] { session->epochsDone(); }), codes::kBusy);
+    EXPECT_EQ(errorCode([&] { session->nextLearningRate(); }), codes::kBusy);
+    EXPECT_EQ(errorCode([&] { session->restore(start.data(), start.size()); }), codes::kBusy);
+    run.listen([&](const EpochMetrics&) {
+      // Between epochs the reads work; what would change the trainer does not.
+      EXPECT_EQ(errorCode([&] { session->model(); }), "");
+      EXPECT_EQ(errorCode([&] { session->beginRun(); }), codes::kBusy);
+      EXPECT_EQ(errorCode([&] { session->beginEvaluation(); }), codes::kBusy);
+      EXPECT_EQ(errorCode([&] { session->restore(start.data(), start.size()); }), codes::kBusy);
+    });
+    run.finish();
+  }
+  session->beginEvaluation();
+  try {
+    session->beginRun();
+    FAIL() << "a run began during an evaluation";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), codes::kBusy);
+    EXPECT_NE(std::string(error.what()).find("evaluate()"), std::string::npos) << error.what();
+  }
+  EXPECT_EQ(errorCode([&] { session->checkpoint(); }), codes::kBusy);
+  session->evaluate(setup.train.view());
+  session->endEvaluation();
+  // Idle again: everything works.
+  session->restore(start.data(), start.size());
+  EXPECT_EQ(session->epochsDone(), 0);
+}
+
+// Epochs back to back (the listener lets each next one start at once) while another
+// thread, neither the training thread nor the listener's, cancels.
+TEST(Session, CancelFromAnotherThreadStopsTheRunAndUndoesTheEpochUnderWay) {
+  const Scenario setup;
+  const auto session = setup.session();
+  BackgroundRun run(*session, 100000);
+  std::atomic<int> listened{0};
+  std::thread canceller([&] {
+    while (listened.load() < 3) std::this_thread::yield();
+    session->cancel();
+  });
+  std::vector<uint8_t> last;
+  const std::vector<EpochMetrics> history = run.listen([&](const EpochMetrics&) {
+    last = session->checkpoint();
+    listened.fetch_add(1);
+  });
+  canceller.join();
+  run.finish();
+  EXPECT_EQ(run.code(), codes::kCancelled);
+  EXPECT_GE(history.size(), 3u);
+  EXPECT_LT(history.size(), 100000u);
+  // Every epoch that ended was reported; the one the cancel met left no trace.
+  EXPECT_EQ(session->epochsDone(), static_cast<int>(history.size()));
+  EXPECT_EQ(session->checkpoint(), last);
+  // The run is over: a cancel now changes nothing, and the session trains again.
+  session->cancel();
+  BackgroundRun again(*session, 1);
+  EXPECT_EQ(again.listen().size(), 1u);
+  again.finish();
+  EXPECT_EQ(again.code(), "");
+}
+
+TEST(Session, TheNextEpochWaitsUntilTheGateIsReleasedFromAnotherThread) {
+  const Scenario setup;
+  const auto session = setup.session();
+  BackgroundRun run(*session, 2);
+  ASSERT_TRUE(run.next().has_value());
+  // Nobody has listened to epoch 1 yet: epoch 2 does not start.
+  EXPECT_FALSE(run.reportsWithin(std::chrono::milliseconds(100)));
+  std::thread listener([&] { session->betweenEpochs([] {}); });
+  listener.join();
+  const std::optional<EpochMetrics> second = run.next();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->epoch, 2);
+  session->betweenEpochs([] {});
+  run.finish();
+  EXPECT_EQ(run.code(), "");
+}
+
+TEST(Session, StopLetsAThreadWaitingBetweenEpochsLeaveWithoutItsListener) {
+  const Scenario setup;
+  const auto session = setup.session();
+  BackgroundRun run(*session, 5);
+  ASSERT_TRUE(run.next().has_value());
+  std::thread([&] { session->stop(); }).join();
+  EXPECT_FALSE(run.next().has_value());
+  run.finish();
+  EXPECT_EQ(run.code(), codes::kCancelled);
+  EXPECT_NE(run.message().find("before epoch 2"), std::string::npos) << run.message();
+}
+
+TEST(Session, AListenerThatThrowsStillLetsTheRunGoOn) {
+  const Scenario setup;
+  const auto session = setup.session();
+  BackgroundRun run(*session, 3);
+  int seen = 0;
+  while (run.next()) {
+    ++seen;
+    EXPECT_THROW(session->betweenEpochs([] { throw std::runtime_error("the listener failed"); }),
+                 std::runtime_error);
+  }
+  run.finish();
+  EXPECT_EQ(seen, 3);
+  EXPECT_EQ(run.code(), "");
+}
+
+// A rate set from another thread between epochs 2 and 3 (while the listener holds epoch 2)
+// applies from epoch 3, restarting the decay there; epoch 3 alone reports the change.
+TEST(Session, ARateSetFromAnotherThreadAppliesAtTheNextEpochExactlyOnce) {
+  const Scenario setup;
+  const auto session = setup.session();
+  BackgroundRun run(*session, 6);
+  const std::vector<EpochMetrics> history = run.listen([&](const EpochMetrics& metrics) {
+    if (metrics.epoch != 2) return;
+    std::thread([&] { session->setLearningRate({0.04, 7}); }).join();
+    EXPECT_EQ(session->nextLearningRate(), 0.04);
+  });
+  run.finish();
+  ASSERT_EQ(history.size(), 6u);
+  const std::vector<double> expected = {setup.rate(0.1, 0), setup.rate(0.1, 1), setup.rate(0.04, 0),
+                                        setup.rate(0.04, 1), setup.rate(0.04, 2), setup.rate(0.04, 3)};
+  EXPECT_EQ(ratesOf(history), expected);
+  for (const EpochMetrics& metrics : history)
+    EXPECT_EQ(metrics.appliedRateChange, metrics.epoch == 3 ? 7 : 0) << "epoch " << metrics.epoch;
+  EXPECT_EQ(session->nextLearningRate(), setup.rate(0.04, 4));
+}
+
+// Set while an epoch trains, a rate waits for the epoch after it: the epoch under way keeps
+// its own. Here the change comes while the run's first epoch is (or is about to be) under way.
+TEST(Session, ARateSetDuringAnEpochWaitsForTheEpochAfterIt) {
+  const Scenario setup;
+  const auto session = setup.session();
+  BackgroundRun run(*session, 3);
+  std::thread([&] { session->setLearningRate({0.02, 1}); }).join();
+  const std::vector<EpochMetrics> history = run.listen();
+  run.finish();
+  EXPECT_EQ(ratesOf(history), (std::vector<double>{setup.rate(0.1, 0), 0.02, setup.rate(0.02, 1)}));
+  EXPECT_EQ(history[1].appliedRateChange, 1);
+}
+
+// Changes set from another thread while epochs run back to back (until the setter is done):
+// each is applied at most once, in the order set, and every epoch that reports a change
+// trains at exactly its rate.
+TEST(Session, RatesSetConcurrentlyAreEachAppliedAtMostOnceAndInOrder) {
+  const Scenario setup;
+  const auto session = setup.session();
+  constexpr int kChanges = 200;
+  std::atomic<bool> done{false};
+  BackgroundRun run(*session, 1000000);
+  std::thread setter([&] {
+    for (int id = 1; id <= kChanges; ++id) {
+      session->setLearningRate({0.001 * id, id});
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    done = true;
+  });
+  const std::vector<EpochMetrics> history = run.listen([&](const EpochMetrics&) {
+    if (done) session->cancel();
+  });
+  setter.join();
+  run.finish();
+  EXPECT_EQ(run.code(), codes::kCancelled);
+  int64_t last = 0;
+  for (const EpochMetrics& metrics : history) {
+    if (metrics.appliedRateChange == 0) continue;
+    EXPECT_GT(metrics.appliedRateChange, last) << "epoch " << metrics.epoch;
+    last = metrics.appliedRateChange;
+    EXPECT_EQ(metrics.learningRate, 0.001 * metrics.appliedRateChange) << "epoch " << metrics.epoch;
+  }
+  // The last change either came with an epoch or waits for the next run.
+  if (last < kChanges) {
+    EXPECT_EQ(session->nextLearningRate(), 0.001 * kChanges);
+    BackgroundRun next(*session, 1);
+    const std::vector<EpochMetrics> after = next.listen();
+    next.finish();
+    ASSERT_EQ(after.size(), 1u);
+    EXPECT_EQ(after[0].appliedRateChange, kChanges);
+  }
+}
+
+TEST(Session, AChangeLeftWhenARunEndsAppliesToTheNextRunsFirstEpoch) {
+  const Scenario setup;
+  const auto session = setup.session();
+  {
+    BackgroundRun run(*session, 2);
+    run.listen([&](const EpochMetrics& metrics) {
+      if (metrics.epoch == 2) session->setLearningRate({0.03, 4});
+    });
+    run.finish();
+  }
+  EXPECT_EQ(session->nextLearningRate(), 0.03);
+  // Checkpointed before any epoch applied it, the trainer does not have it yet.
+  const std::vector<uint8_t> bytes = session->checkpoint();
+  BackgroundRun next(*session, 2);
+  const std::vector<EpochMetrics> history = next.listen();
+  next.finish();
+  EXPECT_EQ(ratesOf(history), (std::vector<double>{0.03, setup.rate(0.03, 1)}));
+  EXPECT_EQ(history[0].appliedRateChange, 4);
+  EXPECT_EQ(history[1].appliedRateChange, 0);
+
+  const auto restored = setup.session();
+  restored->restore(bytes.data(), bytes.size());
+  EXPECT_EQ(restored->nextLearningRate(), setup.rate(0.1, 2));
+}
+
+// An epoch that fails undoes its rate change with the rest: the change is still pending,
+// so it is not lost and not counted as applied.
+TEST(Session, AChangeWhoseEpochFailsStaysPending) {
+  Scenario setup;
+  setup.spec = training(OptimizerType::kSgd, 0.05, 16, 13);
+  setup.net = network(2, {layer(6, Activation::kLeakyRelu), layer(1, Activation::kLinear)},
+                      Loss::kMeanSquaredError);
+  setup.train = testkit::xorQuadrants(100, 5);
+  const auto session = setup.session();
+  const std::vector<uint8_t> before = session->checkpoint();
+  session->setLearningRate({1e12, 9});
+  BackgroundRun run(*session, 5);
+  // At 1e12 the first mini-batch's update overflows: the first epoch diverges.
+  EXPECT_TRUE(run.listen().empty());
+  run.finish();
+  EXPECT_EQ(run.code(), codes::kDiverged);
+  EXPECT_EQ(session->checkpoint(), before);
+  EXPECT_EQ(session->nextLearningRate(), 1e12);
+}
+
+TEST(Session, RefusesARateThatIsNotAPositiveNumber) {
+  const Scenario setup;
+  const auto session = setup.session();
+  for (const double invalid : {0.0, -1.0, std::numeric_limits<double>::quiet_NaN()})
+    EXPECT_EQ(errorCode([&] { session->setLearningRate({invalid, 1}); }), codes::kInvalidSpec);
+  EXPECT_EQ(session->nextLearningRate(), 0.1);
+}
+
+}  // namespace
+}  // namespace caviar
