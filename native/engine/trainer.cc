@@ -143,20 +143,34 @@ struct Trainer::State {
         dropoutRng(deriveSeed(trainingSpec.seed, kDropoutStream)),
         baseRate(trainingSpec.optimizer.learningRate) {}
 
-  // What an epoch changes, kept so that a cancelled or diverged epoch leaves no trace.
+  // What an epoch changes, kept so that a cancelled or diverged epoch leaves no trace. Its
+  // blocks are the size of the ones they copy, allocated once with them (sizeSnapshot):
+  // taking one copies, undoing an epoch swaps, and neither allocates.
   struct Snapshot {
     std::vector<float> parameters, running, first, second;
-    int64_t steps;
+    int64_t steps = 0;
     Rng::State shuffle, dropout;
-    double baseRate;
-    int scheduleStart;
+    double baseRate = 0.0;
+    int scheduleStart = 0;
   };
-  Snapshot snapshot() const {
-    return {model.parameters(), model.runningStatistics(), optimizer.firstMoments(),
-            optimizer.secondMoments(), optimizer.steps(), shuffleRng.state(),
-            dropoutRng.state(), baseRate, scheduleStart};
+  void sizeSnapshot() {
+    saved.parameters.resize(model.parameters().size());
+    saved.running.resize(model.runningStatistics().size());
+    saved.first.resize(optimizer.firstMoments().size());
+    saved.second.resize(optimizer.secondMoments().size());
   }
-  void revert(Snapshot& saved) {
+  void takeSnapshot() {
+    std::copy(model.parameters().begin(), model.parameters().end(), saved.parameters.begin());
+    std::copy(model.runningStatistics().begin(), model.runningStatistics().end(), saved.running.begin());
+    std::copy(optimizer.firstMoments().begin(), optimizer.firstMoments().end(), saved.first.begin());
+    std::copy(optimizer.secondMoments().begin(), optimizer.secondMoments().end(), saved.second.begin());
+    saved.steps = optimizer.steps();
+    saved.shuffle = shuffleRng.state();
+    saved.dropout = dropoutRng.state();
+    saved.baseRate = baseRate;
+    saved.scheduleStart = scheduleStart;
+  }
+  void revert() {
     model.parameters().swap(saved.parameters);
     model.runningStatistics().swap(saved.running);
     optimizer.firstMoments().swap(saved.first);
@@ -207,6 +221,8 @@ struct Trainer::State {
   Rng shuffleRng, dropoutRng;
   std::vector<int64_t> order;
   std::vector<float> batchX, batchY;
+  Snapshot saved;
+  std::vector<double> gradientNorms;  // per layer, summed over an epoch's mini-batches
   int epochsDone = 0;
   // The schedule runs from baseRate at epoch scheduleStart; a rate set from outside
   // restarts it.
@@ -234,6 +250,8 @@ Trainer::Trainer(const NetworkSpec& network, const TrainingSpec& training, const
   s.order.resize(s.trainRows);
   s.batchX.resize(static_cast<size_t>(batchRows) * s.features);
   s.batchY.resize(static_cast<size_t>(batchRows) * s.targets);
+  s.sizeSnapshot();
+  s.gradientNorms.resize(s.model.layerCount());
 }
 
 Trainer::~Trainer() = default;
@@ -242,7 +260,7 @@ EpochMetrics Trainer::runEpoch(const std::atomic<bool>* cancel, std::optional<do
   FlushDenormals flush;
   State& s = *state_;
   const auto started = std::chrono::steady_clock::now();
-  State::Snapshot before = s.snapshot();
+  s.takeSnapshot();
   if (newRate) s.restartSchedule(*newRate);
   const double learningRate = s.learningRate();
   const int layerCount = s.model.layerCount();
@@ -250,7 +268,7 @@ EpochMetrics Trainer::runEpoch(const std::atomic<bool>* cancel, std::optional<do
   const double l2 = s.training.l2;
 
   const auto diverge = [&](const std::string& what) {
-    s.revert(before);
+    s.revert();
     std::ostringstream message;
     message << what << " in epoch " << s.epochsDone + 1
             << ": training diverged; try a lower learning rate than " << learningRate;
@@ -262,10 +280,11 @@ EpochMetrics Trainer::runEpoch(const std::atomic<bool>* cancel, std::optional<do
 
   double costSum = 0.0;
   int64_t correct = 0, counted = 0, batches = 0;
-  std::vector<double> gradientNorms(layerCount, 0.0);
+  std::vector<double>& gradientNorms = s.gradientNorms;
+  std::fill(gradientNorms.begin(), gradientNorms.end(), 0.0);
   for (int64_t start = 0; start < s.trainRows; start += batchSize, ++batches) {
     if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
-      s.revert(before);
+      s.revert();
       throw Error(codes::kCancelled, "training was cancelled during epoch " +
                                          std::to_string(s.epochsDone + 1));
     }
@@ -312,6 +331,7 @@ EpochMetrics Trainer::runEpoch(const std::atomic<bool>* cancel, std::optional<do
   metrics.learningRate = learningRate;
   metrics.train.loss = costSum / s.trainRows;
   if (isClassifier(s.network)) metrics.train.accuracy = static_cast<double>(correct) / counted;
+  metrics.layers.reserve(layerCount);  // the report's one allocation
   for (int layer = 0; layer < layerCount; ++layer)
     metrics.layers.push_back(
         {std::sqrt(s.model.layerWeightSquares(layer)), gradientNorms[layer] / batches});

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -18,6 +20,20 @@
 #include "error.h"
 #include "schedule.h"
 #include "testkit.h"
+
+// Every allocation from the C++ heap is counted, for the test that an epoch makes none but
+// its report's.
+namespace {
+std::atomic<int64_t> heapAllocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  heapAllocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
+  throw std::bad_alloc();
+}
+void operator delete(void* memory) noexcept { std::free(memory); }
+void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
 
 namespace caviar {
 namespace {
@@ -405,6 +421,24 @@ TEST(Trainer, HasNoDefaultsOfItsOwn) {
   normal.init = Init::kNormal;
   EXPECT_EQ(errorCode([&] { Trainer(normal, scenario.training, scenario.train.view(), kNoDev); }),
             codes::kInvalidSpec);
+}
+
+// The buffers are sized once, with the network: an epoch (its rollback copy of the
+// parameters, moments and running statistics, its rate change, its dev pass) allocates
+// only the list of layer figures it reports. So does an epoch that is undone.
+TEST(Trainer, AnEpochAllocatesNothingButItsReport) {
+  const Scenario scenario = adamBatchNormDropout();
+  const auto trainer = scenario.makeTrainer();
+  const auto allocationsOf = [](auto&& action) {
+    const int64_t before = heapAllocations.load();
+    action();
+    return heapAllocations.load() - before;
+  };
+  EXPECT_EQ(allocationsOf([&] { trainer->runEpoch(); }), 1);
+  EXPECT_EQ(allocationsOf([&] { trainer->runEpoch(nullptr, 0.02); }), 1);
+  const std::atomic<bool> cancel{true};
+  EXPECT_THROW(trainer->runEpoch(&cancel), Error);
+  EXPECT_EQ(allocationsOf([&] { trainer->runEpoch(); }), 1);
 }
 
 TEST(Trainer, EpochMetricsDescribeTheEpoch) {

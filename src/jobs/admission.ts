@@ -94,8 +94,9 @@ function outputProblem(spec: JobSpec, labels: Labels): string | undefined {
 
 /**
  * The bytes a worker will need, roughly: the data about three times (as loaded, split, and
- * copied into the engine); parameters six times (weights, gradients, two optimizer moments,
- * a checkpoint and its copy in flight); four activations a unit for one mini-batch.
+ * copied into the engine); parameters nine times (weights, gradients, two optimizer moments,
+ * the epoch's rollback copy of the weights and moments, a checkpoint and its copy in
+ * flight); four activations a unit for one mini-batch.
  */
 export function estimateJobBytes(spec: JobSpec, shape: Pick<Shape, 'features' | 'rows'>): { data: number; network: number } {
   const FLOAT = 4;
@@ -111,7 +112,7 @@ export function estimateJobBytes(spec: JobSpec, shape: Pick<Shape, 'features' | 
     inputs = layer.units;
   }
   const batch = Math.min(spec.training.batchSize ?? Defaults.batchSize, shape.rows);
-  return { data, network: 6 * parameters * FLOAT + 4 * batch * units * FLOAT };
+  return { data, network: 9 * parameters * FLOAT + 4 * batch * units * FLOAT };
 }
 
 /** Throws SpecError (or the engine's INVALID_SPEC) for a spec the service must refuse. */
