@@ -1,18 +1,27 @@
 // Caviar's side of the benchmarks: one workload in one process (OpenBLAS fixes its thread
 // count when it loads), its figures printed as one JSON object, in the peers' format.
-//   node dist/bench/caviar.js --workload W1 [--epochs N] [--rows N] [--steps N]
+//   node dist/bench/caviar.js --workload W1 [--epochs N] [--rows N] [--steps N] [--scale N]
+// --scale N (W1, W4) trains on a generated set of N times the rows: the train rows, then
+// N - 1 copies of them with seeded noise on the pixels that are not blank (same shape,
+// same labels, the same blank background), for how the figures grow with the data.
 import { parseArgs } from 'node:util';
 import { loadFashionMnist, moons, Random } from '../src/data/index.js';
 import { Trainer, blasInfo, type Dataset, type TrainerSpec } from '../src/engine/index.js';
 import { WARMUP_STEPS, WORKLOAD_IDS, workload, type Workload, type WorkloadId } from './workloads.js';
 
 const { values } = parseArgs({
-  options: { workload: { type: 'string' }, epochs: { type: 'string' }, rows: { type: 'string' }, steps: { type: 'string' } },
+  options: {
+    workload: { type: 'string' },
+    epochs: { type: 'string' },
+    rows: { type: 'string' },
+    steps: { type: 'string' },
+    scale: { type: 'string' },
+  },
 });
 const id = values.workload as WorkloadId;
 if (!WORKLOAD_IDS.includes(id)) throw new Error(`--workload must be one of ${WORKLOAD_IDS.join(', ')}`);
 const spec = workload(id);
-const option = (name: 'epochs' | 'rows' | 'steps') => (values[name] === undefined ? undefined : Number(values[name]));
+const option = (name: 'epochs' | 'rows' | 'steps' | 'scale') => (values[name] === undefined ? undefined : Number(values[name]));
 
 function head(data: Dataset, rows: number): Dataset {
   const width = data.y.length / data.rows;
@@ -29,6 +38,25 @@ function trainerSpec(epochs: number): TrainerSpec {
     ...(spec.normalize === undefined ? {} : { normalize: spec.normalize }),
     training: { ...training, epochs },
   };
+}
+
+/** The rows, then `scale - 1` copies with noise of up to +-16 grey levels on every pixel that is not 0. */
+function scaled(data: Dataset, scale: number): Dataset {
+  if (scale === 1) return data;
+  const random = new Random(11);
+  const x = new Float32Array(data.x.length * scale);
+  const y = new Float32Array(data.y.length * scale);
+  for (let copy = 0; copy < scale; copy += 1) {
+    y.set(data.y, copy * data.y.length);
+    const offset = copy * data.x.length;
+    if (copy === 0) x.set(data.x, 0);
+    else
+      for (let i = 0; i < data.x.length; i += 1) {
+        const pixel = data.x[i] as number;
+        x[offset + i] = pixel === 0 ? 0 : Math.min(255, Math.max(0, pixel + random.below(33) - 16));
+      }
+  }
+  return { x, y, rows: data.rows * scale, features: data.features };
 }
 
 /** Random normal rows with random labels, seeded (W3). */
@@ -57,11 +85,19 @@ async function measure(workloadSpec: Workload): Promise<Record<string, unknown>>
   const { batchSize } = workloadSpec.training;
   if (id === 'W1' || id === 'W4') {
     const fashion = await loadFashionMnist();
-    const train = head(fashion.train, option('rows') ?? fashion.train.rows);
+    const train = scaled(head(fashion.train, option('rows') ?? fashion.train.rows), option('scale') ?? 1);
     const epochs = option('epochs') ?? (workloadSpec.training.epochs as number);
     const { trainer, seconds } = await timedRun(train, epochs);
     const test = await trainer.evaluate(fashion.test as Dataset);
-    return { samples_per_second: (train.rows * epochs) / seconds, test_accuracy: test.accuracy, seconds, epochs, train_rows: train.rows };
+    return {
+      samples_per_second: (train.rows * epochs) / seconds,
+      test_accuracy: test.accuracy,
+      seconds,
+      epochs,
+      train_rows: train.rows,
+      features: train.features,
+      scale: option('scale') ?? 1,
+    };
   }
   if (id === 'W2') {
     const { samples, noise, seed } = workloadSpec.dataset as { samples: number; noise: number; seed: number };
