@@ -123,8 +123,12 @@ async function importDataset(task: ImportTask): Promise<FromWorker> {
   };
 }
 
+/** Whether a task is in progress (its native work perhaps on a background thread). */
+let busy = false;
+
 async function run(message: Extract<ToWorker, { type: 'task' }>, control: Control) {
   const heartbeat = setInterval(() => void send({ type: 'heartbeat' }), message.heartbeatMs);
+  busy = true;
   let outcome: FromWorker;
   try {
     const { task } = message;
@@ -137,6 +141,7 @@ async function run(message: Extract<ToWorker, { type: 'task' }>, control: Contro
         ? { type: 'cancelled' }
         : { type: 'failed', error: toWorkerError(error) };
   }
+  busy = false;
   clearInterval(heartbeat);
   await send(outcome);
   // The process waits for its next task: the finished one's trainer and data go now.
@@ -144,7 +149,9 @@ async function run(message: Extract<ToWorker, { type: 'task' }>, control: Contro
 }
 
 // The server's link is this process's lifeline: when it closes, nobody wants the result.
-process.on('disconnect', () => process.exit(0));
+// An idle process exits; a busy one dies at once, as an exit would wait for the training
+// thread to end its mini-batch (seconds of a large one) and train on unrecorded meanwhile.
+process.on('disconnect', () => (busy ? process.kill(process.pid, 'SIGKILL') : process.exit(0)));
 // Prefer this process to the server when the kernel must kill one for memory.
 try {
   writeFileSync('/proc/self/oom_score_adj', '1000');

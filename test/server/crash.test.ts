@@ -90,3 +90,30 @@ t.test('a worker that stops sending heartbeats (SIGSTOP) is failed as stalled, a
   const next = (await call(service, 'POST', '/v1/jobs', moonsJob(2))).body.id as string;
   t.equal((await finished(service, next)).status, 'succeeded', 'the slot is free again');
 });
+
+t.test('a worker exits within a few hundred ms of its server being killed, even inside a long mini-batch', async (t) => {
+  const service = await startService({ env: { CAVIAR_CONCURRENCY: '1' } });
+  t.teardown(() => service.stop('SIGKILL'));
+  // One mini-batch per epoch, the whole training set through two wide layers: a second or so
+  // of native work that no cancel can cut short.
+  const spec = slowJob(50, {
+    model: { layers: [{ units: 512, activation: 'relu' }, { units: 512, activation: 'relu' }, { units: 1, activation: 'sigmoid' }], init: 'he' },
+    training: { epochs: 50, batchSize: 20000, seed: 1, optimizer: { type: 'adam', learningRate: 0.003 } },
+  });
+  const id = (await call(service, 'POST', '/v1/jobs', spec)).body.id as string;
+  const events = openEvents(service, `/v1/jobs/${id}/events`);
+  const first = await events.next((event) => event.type === 'epoch');
+  if (first?.type !== 'epoch') throw new Error(`no epoch came: the socket closed with ${JSON.stringify(await events.closed)}`);
+  t.comment(`an epoch (one mini-batch) takes ${first.seconds.toFixed(2)} s`);
+  const pid = await workerOf(service, id);
+  // Inside the next epoch's mini-batch.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+
+  const killed = performance.now();
+  await service.stop('SIGKILL');
+  while (alive(pid) && performance.now() - killed < 10_000) await new Promise((resolve) => setTimeout(resolve, 2));
+  const gone = performance.now() - killed;
+  t.comment(`the worker was gone ${gone.toFixed(0)} ms after the server's SIGKILL`);
+  t.notOk(alive(pid), 'the worker has exited');
+  t.ok(gone < 300, `within 300 ms (${gone.toFixed(0)} ms)`);
+});
