@@ -23,6 +23,8 @@ export interface ServerConfig {
   stallMs: number;
   /** Websocket pings; a client that misses one is dropped. */
   pingMs: number;
+  /** Origins whose pages may open a websocket besides the server's own (CAVIAR_ALLOWED_ORIGINS). */
+  allowedOrigins: string[];
 }
 
 /**
@@ -76,6 +78,26 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum
   return value;
 }
 
+/** A comma-separated list of origins (scheme://host[:port]), each as a browser's Origin header writes it. */
+function origins(env: NodeJS.ProcessEnv, name: string): string[] {
+  return (env[name] ?? '')
+    .split(',')
+    .map((text) => text.trim())
+    .filter((text) => text !== '')
+    .map((text) => {
+      let url: URL | undefined;
+      try {
+        url = new URL(text);
+      } catch {
+        url = undefined;
+      }
+      // Anything beyond scheme, host and port (a path, a query, credentials) shows in the href.
+      if (url === undefined || !/^https?:$/.test(url.protocol) || url.href !== `${url.origin}/`)
+        throw new Error(`${name} is a comma-separated list of origins like https://dash.example.com (scheme, host and port, no path), not '${text}'`);
+      return url.origin;
+    });
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const cores = availableCores();
   const concurrency = integer(env, 'CAVIAR_CONCURRENCY', cores, 1);
@@ -97,5 +119,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     heartbeatMs: integer(env, 'CAVIAR_HEARTBEAT_MS', 1000, 10),
     stallMs: integer(env, 'CAVIAR_STALL_MS', 30_000, 100),
     pingMs: integer(env, 'CAVIAR_PING_MS', 30_000, 10),
+    allowedOrigins: origins(env, 'CAVIAR_ALLOWED_ORIGINS'),
   };
 }

@@ -1,8 +1,10 @@
 // Bearer auth (CAVIAR_TOKEN): every route and websocket needs the token but the health
 // checks and the API's document and UI; browsers pass it as a `bearer.<token>` subprotocol;
-// it never reaches the log.
+// it never reaches the log. Websockets open only from the server's own pages and the
+// origins CAVIAR_ALLOWED_ORIGINS lists.
 import t from 'tap';
 import WebSocket from 'ws';
+import { loadConfig } from '../../src/server/config.js';
 import { call, moonsJob, openEvents, startService, waitFor, type Service } from '../fixtures/service.js';
 
 const TOKEN = 'sekrit-7f3a9c2e41b8d6';
@@ -121,4 +123,47 @@ t.test('without CAVIAR_TOKEN everything works unauthenticated', async (t) => {
   t.equal((await stream.closed).code, 1000, 'a websocket needs no token');
   t.match(stream.events.at(-1), { type: 'done', status: 'succeeded' });
   t.match(await call(service, 'GET', '/v1/jobs', undefined, bearer('anything')), { status: 200 }, 'a token sent anyway is ignored');
+});
+
+t.test('the bearer scheme name is case-insensitive (RFC 7235); the token is not', async (t) => {
+  const service = await startService({ env: { CAVIAR_TOKEN: TOKEN } });
+  t.teardown(() => service.stop('SIGKILL'));
+  for (const scheme of ['bearer', 'BEARER', 'bEaReR'])
+    t.match(await call(service, 'GET', '/v1/jobs', undefined, { authorization: `${scheme} ${TOKEN}` }), { status: 200 }, `"${scheme} <token>": 200`);
+  t.match(await call(service, 'GET', '/v1/jobs', undefined, { authorization: `Bearer ${TOKEN.toUpperCase()}` }), unauthorized, 'the token in another case: 401');
+  t.match(await call(service, 'GET', '/v1/jobs', undefined, { authorization: `Basic ${TOKEN}` }), unauthorized, 'another scheme: 401');
+  t.match(await call(service, 'GET', '/v1/jobs', undefined, { authorization: `Bearer${TOKEN}` }), unauthorized, 'no space after the scheme: 401');
+  t.same(await upgrade(service, '/v1/events', { headers: { authorization: `bearer ${TOKEN}` } }), { opened: true, protocol: '' }, 'a websocket with "bearer <token>" opens');
+});
+
+t.test("a websocket opens from the server's own origins and the configured ones, not from a rebinding page", async (t) => {
+  t.throws(() => loadConfig({ CAVIAR_ALLOWED_ORIGINS: 'dash.example.com' }), /CAVIAR_ALLOWED_ORIGINS/, 'an origin needs its scheme');
+  t.throws(() => loadConfig({ CAVIAR_ALLOWED_ORIGINS: 'https://dash.example.com/app' }), /CAVIAR_ALLOWED_ORIGINS/, 'an origin has no path');
+  t.same(loadConfig({ CAVIAR_ALLOWED_ORIGINS: ' https://Dash.example.com , http://10.0.0.5:8080 ' }).allowedOrigins, ['https://dash.example.com', 'http://10.0.0.5:8080']);
+  t.same(loadConfig({}).allowedOrigins, [], 'none but its own by default');
+
+  const service = await startService();
+  t.teardown(() => service.stop('SIGKILL'));
+  const { port } = new URL(service.url);
+  const refused = { opened: false, status: 403, body: { error: { code: 'FORBIDDEN_ORIGIN', message: String } } };
+  // A DNS-rebinding page: evil.example resolves to 127.0.0.1, so the browser's Host matches its Origin.
+  t.match(
+    await upgrade(service, '/v1/events', { headers: { origin: `http://evil.example:${port}`, host: `evil.example:${port}` } }),
+    refused,
+    'a page of another name whose Host matches its Origin is refused',
+  );
+  t.match(await upgrade(service, '/v1/events', { headers: { origin: `http://127.0.0.1:${Number(port) + 1}` } }), refused, 'another port of this machine is another origin');
+  t.match(await upgrade(service, '/v1/events', { headers: { origin: `https://127.0.0.1:${port}` } }), refused, 'so is another scheme');
+  t.match(await upgrade(service, '/v1/events', { headers: { origin: 'null' } }), refused, 'an opaque origin is refused');
+  for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`, `http://LOCALHOST:${port}`])
+    t.match(await upgrade(service, '/v1/events', { headers: { origin, host: new URL(origin).host } }), { opened: true }, `the server's own page at ${origin} opens it`);
+  t.match(await upgrade(service, '/v1/events'), { opened: true }, 'a client that sends no Origin (not a browser) opens it');
+
+  const configured = await startService({ env: { CAVIAR_HOST: '127.0.0.2', CAVIAR_ALLOWED_ORIGINS: 'https://dash.example.com,http://10.0.0.5:8080' } });
+  t.teardown(() => configured.stop('SIGKILL'));
+  const other = new URL(configured.url).port;
+  for (const origin of ['https://dash.example.com', 'http://10.0.0.5:8080', `http://127.0.0.2:${other}`, `http://localhost:${other}`])
+    t.match(await upgrade(configured, '/v1/events', { headers: { origin } }), { opened: true }, `${origin} opens it`);
+  for (const origin of ['http://dash.example.com', 'https://dash.example.com:8443', `http://evil.example:${other}`])
+    t.match(await upgrade(configured, '/v1/events', { headers: { origin, host: new URL(origin).host } }), refused, `${origin} is refused`);
 });
