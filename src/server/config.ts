@@ -25,6 +25,12 @@ export interface ServerConfig {
   pingMs: number;
   /** Origins whose pages may open a websocket besides the server's own (CAVIAR_ALLOWED_ORIGINS). */
   allowedOrigins: string[];
+  /** Gradient checks run at once, each in a worker process outside the job slots. */
+  gradCheckConcurrency: number;
+  /** Gradient checks that may wait for a place; one more is refused at once. */
+  gradCheckQueue: number;
+  /** The longest a gradient check may wait for a place, and then the longest it may run. */
+  gradCheckTimeoutMs: number;
 }
 
 /**
@@ -120,5 +126,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     stallMs: integer(env, 'CAVIAR_STALL_MS', 30_000, 100),
     pingMs: integer(env, 'CAVIAR_PING_MS', 30_000, 10),
     allowedOrigins: origins(env, 'CAVIAR_ALLOWED_ORIGINS'),
+    gradCheckConcurrency: integer(env, 'CAVIAR_GRADCHECK_CONCURRENCY', 1, 1),
+    gradCheckQueue: integer(env, 'CAVIAR_GRADCHECK_QUEUE', 8, 0),
+    gradCheckTimeoutMs: integer(env, 'CAVIAR_GRADCHECK_TIMEOUT_MS', 30_000, 100),
   };
 }

@@ -20,7 +20,8 @@ export const API_ERRORS = {
   INVALID_CURSOR: [400, "a jobs list `cursor` that is not a page's `nextCursor`"],
   SHAPE_MISMATCH: [400, 'rows with another number of features than the model takes'],
   DATASET_NOT_FOUND: [400, 'the spec names a dataset id or a built-in set that does not exist'],
-  TOO_LARGE: [400, 'the job would need more memory than CAVIAR_JOB_MEMORY_MB allows'],
+  TOO_LARGE: [400, 'the job or gradient check would need more memory than CAVIAR_JOB_MEMORY_MB allows'],
+  GRADCHECK_TOO_LONG: [400, 'a gradient check over its cap of work (coordinates checked times the forward passes\' multiply-adds): use fewer samples, a smaller network, or `caviar gradcheck`'],
   INVALID_MODEL: [400, 'a saved model that cannot be read'],
   BAD_REQUEST: [400, 'a request the server cannot read otherwise (a malformed header, say)'],
   UNAUTHORIZED: [401, 'no valid token: send `Authorization: Bearer <token>` (the server was started with CAVIAR_TOKEN)'],
@@ -35,6 +36,8 @@ export const API_ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: [415, 'a body of a content type the route does not take: the message says what to send'],
   UPGRADE_REQUIRED: [426, 'a plain GET on a websocket route'],
   INTERNAL: [500, 'a failure on the server\'s side: its log has the details'],
+  GRADCHECK_BUSY: [503, 'every gradient-check place is taken and its queue is full, or the wait for one ran out (CAVIAR_GRADCHECK_TIMEOUT_MS): retry after `Retry-After` seconds'],
+  GRADCHECK_TIMEOUT: [504, 'an admitted gradient check ran past CAVIAR_GRADCHECK_TIMEOUT_MS'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
