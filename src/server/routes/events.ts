@@ -95,6 +95,22 @@ export function sendBounded(socket: WebSocket, event: object, reason: () => stri
   return true;
 }
 
+// Replay pages take turns, one page per turn of the event loop however many sockets replay,
+// so the server reads its other requests between any two pages. (A setImmediate of each
+// replay's own would run a page of every replay in one turn: seconds, with 200 of them.)
+const replayQueue: (() => void)[] = [];
+
+function replayTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    if (replayQueue.push(resolve) === 1) setImmediate(nextReplayTurn);
+  });
+}
+
+function nextReplayTurn(): void {
+  replayQueue.shift()?.();
+  if (replayQueue.length > 0) setImmediate(nextReplayTurn);
+}
+
 export interface History<Event extends { seq: number }> {
   /** Send the events with seq > since. */
   since: number;
@@ -126,6 +142,8 @@ export function followHistory<Event extends { seq: number }>(socket: WebSocket, 
   socket.on('error', (error) => log.warn({ err: error }, 'event socket error'));
   const replay = async () => {
     for (;;) {
+      await replayTurn();
+      if (socket.readyState !== socket.OPEN) break;
       const page = await history.read(last, REPLAY_PAGE);
       for (const event of page) deliver(event);
       if (page.length < REPLAY_PAGE || socket.readyState !== socket.OPEN) break;
