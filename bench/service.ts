@@ -24,18 +24,16 @@
 //    since= its last seq, and then it is resumed; every event from the resume's status event
 //    to the done event is live. Every subscriber must get every one, in order, and be closed
 //    with 1000.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
+import { describeLoad, describeMachine, machine, withLoad, type LoadSpan } from './machine.js';
+import { ascending, call, cli, deadline, percentile, root, sleep, startServerProcess, stopServer, type ServerProcess } from './server-process.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = join(root, 'dist/src/cli.js');
 const fanoutServer = join(root, 'dist/bench/fanout-server.js');
 
 const { values } = parseArgs({
@@ -91,79 +89,6 @@ const fanoutSpec = (epochs: number) => ({
 
 /** Milliseconds on CLOCK_MONOTONIC: the clock bench/fanout-server.ts stamps with. */
 const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Resolves with 'timeout' after `ms`, without keeping the process alive until then. */
-const deadline = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
-
-// ---- A server in a child process ----
-
-interface ServerProcess {
-  url: string;
-  dataDirectory: string;
-  child: ChildProcess;
-  exited: Promise<number | NodeJS.Signals>;
-  /** The server's log so far (pino JSON lines). */
-  log(): string;
-}
-
-/**
- * Starts `node script ...args` as a server on an ephemeral port of 127.0.0.1 with a new data
- * directory, and resolves with its URL from the "caviar is ready" line. Its log goes to a
- * file rather than a pipe: at info level it writes two lines a request, which this process
- * would otherwise have to read while it measures.
- */
-async function startServerProcess(script: string, args: string[], env: Record<string, string>): Promise<ServerProcess> {
-  const dataDirectory = mkdtempSync(join(tmpdir(), 'caviar-bench-service-'));
-  const logPath = join(dataDirectory, 'server.log');
-  const logFd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [script, ...args], {
-    env: { ...process.env, CAVIAR_PORT: '0', CAVIAR_HOST: '127.0.0.1', CAVIAR_DATA_DIR: dataDirectory, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', logFd, logFd],
-  });
-  closeSync(logFd);
-  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? (code as number))));
-  let ended: number | NodeJS.Signals | undefined;
-  void exited.then((code) => (ended = code));
-  const log = () => readFileSync(logPath, 'utf8');
-  const started = Date.now();
-  for (;;) {
-    const ready = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"caviar is ready"/.exec(log());
-    if (ready !== null) return { url: ready[1] as string, dataDirectory, child, exited, log };
-    if (ended !== undefined || Date.now() - started > 30_000) {
-      child.kill('SIGKILL');
-      throw new Error(`the server ${ended === undefined ? 'did not start' : `exited (${ended})`}:\n${log().slice(-2000)}`);
-    }
-    await sleep(20);
-  }
-}
-
-async function stopServer(server: ServerProcess, signal: NodeJS.Signals): Promise<number | NodeJS.Signals> {
-  if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill(signal);
-  const code = await Promise.race([server.exited, deadline(15_000)]);
-  if (code === 'timeout') {
-    server.child.kill('SIGKILL');
-    return server.exited;
-  }
-  return code;
-}
-
-async function call(server: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(server.url + path, {
-    method,
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await response.text();
-  try {
-    return { status: response.status, body: JSON.parse(text) };
-  } catch {
-    return { status: response.status, body: text };
-  }
-}
-
-const percentile = (sorted: ArrayLike<number>, p: number): number =>
-  sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number);
-const ascending = (numbers: number[]) => Float64Array.from(numbers).sort();
-
 // ---- 1. Submit throughput ----
 
 interface SubmitFigures {
@@ -291,9 +216,9 @@ async function fanOut(): Promise<FanoutFigures> {
     if (submitted.status !== 202) throw new Error(`the fan-out job was refused: ${submitted.status} ${JSON.stringify(submitted.body)}`);
     const id = submitted.body.id as string;
     // Held until every subscriber listens: paused while queued, or at its first checkpoint
-    // if a free slot took it first.
+    // if a free slot took it first (200 paused, or 202 pausing until then).
     const paused = await call(server, 'POST', `/v1/jobs/${id}/pause`);
-    if (paused.status !== 200) throw new Error(`could not pause the fan-out job: ${paused.status} ${JSON.stringify(paused.body)}`);
+    if (paused.status !== 200 && paused.status !== 202) throw new Error(`could not pause the fan-out job: ${paused.status} ${JSON.stringify(paused.body)}`);
     const { lastSeq } = await waitForStatus(server, id, 'paused');
     const eventsUrl = `${server.url.replace(/^http/, 'ws')}/v1/jobs/${id}/events?since=${lastSeq}`;
     for (let opened = 0; opened < sizes.subscribers; opened += 50) {
@@ -363,14 +288,21 @@ async function fanOut(): Promise<FanoutFigures> {
 // ---- Run, print, write ----
 
 type Failed = { error: string };
+/** The load before and after each part, printed beside its figures. */
+const loads: Record<string, LoadSpan> = {};
 const attempt = async <T>(label: string, part: () => Promise<T>): Promise<T | Failed> => {
   process.stderr.write(`${label}...\n`);
-  try {
-    return await part();
-  } catch (error) {
-    return { error: error instanceof Error ? error.message : String(error) };
-  }
+  const { value, load } = await withLoad(async () => {
+    try {
+      return await part();
+    } catch (error) {
+      return { error: error instanceof Error ? error.message : String(error) };
+    }
+  });
+  loads[label] = load;
+  return value;
 };
+const host = machine();
 const submit = await attempt('submit throughput', submitThroughput);
 const fanout = await attempt('event fan-out', fanOut);
 
@@ -384,7 +316,8 @@ const lines: string[] = [];
 const targets: { part: string; target: string; holds: boolean | undefined }[] = [];
 
 lines.push(
-  `\nSubmit throughput: POST /v1/jobs, ${sizes.connections} connections, ${format(sizes.seconds, 1)} s, CAVIAR_CONCURRENCY=1, ${availableParallelism()} cores`,
+  `Machine: ${describeMachine(host)}; each job's worker gets the cores / CAVIAR_CONCURRENCY OpenBLAS threads`,
+  `\nSubmit throughput: POST /v1/jobs, ${sizes.connections} connections, ${format(sizes.seconds, 1)} s, CAVIAR_CONCURRENCY=1, ${availableParallelism()} cores, ${describeLoad(loads['submit throughput'] as LoadSpan)}`,
 );
 if ('error' in submit) lines.push(`  failed: ${submit.error}`);
 else {
@@ -412,7 +345,9 @@ targets.push({
 });
 targets.push({ part: 'submit', target: 'every 202 stored (SIGKILL after the run)', holds: 'error' in submit ? undefined : submit.durability.holds });
 
-lines.push(`\nEvent fan-out: 1 job of ${sizes.epochs} epochs, ${sizes.subscribers} websocket subscribers`);
+lines.push(
+  `\nEvent fan-out: 1 job of ${sizes.epochs} epochs, ${sizes.subscribers} websocket subscribers, default CAVIAR_CONCURRENCY, ${describeLoad(loads['event fan-out'] as LoadSpan)}`,
+);
 if ('error' in fanout) lines.push(`  failed: ${fanout.error}`);
 else {
   lines.push(row('events per subscriber', `${format(fanout.events)} sent; received min ${format(fanout.received.min)}, max ${format(fanout.received.max)}`));
@@ -441,7 +376,6 @@ process.stdout.write(`${smoke ? '(smoke run: tiny sizes, figures not meaningful)
 
 const out = values.out ?? `${root}bench/results/service-${new Date().toISOString().replaceAll(':', '-')}${smoke ? '-smoke' : ''}.json`;
 mkdirSync(dirname(out), { recursive: true });
-const machine = { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version };
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), smoke, machine, sizes, submit, fanout, targets }, null, 2));
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), smoke, machine: host, loads, sizes, submit, fanout, targets }, null, 2));
 process.stderr.write(`\nwritten to ${out}\nrerun: npm run bench:service${smoke ? ' -- --smoke' : ''}\n`);
 if ('error' in submit || 'error' in fanout) process.exitCode = 1;

@@ -19,6 +19,9 @@ async function smoke(args: string[]): Promise<{ stdout: string; written: any }> 
   return { stdout, written: JSON.parse(readFileSync(out, 'utf8')) };
 }
 
+// Several processes at once on a shared machine: past the suite's 90 s per file when it is busy.
+t.setTimeout(300_000);
+
 t.test("the benchmark runner measures Caviar's side of every workload and prints the table", async (t) => {
   const { stdout, written } = await smoke(['--peers', 'caviar']);
   for (const heading of ['Machine: ', 'W1 fashion-mlp', 'W2 tiny-moons', 'W3 wide-mlp', 'W4 bn-dropout', 'Targets:']) t.match(stdout, heading);
@@ -58,7 +61,7 @@ t.test("W1's time per batch is compared with its GEMMs alone at the same shapes 
   t.match(stdout, /W1 caviar: time per batch <= 1.4x its GEMMs alone: [\d.]+x, (holds|MISSED)/);
 });
 
-t.test("PyTorch's configurations, flush-to-zero among them, and the one that won", { skip: torchMissing && '/usr/bin/python3 cannot import torch (apt-get install python3-torch)', timeout: 240_000 }, async (t) => {
+t.test("PyTorch's configurations, flush-to-zero among them, and the one that won", { skip: torchMissing && '/usr/bin/python3 cannot import torch (apt-get install python3-torch)' }, async (t) => {
   const { stdout, written } = await smoke(['--peers', 'caviar,torch', '--workloads', 'W2']);
   for (const label of ['torch1', 'torch2', 'torch 1 thread']) {
     const run = written.results.W2[label];

@@ -13,9 +13,12 @@ const service = fileURLToPath(new URL('../../dist/bench/service.js', import.meta
 t.test('the service benchmark measures submits and event fan-out and prints the table', async (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'caviar-bench-')), 'service-smoke.json');
   const { stdout } = await promisify(execFile)(process.execPath, [service, '--smoke', '--out', out], { timeout: 80_000 });
-  for (const heading of ['Submit throughput', 'Event fan-out', 'Targets:']) t.match(stdout, heading);
+  for (const heading of ['Machine: ', 'Submit throughput', 'Event fan-out', 'Targets:']) t.match(stdout, heading);
+  t.match(stdout, /Submit throughput: .*, load \d+\.\d\d->\d+\.\d\d/);
   const written = JSON.parse(readFileSync(out, 'utf8'));
   t.equal(written.smoke, true);
+  t.type(written.machine.blas, 'string');
+  for (const part of ['submit throughput', 'event fan-out']) t.type(written.loads[part].before.one, 'number', `${part}: the load beside it`);
 
   const { submit, fanout } = written;
   t.notOk('error' in submit, submit.error ?? 'submit ran');

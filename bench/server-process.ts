@@ -1,0 +1,88 @@
+// The real server in a child process, for the benchmarks that measure the service from
+// outside (service.ts, scale.ts, soak.ts): started on an ephemeral port with a data
+// directory of its own, its log in a file, stopped by signal.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = fileURLToPath(new URL('../..', import.meta.url));
+/** `caviar serve`, as users start it. */
+export const cli = join(root, 'dist/src/cli.js');
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves with 'timeout' after `ms`, without keeping the process alive until then. */
+export const deadline = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
+
+export interface ServerProcess {
+  url: string;
+  dataDirectory: string;
+  child: ChildProcess;
+  exited: Promise<number | NodeJS.Signals>;
+  /** The server's log so far (pino JSON lines). */
+  log(): string;
+}
+
+export interface StartOptions {
+  /** An existing data directory (a store written beforehand); a new one by default. */
+  dataDirectory?: string;
+}
+
+/**
+ * Starts `node script ...args` as a server on an ephemeral port of 127.0.0.1, and resolves
+ * with its URL from the "caviar is ready" line. Its log goes to a file rather than a pipe:
+ * at info level it writes two lines a request, which this process would otherwise have to
+ * read while it measures.
+ */
+export async function startServerProcess(script: string, args: string[], env: Record<string, string>, options: StartOptions = {}): Promise<ServerProcess> {
+  const dataDirectory = options.dataDirectory ?? mkdtempSync(join(tmpdir(), 'caviar-bench-service-'));
+  const logPath = join(dataDirectory, 'server.log');
+  const logFd = openSync(logPath, 'a');
+  const child = spawn(process.execPath, [script, ...args], {
+    env: { ...process.env, CAVIAR_PORT: '0', CAVIAR_HOST: '127.0.0.1', CAVIAR_DATA_DIR: dataDirectory, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', logFd, logFd],
+  });
+  closeSync(logFd);
+  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? (code as number))));
+  let ended: number | NodeJS.Signals | undefined;
+  void exited.then((code) => (ended = code));
+  const log = () => readFileSync(logPath, 'utf8');
+  const started = Date.now();
+  for (;;) {
+    const ready = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"caviar is ready"/.exec(log());
+    if (ready !== null) return { url: ready[1] as string, dataDirectory, child, exited, log };
+    if (ended !== undefined || Date.now() - started > 60_000) {
+      child.kill('SIGKILL');
+      throw new Error(`the server ${ended === undefined ? 'did not start' : `exited (${ended})`}:\n${log().slice(-2000)}`);
+    }
+    await sleep(20);
+  }
+}
+
+export async function stopServer(server: ServerProcess, signal: NodeJS.Signals): Promise<number | NodeJS.Signals> {
+  if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill(signal);
+  const code = await Promise.race([server.exited, deadline(15_000)]);
+  if (code === 'timeout') {
+    server.child.kill('SIGKILL');
+    return server.exited;
+  }
+  return code;
+}
+
+export async function call(server: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(server.url + path, {
+    method,
+    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  });
+  const text = await response.text();
+  try {
+    return { status: response.status, body: JSON.parse(text) };
+  } catch {
+    return { status: response.status, body: text };
+  }
+}
+
+export const percentile = (sorted: ArrayLike<number>, p: number): number =>
+  sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number);
+export const ascending = (numbers: number[]) => Float64Array.from(numbers).sort();
