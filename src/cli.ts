@@ -317,9 +317,26 @@ Options:
   },
 };
 
+/** The distributed mode's settings, as serve and worker list them. */
+const DISTRIBUTED_SETTINGS = `  CAVIAR_DATABASE_URL (postgres://...) and CAVIAR_REDIS_URL (redis://...), both or
+  neither: the distributed mode, with PostgreSQL as the store and a BullMQ queue on Redis;
+  CAVIAR_LOCK_MS (30000: how long a silent worker host keeps its jobs before they move),
+  CAVIAR_REDIS_PREFIX (caviar: the prefix of its Redis keys and channel)`;
+
+/** The service's settings, read once; a mode that cannot work is a one-line error. */
+async function serviceConfig() {
+  const { ConfigError, loadConfig } = await import('./server/config.js');
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 const serve: Command = {
   summary: 'run the training service (HTTP API, websockets, dashboard)',
-  usage: `caviar serve
+  usage: `caviar serve [--workers N]
 
 Runs the service until SIGTERM or SIGINT (then it stops taking jobs, returns running
 ones to the queue at their last checkpoint, and exits 0). Settings come from the
@@ -328,13 +345,50 @@ environment:
   datasets, checkpoints, models), CAVIAR_CONCURRENCY (jobs at once; default: the cores),
   CAVIAR_TOKEN (when set, requests need Authorization: Bearer <token>),
   CAVIAR_MAX_UPLOAD_MB (256), LOG_LEVEL (info)
+${DISTRIBUTED_SETTINGS}
+
+Options:
+  --workers N  in the distributed mode, train N jobs at once in this process too
+               (default 0: the API only; jobs train on \`caviar worker\` hosts)
+  -h, --help   show this help`,
+  options: { ...HELP, workers: { type: 'string' } },
+  async run(_positionals, values) {
+    const config = await serviceConfig();
+    let workers: number | undefined;
+    if (values.workers !== undefined) {
+      workers = Number(values.workers);
+      if (!Number.isInteger(workers) || workers < 0) throw new UsageError('--workers takes a whole number of jobs (0 or more)');
+      if (config.distributed === undefined)
+        throw new UsageError('--workers is for the distributed mode (CAVIAR_DATABASE_URL and CAVIAR_REDIS_URL); on one machine, CAVIAR_CONCURRENCY sets the slots');
+    }
+    const { serve: runService } = await import('./server/index.js');
+    await runService(config, workers === undefined ? {} : { workers });
+    return 0;
+  },
+};
+
+const worker: Command = {
+  summary: 'run a worker host of the distributed mode: it trains jobs from the queue',
+  usage: `caviar worker
+
+Takes jobs from the distributed mode's queue, CAVIAR_CONCURRENCY at once (default: the
+cores), and trains each in its own process, until SIGTERM or SIGINT (then it returns
+running jobs to the queue at their last checkpoint, for another host, and exits 0).
+A host that dies has its jobs moved to another host after CAVIAR_LOCK_MS, to resume
+from their last checkpoints. Settings come from the environment:
+${DISTRIBUTED_SETTINGS}
+  CAVIAR_DATA_DIR (./data: this host's cache of datasets), LOG_LEVEL (info)
 
 Options:
   -h, --help   show this help`,
   options: { ...HELP },
   async run() {
-    const { serve: runService } = await import('./server/index.js');
-    await runService();
+    const config = await serviceConfig();
+    const { distributed } = config;
+    if (distributed === undefined)
+      throw new UsageError("caviar worker takes jobs from the distributed mode's queue: set CAVIAR_DATABASE_URL and CAVIAR_REDIS_URL");
+    const { work } = await import('./server/index.js');
+    await work({ ...config, distributed });
     return 0;
   },
 };
@@ -426,7 +480,7 @@ Options:
 /** `caviar serve` found its store damaged: a supervisor's restart would meet the same. */
 const EXIT_STORE_DAMAGED = 3;
 
-const commands: Record<string, Command> = { train, gradcheck, predict, sweep, serve };
+const commands: Record<string, Command> = { train, gradcheck, predict, sweep, serve, worker };
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`);

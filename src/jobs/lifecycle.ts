@@ -24,9 +24,9 @@ export class Lifecycle {
     return events;
   }
 
-  /** The oldest queued job, now running. */
-  async claim(): Promise<JobRecord | undefined> {
-    const claimed = await this.store.claimNext();
+  /** The oldest queued job, or the one named (delivered to this host), now running. */
+  async claim(id?: string): Promise<JobRecord | undefined> {
+    const claimed = id === undefined ? await this.store.claimNext() : await this.store.claim(id);
     if (claimed === undefined) return undefined;
     this.publish(claimed.event);
     return claimed.job;

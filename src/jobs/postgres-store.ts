@@ -370,6 +370,21 @@ export class PostgresStore implements JobStore {
     });
   }
 
+  async claim(id: string): Promise<{ job: JobRecord; event: JobEvent } | undefined> {
+    return this.transaction(async (client) => {
+      const { rows } = await client.query<JobRow>(
+        `UPDATE jobs SET status = 'running', attempt = attempt + 1, started_at = coalesce(started_at, now())
+         WHERE id = $1 AND status IN ('queued', 'running')
+         RETURNING *`,
+        [id],
+      );
+      const row = rows[0];
+      if (row === undefined) return undefined;
+      const event = await this.append(client, row.last_seq, { type: 'status', jobId: row.id, status: 'running' });
+      return { job: toJob({ ...row, last_seq: event.seq }), event };
+    });
+  }
+
   async transition(id: string, change: Transition): Promise<JobEvent | undefined> {
     return this.transaction(async (client) => {
       const row = await this.lockJob(client, id);

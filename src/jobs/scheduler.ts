@@ -1,6 +1,7 @@
-// The scheduler: a fixed number of slots; the oldest queued job takes a free one and trains
-// in its own worker process. Cancel, pause, a new learning rate and shutdown reach running
-// jobs through here.
+// The scheduler: a fixed number of slots; a job takes a free one and trains in its own
+// worker process. On one machine the oldest queued job is claimed when a slot frees (kick);
+// with many hosts, a queue delivers each job to one host, which trains it through run().
+// Cancel, pause, a new learning rate and shutdown reach running jobs through here.
 import { DataError } from '../data/index.js';
 import { epochEvent } from './training.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -18,13 +19,40 @@ export interface SchedulerOptions {
   stallMs: number;
   /** Reports what the caller's logs should show. */
   log: { error(object: object, message: string): void; info(object: object, message: string): void };
+  /**
+   * Set where many hosts share the store: jobs then arrive through run() (a queue delivers
+   * them), never from kick(), and control requests for a job running on another host are
+   * sent to every host.
+   */
+  cluster?: Cluster;
 }
 
-/** Why a running job was asked to stop; the worker's "cancelled" means different things. */
-type StopReason = 'cancel' | 'pause' | 'stop' | 'shutdown';
+/** A control request for a running job, sent to every host: the one running it applies it. */
+export type ControlMessage =
+  | { jobId: string; action: 'cancel' | 'pause' | 'stop' }
+  | { jobId: string; action: 'learningRate'; learningRate: number };
+
+export interface Cluster {
+  control(message: ControlMessage): Promise<void>;
+}
+
+/**
+ * How a job given to run() left this host: it ended here (whatever its outcome), it went
+ * back to the queue (this host is stopping), or the store refused the claim (the job was
+ * cancelled, paused or finished meanwhile).
+ */
+export type RunEnd = 'ended' | 'requeued' | 'refused';
+
+/**
+ * Why a running job was asked to stop; the worker's "cancelled" means different things.
+ * 'moved': the store refused an epoch because another host took the job over (this one
+ * was frozen or cut off past its lock): nothing more of this attempt is written.
+ */
+type StopReason = 'cancel' | 'pause' | 'stop' | 'shutdown' | 'moved';
+type AskedStop = Exclude<StopReason, 'shutdown' | 'moved'>;
 
 /** Where a job a worker stopped goes, by why it was stopped (a shutdown requeues it). */
-const STOPPED_TO: Record<Exclude<StopReason, 'shutdown'>, 'cancelled' | 'paused' | 'stopped'> = {
+const STOPPED_TO: Record<AskedStop, 'cancelled' | 'paused' | 'stopped'> = {
   cancel: 'cancelled',
   pause: 'paused',
   stop: 'stopped',
@@ -36,6 +64,10 @@ interface Running {
   worker?: WorkerProcess;
   /** Asked for before it stopped; a stop asked before its worker exists reaches the worker at its start. */
   stop?: StopReason;
+  /** Set once the job is back in the queue (a shutdown stopped it). */
+  requeued?: boolean;
+  /** Resolves once the job has left its slot, with its end recorded. */
+  left: Promise<void>;
 }
 
 /** The status a control request leads to, or why it could not be made. */
@@ -80,9 +112,9 @@ export class Scheduler {
     return orphans.length;
   }
 
-  /** Fills free slots with the oldest queued jobs. */
+  /** Fills free slots with the oldest queued jobs (on one machine: in a cluster, jobs come through run). */
   kick(): void {
-    if (this.filling || !this.accepting) return;
+    if (this.filling || !this.accepting || this.options.cluster !== undefined) return;
     this.filling = true;
     this.idle = this.fill().finally(() => {
       this.filling = false;
@@ -93,13 +125,45 @@ export class Scheduler {
     while (this.accepting && this.running.size < this.options.concurrency) {
       const job = await this.lifecycle.claim();
       if (job === undefined) return;
-      // The slot is taken from the claim on, so a cancel before the worker exists reaches it.
-      const running: Running = { job };
-      this.running.set(job.id, running);
+      await this.begin(job);
+    }
+  }
+
+  /**
+   * Trains one job that a queue delivered to this host, in a slot (the queue gives a host no
+   * more jobs at once than it has slots); resolves once the job has left the slot.
+   */
+  async run(jobId: string): Promise<RunEnd> {
+    // Delivered again while it trains here (the queue thought this host lost it): this
+    // delivery ends with the run that holds the job.
+    const here = this.running.get(jobId);
+    if (here !== undefined) {
+      await here.left;
+      return 'ended';
+    }
+    if (!this.accepting) return 'requeued';
+    const job = await this.lifecycle.claim(jobId);
+    if (job === undefined) return 'refused';
+    if (!this.accepting) {
+      await this.lifecycle.change(job.id, 'queued', { attempt: job.attempt });
+      return 'requeued';
+    }
+    const running = await this.begin(job);
+    await running.left;
+    return running.requeued === true ? 'requeued' : 'ended';
+  }
+
+  /** Takes a slot for a claimed job and starts its worker (or fails the job when it cannot start). */
+  private async begin(job: JobRecord): Promise<Running> {
+    let leave = () => {};
+    // The slot is taken from the claim on, so a cancel before the worker exists reaches it.
+    const running: Running = { job, left: new Promise((resolve) => (leave = resolve)) };
+    this.running.set(job.id, running);
+    try {
+      this.start(running, await this.task(job), leave);
+    } catch (error) {
+      this.running.delete(job.id);
       try {
-        this.start(running, await this.task(job));
-      } catch (error) {
-        this.running.delete(job.id);
         // A dataset deleted while its job waited is the job's fault; anything else is ours.
         const failure =
           error instanceof DataError
@@ -107,8 +171,11 @@ export class Scheduler {
             : { code: 'INTERNAL', message: 'the job could not be started; the server log has the details' };
         if (!(error instanceof DataError)) this.options.log.error({ err: error, jobId: job.id }, 'could not start a job');
         await this.lifecycle.change(job.id, 'failed', { attempt: job.attempt, error: failure });
+      } finally {
+        leave();
       }
     }
+    return running;
   }
 
   private async task(job: JobRecord): Promise<WorkerTask> {
@@ -137,7 +204,7 @@ export class Scheduler {
     };
   }
 
-  private start(running: Running, task: WorkerTask): void {
+  private start(running: Running, task: WorkerTask, leave: () => void): void {
     const { job } = running;
     const { heartbeatMs, stallMs, log } = this.options;
     const stepwise = task.kind === 'train' && task.stepwise === true;
@@ -148,7 +215,13 @@ export class Scheduler {
         const event = epochEvent(job.id, metrics);
         // Only a job that restores its best epoch needs that epoch's checkpoint kept.
         const keepBest = best && job.spec.training.earlyStopping?.restoreBest === true;
-        await this.lifecycle.recordEpoch({ jobId: job.id, attempt: job.attempt, event, checkpoint, best: keepBest });
+        const recorded = await this.lifecycle.recordEpoch({ jobId: job.id, attempt: job.attempt, event, checkpoint, best: keepBest });
+        if (recorded === undefined && (await this.moved(job))) {
+          log.info({ jobId: job.id, attempt: job.attempt, epoch: event.epoch }, 'the job moved to another host: its epoch was refused; stopping its worker');
+          running.stop = 'moved';
+          worker.kill();
+          return;
+        }
         if (stepwise) {
           await this.judge?.judged(job.id);
           worker.epochDone();
@@ -164,16 +237,26 @@ export class Scheduler {
       .catch((error: unknown) => log.error({ err: error, jobId: job.id }, 'could not record how a job ended'))
       .finally(() => {
         this.running.delete(job.id);
+        leave();
         this.kick();
       });
   }
 
-  private async finish({ job, stop }: Running, outcome: Outcome): Promise<void> {
+  /** Whether the store has the job in another attempt than this one, or no longer running. */
+  private async moved(job: JobRecord): Promise<boolean> {
+    const stored = await this.lifecycle.store.getJob(job.id);
+    return stored === undefined || stored.status !== 'running' || stored.attempt !== job.attempt;
+  }
+
+  private async finish(running: Running, outcome: Outcome): Promise<void> {
+    const { job, stop } = running;
     const { attempt } = job;
+    // Another host has the job now: whatever this worker did is not the job's.
+    if (stop === 'moved') return;
     if (stop === 'shutdown') {
       // Killed or cancelled on the way out: the job resumes from its checkpoint next time.
       if (outcome.type !== 'succeeded') {
-        await this.lifecycle.change(job.id, 'queued', { attempt });
+        running.requeued = (await this.lifecycle.change(job.id, 'queued', { attempt })) !== undefined;
         return;
       }
     }
@@ -226,25 +309,44 @@ export class Scheduler {
     if (job === undefined) return 'not-found';
     if (job.status !== 'queued' && job.status !== 'running' && job.status !== 'paused') return 'conflict';
     await this.lifecycle.store.setPendingLearningRate(id, learningRate);
-    this.running.get(id)?.worker?.setLearningRate(learningRate);
+    const running = this.running.get(id);
+    if (running !== undefined) running.worker?.setLearningRate(learningRate);
+    else if (job.status === 'running') await this.options.cluster?.control({ jobId: id, action: 'learningRate', learningRate });
     return job.status;
   }
 
-  /** Asks a running job's worker to stop; undefined when the job does not run here. */
-  private stopRunning(id: string, reason: Exclude<StopReason, 'shutdown'>): ControlResult | undefined {
-    const running = this.running.get(id);
-    if (running === undefined) return undefined;
-    // A cancel overrides a pause asked for before it; nothing overrides a shutdown.
-    if (running.stop === undefined || (running.stop === 'pause' && reason !== 'pause')) running.stop = reason;
-    running.worker?.cancel();
-    return running.stop === 'pause' ? 'pausing' : running.stop === 'shutdown' ? 'running' : 'cancelling';
+  /** Applies a control request sent to every host, if the job runs here; false when it does not. */
+  control(message: ControlMessage): boolean {
+    const running = this.running.get(message.jobId);
+    if (running === undefined) return false;
+    if (message.action === 'learningRate') running.worker?.setLearningRate(message.learningRate);
+    else this.stopRunning(message.jobId, message.action);
+    return true;
   }
 
-  private async settle(id: string, reason: Exclude<StopReason, 'shutdown'>): Promise<ControlResult> {
+  /** Asks a running job's worker to stop; undefined when the job does not run here. */
+  private stopRunning(id: string, reason: AskedStop): ControlResult | undefined {
+    const running = this.running.get(id);
+    if (running === undefined) return undefined;
+    // A cancel overrides a pause asked for before it; nothing overrides a shutdown or a move.
+    if (running.stop === undefined || (running.stop === 'pause' && reason !== 'pause')) running.stop = reason;
+    running.worker?.cancel();
+    return running.stop === 'pause' ? 'pausing' : running.stop === 'shutdown' || running.stop === 'moved' ? 'running' : 'cancelling';
+  }
+
+  /** Sends a stop to the host that runs the job, in a cluster; a job running nowhere here cannot take one on one machine. */
+  private async stopElsewhere(id: string, reason: AskedStop): Promise<ControlResult> {
+    const { cluster } = this.options;
+    if (cluster === undefined) return 'conflict';
+    await cluster.control({ jobId: id, action: reason });
+    return reason === 'pause' ? 'pausing' : 'cancelling';
+  }
+
+  private async settle(id: string, reason: AskedStop): Promise<ControlResult> {
     const job = await this.lifecycle.store.getJob(id);
     if (job === undefined) return 'not-found';
     // A job that became running meanwhile is reached through its worker.
-    if (job.status === 'running') return this.stopRunning(id, reason) ?? 'conflict';
+    if (job.status === 'running') return this.stopRunning(id, reason) ?? this.stopElsewhere(id, reason);
     const to: FinalStatus | 'paused' = STOPPED_TO[reason];
     const moved = await this.lifecycle.change(id, to);
     return moved === undefined ? 'conflict' : to;

@@ -374,6 +374,16 @@ export class SqliteStore implements JobStore {
     })();
   }
 
+  async claim(id: string): Promise<{ job: JobRecord; event: JobEvent } | undefined> {
+    return this.db.transaction(() => {
+      const row = this.statements.job.get(id);
+      if (row === undefined || (row.status !== 'queued' && row.status !== 'running')) return undefined;
+      this.statements.start.run(new Date().toISOString(), id);
+      const event = this.append(id, { type: 'status', jobId: id, status: 'running' });
+      return { job: toJob(this.statements.job.get(id) as JobRow), event };
+    })();
+  }
+
   async transition(id: string, change: Transition): Promise<JobEvent | undefined> {
     return this.db.transaction(() => {
       const row = this.statements.job.get(id);

@@ -129,6 +129,12 @@ export interface JobStore {
   countByStatus(): Promise<Record<JobStatus, number>>;
   /** The oldest queued job, now running with a new attempt; undefined when none waits. */
   claimNext(): Promise<{ job: JobRecord; event: JobEvent } | undefined>;
+  /**
+   * One job, delivered to this host by id: a queued one now running with a new attempt,
+   * or a running one taken over (its host died or lost it) with the next attempt, so that
+   * the writes of the earlier one are refused. Undefined for a job in any other status.
+   */
+  claim(id: string): Promise<{ job: JobRecord; event: JobEvent } | undefined>;
   /** The event, or undefined when the job was not in `from` (or the attempt is stale). */
   transition(id: string, transition: Transition): Promise<JobEvent | undefined>;
   /**

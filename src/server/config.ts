@@ -23,6 +23,8 @@ export interface ServerConfig {
   stallMs: number;
   /** Websocket pings; a client that misses one is dropped. */
   pingMs: number;
+  /** Set in the distributed mode: CAVIAR_DATABASE_URL and CAVIAR_REDIS_URL both name a server. */
+  distributed?: DistributedConfig;
   /** Origins whose pages may open a websocket besides the server's own (CAVIAR_ALLOWED_ORIGINS). */
   allowedOrigins: string[];
   /** Gradient checks run at once, each in a worker process outside the job slots. */
@@ -31,6 +33,36 @@ export interface ServerConfig {
   gradCheckQueue: number;
   /** The longest a gradient check may wait for a place, and then the longest it may run. */
   gradCheckTimeoutMs: number;
+}
+
+/** The distributed mode's settings (DESIGN.md, Growing past one machine). */
+export interface DistributedConfig {
+  /** postgres://...: the store of record of every API server and worker host. */
+  databaseUrl: string;
+  /** redis://...: the queue that delivers jobs to worker hosts, and the control channel. */
+  redisUrl: string;
+  /** How long a silent worker host keeps its jobs before they move to another (CAVIAR_LOCK_MS). */
+  lockMs: number;
+  /** The prefix of this deployment's Redis keys and channels (CAVIAR_REDIS_PREFIX), so that several can share one Redis. */
+  redisPrefix: string;
+}
+
+/** A setting that cannot work, said in one line (it names no secret: URLs are not echoed). */
+export class ConfigError extends Error {}
+
+function distributed(env: NodeJS.ProcessEnv): DistributedConfig | undefined {
+  const databaseUrl = env.CAVIAR_DATABASE_URL || undefined;
+  const redisUrl = env.CAVIAR_REDIS_URL || undefined;
+  if (databaseUrl === undefined && redisUrl === undefined) return undefined;
+  if (databaseUrl === undefined || redisUrl === undefined)
+    throw new ConfigError(
+      `the distributed mode needs both CAVIAR_DATABASE_URL (postgres://...) and CAVIAR_REDIS_URL (redis://...), but only ${databaseUrl === undefined ? 'CAVIAR_REDIS_URL' : 'CAVIAR_DATABASE_URL'} is set; set neither for the embedded mode`,
+    );
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('CAVIAR_DATABASE_URL must be a postgres:// or postgresql:// URL');
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('CAVIAR_REDIS_URL must be a redis:// or rediss:// URL');
+  const redisPrefix = env.CAVIAR_REDIS_PREFIX || 'caviar';
+  if (!/^[\w.-]{1,64}$/.test(redisPrefix)) throw new ConfigError(`CAVIAR_REDIS_PREFIX is letters, digits and -._ (at most 64), not '${redisPrefix}'`);
+  return { databaseUrl, redisUrl, lockMs: integer(env, 'CAVIAR_LOCK_MS', 30_000, 500), redisPrefix };
 }
 
 /**
@@ -108,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const cores = availableCores();
   const concurrency = integer(env, 'CAVIAR_CONCURRENCY', cores, 1);
   const token = env.CAVIAR_TOKEN;
+  const mode = distributed(env);
   return {
     port: integer(env, 'CAVIAR_PORT', 8080, 0),
     // Loopback unless told otherwise, as Jupyter and Redis do: with no token, whoever reaches
@@ -125,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     heartbeatMs: integer(env, 'CAVIAR_HEARTBEAT_MS', 1000, 10),
     stallMs: integer(env, 'CAVIAR_STALL_MS', 30_000, 100),
     pingMs: integer(env, 'CAVIAR_PING_MS', 30_000, 10),
+    ...(mode === undefined ? {} : { distributed: mode }),
     allowedOrigins: origins(env, 'CAVIAR_ALLOWED_ORIGINS'),
     gradCheckConcurrency: integer(env, 'CAVIAR_GRADCHECK_CONCURRENCY', 1, 1),
     gradCheckQueue: integer(env, 'CAVIAR_GRADCHECK_QUEUE', 8, 0),

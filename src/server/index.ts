@@ -1,9 +1,10 @@
 // src/server: the HTTP and websocket face of the service. This file starts it: opens the
 // store, recovers jobs a previous run left, listens, and stops gracefully on a signal.
-import type { FastifyInstance } from 'fastify';
-import { EventHub, Lifecycle, Scheduler, SqliteStore, Sweeps } from '../jobs/index.js';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { Sweeps } from '../jobs/index.js';
 import { buildApp, createLogger } from './app.js';
-import { isLoopback, loadConfig, type ServerConfig } from './config.js';
+import { isLoopback, loadConfig, type DistributedConfig, type ServerConfig } from './config.js';
+import { clusterJobs, embeddedJobs, startWorkerHost } from './distributed.js';
 import { CLOSE_GOING_AWAY, SocketRegistry } from './routes/events.js';
 
 /** Running jobs get this long to stop at a mini-batch before their workers are killed. */
@@ -21,25 +22,22 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig = loadConfig()): Promise<RunningServer> {
-  const store = new SqliteStore(config.dataDirectory);
-  const hub = new EventHub();
-  const lifecycle = new Lifecycle(store, hub);
+export interface ServeOptions {
+  /** In the distributed mode, the jobs this API server trains itself (0: it only serves). */
+  workers?: number;
+}
+
+export async function startServer(config: ServerConfig = loadConfig(), options: ServeOptions = {}): Promise<RunningServer> {
+  const log = createLogger(config.logLevel);
+  const jobs =
+    config.distributed === undefined ? embeddedJobs(config, log) : await clusterJobs(config, config.distributed, options.workers ?? 0, log);
+  const { store, hub, lifecycle, scheduler } = jobs;
   const sockets = new SocketRegistry();
   let app: FastifyInstance | undefined;
   try {
-    const log = createLogger(config.logLevel);
-    const scheduler = new Scheduler(lifecycle, {
-      concurrency: config.concurrency,
-      threads: config.threadsPerJob,
-      heartbeatMs: config.heartbeatMs,
-      stallMs: config.stallMs,
-      log,
-    });
     const sweeps = new Sweeps(lifecycle, scheduler, hub, log);
     app = await buildApp({ config, store, hub, lifecycle, scheduler, sweeps, log }, sockets);
-    const recovered = await scheduler.recover();
-    await sweeps.recover();
+    const recovered = await jobs.recover(sweeps);
     const url = await app.listen({ port: config.port, host: config.host });
     if (config.token === undefined && !isLoopback(config.host))
       app.log.warn(
@@ -47,42 +45,60 @@ export async function startServer(config: ServerConfig = loadConfig()): Promise<
         'listening beyond this machine with no CAVIAR_TOKEN: whoever reaches the port can submit jobs and read datasets and models',
       );
     app.log.info(
-      { url, dataDirectory: config.dataDirectory, concurrency: config.concurrency, threadsPerJob: config.threadsPerJob, recovered, auth: config.token !== undefined },
+      {
+        url,
+        dataDirectory: config.dataDirectory,
+        mode: config.distributed === undefined ? 'embedded' : 'distributed',
+        concurrency: config.distributed === undefined ? config.concurrency : (options.workers ?? 0),
+        threadsPerJob: config.threadsPerJob,
+        recovered,
+        auth: config.token !== undefined,
+      },
       'caviar is ready',
     );
-    scheduler.kick();
+    await jobs.start();
     const server = app;
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
         await Promise.all([
           sockets.closeAll(CLOSE_GOING_AWAY, 'server shutting down', SOCKET_GRACE_MS),
-          scheduler.shutdown(WORKER_GRACE_MS),
+          jobs.shutdown(WORKER_GRACE_MS),
           server.close(),
         ]);
-        await store.close();
+        await jobs.close();
       })());
     return { app: server, url, stop };
   } catch (error) {
     await app?.close();
-    await store.close();
+    await jobs.close();
     throw error;
   }
 }
 
 /** Runs the server until SIGTERM or SIGINT, then stops it within SHUTDOWN_LIMIT_MS and exits 0. */
-export async function serve(config: ServerConfig = loadConfig()): Promise<void> {
-  const server = await startServer(config);
+export async function serve(config: ServerConfig = loadConfig(), options: ServeOptions = {}): Promise<void> {
+  const server = await startServer(config, options);
+  stopOnSignal(server.app.log, () => server.stop());
+}
+
+/** Runs a worker host (the distributed mode) until SIGTERM or SIGINT, then stops it as serve does. */
+export async function work(config: ServerConfig & { distributed: DistributedConfig }): Promise<void> {
+  const host = await startWorkerHost(config, config.distributed, createLogger(config.logLevel));
+  stopOnSignal(host.log, () => host.stop(WORKER_GRACE_MS));
+}
+
+function stopOnSignal(log: FastifyBaseLogger, stop: () => Promise<void>): void {
   const onSignal = (signal: NodeJS.Signals) => {
-    server.app.log.info({ signal }, 'stopping');
+    log.info({ signal }, 'stopping');
     setTimeout(() => {
-      server.app.log.error('shutdown took too long; exiting');
+      log.error('shutdown took too long; exiting');
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS).unref();
-    server.stop().then(
+    stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        server.app.log.error({ err: error }, 'shutdown failed');
+        log.error({ err: error }, 'shutdown failed');
         process.exit(1);
       },
     );

@@ -131,6 +131,43 @@ export function storeContract(t: Test, open: StoreFactory): void {
     t.equal(await store.claimNext(), undefined, 'none left');
   });
 
+  t.test('claim takes one queued job by id with a new attempt, and refuses a job that waits for nothing', async (t) => {
+    const { store } = await open(t);
+    await store.createJobs([job('job_old'), job('job_new'), job('job_paused'), job('job_done')]);
+    const claimed = await store.claim('job_new');
+    t.match(claimed?.job, { id: 'job_new', status: 'running', attempt: 1, lastSeq: 2 }, 'not the oldest: the one named');
+    t.ok(claimed?.job.startedAt, 'it has started');
+    t.same(claimed?.event, { seq: 2, type: 'status', jobId: 'job_new', status: 'running' });
+    t.same(await store.eventsAfter('job_new', 1, 10), [claimed?.event], 'its running event is stored');
+    await move(store, 'job_paused', 'paused');
+    await move(store, 'job_done', 'cancelled');
+    t.equal(await store.claim('job_paused'), undefined, 'a paused job is refused');
+    t.equal(await store.claim('job_done'), undefined, 'a finished job is refused');
+    t.equal(await store.claim('job_missing'), undefined, 'an unknown job is refused');
+    t.match(await store.getJob('job_paused'), { status: 'paused', attempt: 0, lastSeq: 2 }, 'a refused claim changes nothing');
+    t.equal((await store.claimNext())?.job.id, 'job_old', 'claimNext still takes the oldest of the rest');
+  });
+
+  t.test("claim takes over a running job with the next attempt: the earlier attempt's writes are refused", async (t) => {
+    const { store } = await open(t);
+    await store.createJobs([job('job_moved')]);
+    const first = await store.claim('job_moved');
+    t.ok(await store.appendEpoch(epochRecord('job_moved', 1, 1)), 'the first host keeps epoch 1');
+    const taken = await store.claim('job_moved');
+    t.match(taken?.job, { status: 'running', attempt: 2, epochsDone: 1 }, 'still running, a new attempt, from the epoch kept');
+    t.equal(taken?.job.startedAt, first?.job.startedAt, 'startedAt is the first start');
+    t.same(taken?.event, { seq: 4, type: 'status', jobId: 'job_moved', status: 'running' });
+    t.equal(await store.appendEpoch(epochRecord('job_moved', 1, 2)), undefined, "the first host's next epoch is refused");
+    t.equal(await move(store, 'job_moved', 'succeeded', 1), undefined, "the first host's end is refused");
+    t.ok(await store.appendEpoch(epochRecord('job_moved', 2, 2)), "the second host's epoch 2 is kept");
+    t.same(
+      (await store.epochs('job_moved')).map((event) => event.epoch),
+      [1, 2],
+      'every epoch once',
+    );
+    t.same(await store.checkpoint('job_moved'), new Uint8Array([2, 2, 7]), "the checkpoint is the second host's");
+  });
+
   t.test("each job's events are numbered from 1 without gaps, whatever other jobs do", async (t) => {
     const { store } = await open(t);
     await store.createJobs([job('job_x'), job('job_y')]);

@@ -1,0 +1,119 @@
+// The distributed mode with real processes: API servers (`caviar serve`) and worker hosts
+// (`caviar worker`) against one PostgreSQL and one Redis (.ci/servers starts private ones).
+// Each test has a database of its own and its own Redis prefix, so its queue and channel
+// are its own.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import t, { type Test } from 'tap';
+import type { JobEvent } from '../../src/jobs/index.js';
+import { freshDatabase, noPostgres } from '../fixtures/postgres.js';
+import { call, openEvents, slowJob, startService, temporaryDirectory, waitFor, type Service } from '../fixtures/service.js';
+
+const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+const REDIS_URL = process.env.CAVIAR_TEST_REDIS_URL;
+const skip: string | false = noPostgres || (REDIS_URL === undefined || REDIS_URL === '' ? 'no Redis: set CAVIAR_TEST_REDIS_URL (.ci/run starts one)' : false);
+
+/** The lock of the tests' worker hosts: a dead host's jobs move after about this long. */
+const LOCK_MS = 3000;
+
+interface Host {
+  process: ChildProcess;
+  log(): string;
+  exited: Promise<number | NodeJS.Signals>;
+}
+
+/** Starts `caviar worker` and resolves once it takes jobs. */
+function startWorker(env: Record<string, string>): Promise<Host> {
+  const child = spawn(process.execPath, [CLI, 'worker'], {
+    env: { ...process.env, CAVIAR_DATA_DIR: temporaryDirectory(), LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? (code as number))));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the worker host did not start:\n${output.slice(-2000)}`)), 30_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!output.includes('"msg":"caviar worker is ready"')) return;
+      clearTimeout(timer);
+      resolve({ process: child, log: () => output, exited });
+    });
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the worker host exited (${code}) before it was ready:\n${output.slice(-2000)}`));
+    });
+  });
+}
+
+/** A deployment of the test's own: its database, its Redis prefix, and the processes it starts, killed at the end. */
+async function deployment(t: Test) {
+  const env = {
+    CAVIAR_DATABASE_URL: await freshDatabase(t),
+    CAVIAR_REDIS_URL: REDIS_URL as string,
+    CAVIAR_REDIS_PREFIX: `test-${randomBytes(6).toString('hex')}`,
+    CAVIAR_LOCK_MS: String(LOCK_MS),
+  };
+  const processes: ChildProcess[] = [];
+  t.teardown(async () => {
+    for (const child of processes) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      const ended = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+      await ended;
+    }
+  });
+  return {
+    env,
+    api: async (extra: Record<string, string> = {}, args: string[] = []) => {
+      const service = await startService({ env: { ...env, ...extra }, args });
+      processes.push(service.process);
+      return service;
+    },
+    worker: async (extra: Record<string, string> = {}) => {
+      const host = await startWorker({ CAVIAR_CONCURRENCY: '1', ...env, ...extra });
+      processes.push(host.process);
+      return host;
+    },
+  };
+}
+
+async function finished(service: Service, id: string, timeoutMs = 90_000) {
+  return waitFor(async () => {
+    const { body } = await call(service, 'GET', `/v1/jobs/${id}`);
+    return ['succeeded', 'failed', 'cancelled', 'stopped'].includes(body.status) ? body : undefined;
+  }, timeoutMs);
+}
+
+/** The parts of a saved model that training decides: normalization and every parameter. */
+async function weights(service: Service, id: string) {
+  const { status, body } = await call(service, 'GET', `/v1/jobs/${id}/model`);
+  if (status !== 200) throw new Error(`no model for ${id}: ${status}`);
+  return { normalization: body.normalization, layers: body.layers };
+}
+
+const epochsOf = (events: JobEvent[]) => events.flatMap((event) => (event.type === 'epoch' ? [event.epoch] : []));
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index);
+
+t.test('a job submitted to an API server that trains nothing trains on a worker host; its result and model come back over HTTP', { skip }, async (t) => {
+  const cluster = await deployment(t);
+  const api = await cluster.api();
+  const host = await cluster.worker();
+  const submitted = await call(api, 'POST', '/v1/jobs', slowJob(3, { dataset: { builtin: 'moons', samples: 2000, noise: 0.2, seed: 3 } }));
+  t.equal(submitted.status, 202);
+  const id = submitted.body.id as string;
+  const job = await finished(api, id);
+  t.equal(job.status, 'succeeded');
+  t.equal(job.result.epochs, 3);
+  t.match(host.log(), new RegExp(`"jobId":"${id}","attempt":1,"pid":\\d+,"msg":"job started"`), 'the worker host trained it');
+  t.notMatch(api.log(), /"msg":"job started"/, 'the API server trained nothing');
+  const metrics = await call(api, 'GET', `/v1/jobs/${id}/metrics`);
+  t.same(metrics.body.epochs.map((epoch: { epoch: number }) => epoch.epoch), [1, 2, 3], 'every epoch once');
+  const model = await call(api, 'GET', `/v1/jobs/${id}/model`);
+  t.equal(model.status, 200);
+  const prediction = await call(api, 'POST', `/v1/jobs/${id}/predict`, { inputs: [[0, 0.5], [1.5, -0.4]] });
+  t.equal(prediction.status, 200);
+  t.equal(prediction.body.outputs.length, 2, 'the API server predicts from the model the host trained');
+});
