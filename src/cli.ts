@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DataError, resolveDataset, type LoadedDataset } from './data/index.js';
 import { readDataFile } from './data/files.js';
-import { csvRecord, readPredictionCsv } from './data/predict-csv.js';
+import { predictionCsv, readPredictionCsv } from './data/predict-csv.js';
 import {
   EngineError,
   GRADIENT_CHECK_COORDINATES,
@@ -158,7 +158,7 @@ Options:
     };
 
     const loaded = await loadSpecData(spec, specPath);
-    const data = jobData(loaded, spec.split);
+    const data = jobData(loaded, spec.split, spec.columns);
     const trainer = Trainer.create(trainerSpec(spec), data.train, data.dev);
     if (typeof values.resume === 'string') trainer.restore(readFileSync(values.resume));
     const epochs = spec.training.epochs;
@@ -234,14 +234,15 @@ Options:
     const coordinates = values.coordinates === 'all' ? 'all' : Number(values.coordinates ?? GRADIENT_CHECK_COORDINATES);
     if (coordinates !== 'all' && (!Number.isInteger(coordinates) || coordinates < 1))
       throw new UsageError('--coordinates takes a positive integer or "all"');
-    const loaded = await loadSpecData(spec, specPath);
-    const rows = Math.min(samples, loaded.train.rows);
-    const width = loaded.train.y.length / loaded.train.rows;
+    // The rows as the network takes them: a table's preprocessed as training would.
+    const { train } = jobData(await loadSpecData(spec, specPath), spec.split, spec.columns);
+    const rows = Math.min(samples, train.rows);
+    const width = train.y.length / train.rows;
     const sample: Dataset = {
-      x: loaded.train.x.subarray(0, rows * loaded.train.features),
-      y: loaded.train.y.subarray(0, rows * width),
+      x: train.x.subarray(0, rows * train.features),
+      y: train.y.subarray(0, rows * width),
       rows,
-      features: loaded.train.features,
+      features: train.features,
     };
     const { model, loss } = spec;
     const started = Date.now();
@@ -278,15 +279,20 @@ const predict: Command = {
   summary: 'predict the rows of a CSV file with a saved model',
   usage: `caviar predict MODEL.json DATA.csv [options]
 
-DATA.csv has a header row and one row per example: the model's feature columns (by name,
-in any order, when the model records their names, as models saved by caviar train do;
-else the first columns, in order) and optionally the label column, which is left out:
-the one --label names, else the model's label column, else one last column beyond the
-features. A first row of numbers only is refused: it is data, not a header.
+DATA.csv has a header row and one row per example. A model trained on a CSV reads its
+raw columns by name, in any order: text, empty cells and NA are taken as they were in
+training (a column left out is a gap in every row), and a column the model does not know
+is refused, but for its label column, which is left out. A model trained on numbers alone
+reads its feature columns (by name, in any order, when it records their names; else the
+first columns, in order) and optionally a label column, left out: the one --label names,
+else the model's label column, else one last column beyond the features. A first row of
+numbers only is refused: it is data, not a header.
 
-Writes one CSV row per input row: the predicted class (its name when the model knows
-it) and the probability of each class (class, p_<name>...), or the predicted values of
-a regression (y_0...). Fields are quoted as RFC 4180 says.
+Writes DATA.csv's rows back with the prediction appended: predicted_<label> (the class
+name when the model knows it) and the probability of each class (p_<class>...), or the
+predicted values of a regression. Fields are quoted as RFC 4180 says, and a cell that
+starts with = + - @ a tab or a carriage return (but for a plain number) gets a leading '
+so that a spreadsheet does not run it as a formula.
 
 Options:
   --label COLUMN   a column of DATA.csv to leave out
@@ -298,19 +304,9 @@ Options:
       throw new UsageError('which model and data? caviar predict MODEL.json DATA.csv');
     const model = Model.load(readFileSync(modelPath, 'utf8'));
     const label = typeof values.label === 'string' ? values.label : undefined;
-    const input = readPredictionCsv(await readDataFile(dataPath), model, { label, source: dataPath });
-    const { outputs, classes } = await model.predict(input.x, input.rows);
-    const names = model.classNames;
-    const units = model.outputs;
-    const unitNames = Array.from({ length: units }, (_, unit) => names?.[unit] ?? String(unit));
-    const header = classes ? ['class', ...unitNames.map((name) => `p_${name}`)] : unitNames.map((name) => `y_${name}`);
-    const lines = [csvRecord(header)];
-    for (let row = 0; row < input.rows; row += 1) {
-      const values = Array.from(outputs.subarray(row * units, (row + 1) * units), (value) => String(value));
-      const predicted = classes?.[row];
-      lines.push(csvRecord(predicted === undefined ? values : [names?.[predicted] ?? String(predicted), ...values]));
-    }
-    const text = `${lines.join('\n')}\n`;
+    const rows = readPredictionCsv(await readDataFile(dataPath), model, { label, source: dataPath });
+    const { outputs, classes } = await model.predict(rows.x, rows.rows);
+    const text = predictionCsv(rows.input, { outputs, units: model.outputs, classes, classNames: model.classNames, labelName: model.labelName });
     if (typeof values.output === 'string') writeAtomically(values.output, text);
     else process.stdout.write(text);
     return 0;

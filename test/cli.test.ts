@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Model } from '../src/engine/index.js';
 import type { JobEvent } from '../src/jobs/events.js';
+import { penguinsCsv } from './fixtures/tabular.js';
 
 // The compiled command, as users run it (npm test builds it first): starting the
 // TypeScript through a loader would cost seconds per run.
@@ -68,9 +69,9 @@ t.test('train prints a line per epoch and the diagnosis, and --save writes a usa
   const predicted = await caviar('predict', modelPath, csvPath);
   t.equal(predicted.code, 0, predicted.stderr);
   const lines = predicted.stdout.trim().split('\n');
-  t.equal(lines[0], 'class,p_0,p_1');
+  t.equal(lines[0], 'x1,x2,predicted,p_0,p_1', "the rows come back with each one's class and probabilities");
   t.equal(lines.length, 4);
-  t.match(lines[1], /^[01],0\.\d+|^[01],[\d.e-]+,/);
+  t.match(lines[1], /^0,0\.5,[01],[\d.e-]+,[\d.e-]+$/);
   t.same(model.featureNames, ['x1', 'x2'], 'the model records its feature columns');
 
   // The columns by name in another order, and a label column: left out.
@@ -78,7 +79,8 @@ t.test('train prints a line per epoch and the diagnosis, and --save writes a usa
   writeFileSync(labelled, 'label,x2,x1\n1,0.5,0\n0,-0.5,1\n1,0.2,-1\n');
   const withLabel = await caviar('predict', modelPath, labelled);
   t.equal(withLabel.code, 0, withLabel.stderr);
-  t.equal(withLabel.stdout, predicted.stdout, 'the same predictions');
+  const appended = (stdout: string) => stdout.trim().split('\n').slice(1).map((line) => line.split(',').slice(-3));
+  t.same(appended(withLabel.stdout), appended(predicted.stdout), 'the same predictions');
 
   const headerless = join(directory, 'headerless.csv');
   writeFileSync(headerless, '0,0.5\n1,-0.5\n');
@@ -105,8 +107,8 @@ t.test('predict names the label column of a file dataset, and quotes class names
   const { code, stdout, stderr } = await caviar('predict', modelPath, input);
   t.equal(code, 0, stderr);
   const [header, row] = stdout.trim().split('\n');
-  t.equal(header, 'class,"p_lower, left","p_the ""upper"" one"');
-  t.match(row, /^("lower, left"|"the ""upper"" one"),[\d.e-]+,[\d.e-]+$/);
+  t.equal(header, 'kind,a,b,predicted_kind,"p_lower, left","p_the ""upper"" one"');
+  t.match(row, /^"lower, left",0\.1,0\.9,("lower, left"|"the ""upper"" one"),[\d.e-]+,[\d.e-]+$/);
 });
 
 t.test("the quick start's diagnosis calls its bias an upper bound and prints no negative variance", async (t) => {
@@ -187,6 +189,60 @@ t.test('gradcheck prints its verdict, the threshold and the differences, and its
   const wrong = await caviar('gradcheck', spec, '--coordinates', '0');
   t.equal(wrong.code, 2);
   t.match(wrong.stderr, /--coordinates takes a positive integer or "all"/);
+});
+
+t.test('trains on a CSV of text columns and gaps, and predicts raw rows from it', async (t) => {
+  writeFileSync(join(directory, 'penguins.csv'), penguinsCsv(240));
+  const spec = writeSpec('penguins.json', 25, {
+    dataset: { path: 'penguins.csv', label: 'species' },
+    split: { dev: 0.2, test: 0.1, seed: 0 },
+    model: { layers: [{ units: 16, activation: 'relu' }, { units: 3, activation: 'softmax' }] },
+  });
+  const modelPath = join(directory, 'penguins-model.json');
+  const trained = await caviar('train', spec, '--save', modelPath);
+  t.equal(trained.code, 0, trained.stderr);
+  t.match(trained.stdout, /^test +loss [\d.]+ +accuracy (0\.[89]|1\.0)/m, 'learns the species');
+  const model = JSON.parse(readFileSync(modelPath, 'utf8'));
+  t.match(model.preprocessing, {
+    version: 1,
+    columns: [
+      { name: 'id', type: 'ignore' },
+      { name: 'island', type: 'category', categories: ['Biscoe', 'Dream', 'Torgersen'], missing: false },
+      { name: 'bill_length_mm', type: 'number', indicator: true },
+      { name: 'flipper_length_mm', type: 'number', indicator: true },
+      { name: 'sex', type: 'category', categories: ['female', 'male'], missing: true },
+      { name: 'tagged', type: 'boolean', indicator: true },
+      { name: 'notes', type: 'category', missing: true },
+    ],
+  });
+
+  // Columns in another order, gaps, an island never seen in training, a column left out.
+  const rows = join(directory, 'penguin-rows.csv');
+  writeFileSync(rows, 'island,flipper_length_mm,bill_length_mm,sex\nBiscoe,218,47.1,female\nDream,195,,male\nAtlantis,189,38.5,NA\n');
+  const predicted = await caviar('predict', modelPath, rows);
+  t.equal(predicted.code, 0, predicted.stderr);
+  const lines = predicted.stdout.trim().split('\n');
+  t.equal(lines[0], 'island,flipper_length_mm,bill_length_mm,sex,predicted_species,p_Adelie,p_Chinstrap,p_Gentoo');
+  t.same(lines.slice(1).map((line) => line.split(',').slice(0, 5)), [
+    ['Biscoe', '218', '47.1', 'female', 'Gentoo'],
+    ['Dream', '195', '', 'male', 'Chinstrap'],
+    ['Atlantis', '189', '38.5', 'NA', 'Adelie'],
+  ]);
+
+  const misspelled = join(directory, 'misspelled.csv');
+  writeFileSync(misspelled, 'islnad,bill_length_mm\nDream,40\n');
+  const refused = await caviar('predict', modelPath, misspelled);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /INVALID_DATA: .*misspelled\.csv: row 1: the model's columns are 'id', 'island', .*column 'islnad' is not one of them/);
+
+  const retyped = writeSpec('penguins-retyped.json', 1, {
+    dataset: { path: 'penguins.csv', label: 'species' },
+    columns: { island: { type: 'number' } },
+    model: { layers: [{ units: 3, activation: 'softmax' }] },
+  });
+  const wrongType = await caviar('train', retyped);
+  t.equal(wrongType.code, 1);
+  t.match(wrongType.stderr, /INVALID_SPEC: \/columns\/island: '\w+' \(row \d+\) is not a number/);
 });
 
 t.test('mistakes get a clear message and an exit code', async (t) => {

@@ -1,13 +1,17 @@
-// CSV with a header row: numeric feature columns and one label column (class names,
-// integer classes or regression values). The reader works on bytes and writes numbers
-// straight into the Float32Array: csv-parse took 22 s and Papa Parse 6 s on a 60000 x 785
-// file here (133 MB), against about one second for this one.
+// CSV with a header row: feature columns of numbers, text or both, with gaps, and one label
+// column (class names, integer classes or regression values). The reader works on bytes and
+// writes numbers straight into the Float32Array: csv-parse took 22 s and Papa Parse 6 s on
+// a 60000 x 785 file here (133 MB), against about one second for this one. Each feature
+// column is kept raw (src/data/columns.ts): a number column's values, NaN where a cell is
+// missing, or a text column's codes, for the preprocessing a job fits on its train part.
+import { isUtf8 } from 'node:buffer';
 import { basename } from 'node:path';
+import { ColumnBuilder, DEFAULT_MAX_CATEGORIES, isMissingText, type StoredColumn } from './columns.js';
 import { requireRows, type LoadedDataset } from './dataset.js';
 import { invalid, type DataLocation } from './errors.js';
 import { asBuffer, readDataFile } from './files.js';
 import { encodeLabels, type EncodedLabels, type LabelColumn } from './labels.js';
-import { checkStorable, parseDecimal, quote, whyNotANumber } from './numbers.js';
+import { checkStorable, parseDecimal, quote } from './numbers.js';
 
 export interface CsvOptions {
   /** The label column's name; the last column when absent. */
@@ -23,9 +27,11 @@ export interface CsvOptions {
   test?: string | Uint8Array;
   /** Where the test text came from, for messages. */
   testSource?: string;
+  /** Distinct values a text column may have and still be a category (DEFAULT_MAX_CATEGORIES). */
+  maxCategories?: number;
 }
 
-export interface CsvFileOptions extends Pick<CsvOptions, 'label' | 'noLabel'> {
+export interface CsvFileOptions extends Pick<CsvOptions, 'label' | 'noLabel' | 'maxCategories'> {
   /** The path of the test part's file. */
   test?: string;
 }
@@ -38,23 +44,22 @@ export function parseCsv(text: string | Uint8Array, options: CsvOptions = {}): L
     : options.label === undefined
       ? { kind: 'last' }
       : { kind: 'named', name: options.label };
-  const train = readTable(toBytes(text), source, choice);
+  const reader = new TableReader(options.maxCategories ?? DEFAULT_MAX_CATEGORIES);
+  const train = reader.read(toBytes(text, source), source, choice);
   const labelName = train.labelIndex === -1 ? undefined : train.header[train.labelIndex];
   const test =
     options.test === undefined
       ? undefined
-      : readTable(
-          toBytes(options.test),
+      : reader.read(
+          toBytes(options.test, options.testSource ?? 'test csv'),
           options.testSource ?? 'test csv',
           labelName === undefined ? { kind: 'none' } : { kind: 'named', name: labelName },
+          train,
         );
   const featureNames = train.header.filter((_, index) => index !== train.labelIndex);
   const features = featureNames.length;
   requireRows({ rows: train.rows, features }, train.source);
-  if (test) {
-    checkSameColumns(train, test);
-    requireRows({ rows: test.rows, features }, test.source);
-  }
+  if (test) requireRows({ rows: test.rows, features }, test.source);
   const encoded =
     labelName === undefined ? withoutLabels(test !== undefined) : encodeLabels(train.labels, test?.labels);
   const loaded: LoadedDataset = {
@@ -62,6 +67,7 @@ export function parseCsv(text: string | Uint8Array, options: CsvOptions = {}): L
     train: { x: train.x, y: encoded.train, rows: train.rows, features },
     featureNames,
     labels: encoded.labels,
+    columns: reader.columns(),
     ...(labelName === undefined ? {} : { labelColumn: labelName }),
   };
   if (test && encoded.test) loaded.test = { x: test.x, y: encoded.test, rows: test.rows, features };
@@ -77,6 +83,7 @@ export async function loadCsv(path: string, options: CsvFileOptions = {}): Promi
   return parseCsv(text, {
     ...(options.label === undefined ? {} : { label: options.label }),
     ...(options.noLabel === undefined ? {} : { noLabel: options.noLabel }),
+    ...(options.maxCategories === undefined ? {} : { maxCategories: options.maxCategories }),
     name: basename(path),
     source: path,
     ...(test === undefined ? {} : { test, testSource: options.test }),
@@ -85,9 +92,38 @@ export async function loadCsv(path: string, options: CsvFileOptions = {}): Promi
 
 /** The names in the header row (the first record), reading nothing after it. */
 export function csvHeader(text: string | Uint8Array, source = 'csv'): string[] {
-  const scanner = new CsvScanner(toBytes(text), source);
+  const scanner = new CsvScanner(toBytes(text, source), source);
   if (!scanner.nextRecord()) invalid('empty file: no header row', { source });
   return readHeader(scanner);
+}
+
+/** A CSV file as text fields: its header, and each record's fields with its file row. */
+export interface CsvRecords {
+  header: string[];
+  records: string[][];
+  /** The file row (from 1, the header's) of each record. */
+  rows: number[];
+}
+
+/** Reads every record as text, untouched but for the quoting; each as wide as the header. */
+export function readCsvRecords(text: string | Uint8Array, source = 'csv'): CsvRecords {
+  const scanner = new CsvScanner(toBytes(text, source), source);
+  if (!scanner.nextRecord()) invalid('empty file: no header row', { source });
+  const header = readHeader(scanner);
+  const records: string[][] = [];
+  const rows: number[] = [];
+  while (scanner.nextRecord()) {
+    const row = scanner.row;
+    const fields: string[] = [];
+    do {
+      scanner.readField();
+      fields.push(scanner.fieldText());
+    } while (scanner.more);
+    checkWidth(fields.length, header, { source, row });
+    records.push(fields);
+    rows.push(row);
+  }
+  return { header, records, rows };
 }
 
 /** No label column: no targets, as values of width 0. */
@@ -101,6 +137,7 @@ type LabelChoice = { kind: 'named'; name: string } | { kind: 'last' } | { kind: 
 
 interface Table {
   source: string;
+  bytes: Buffer;
   header: string[];
   /** The file row of the header, for messages about it. */
   headerRow: number;
@@ -111,58 +148,195 @@ interface Table {
   labels: LabelColumn;
 }
 
-function toBytes(text: string | Uint8Array): Buffer {
-  return typeof text === 'string' ? Buffer.from(text, 'utf8') : asBuffer(text);
+/** The bytes of a CSV file, which must be UTF-8 (a byte order mark is skipped by the scanner). */
+function toBytes(text: string | Uint8Array, source: string): Buffer {
+  if (typeof text === 'string') return Buffer.from(text, 'utf8');
+  const bytes = asBuffer(text);
+  if (!isUtf8(bytes)) refuseEncoding(bytes, source);
+  return bytes;
 }
 
-function readTable(bytes: Buffer, source: string, label: LabelChoice): Table {
+/** Says where the first byte that is not UTF-8 is, and what the file probably is. */
+function refuseEncoding(bytes: Buffer, source: string): never {
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))
+    invalid('the file is UTF-16 (its byte order mark says so): save it as UTF-8', { source });
+  const offset = firstInvalidUtf8(bytes);
+  // The scanner reads bytes, so it finds the row and column of the offset whatever the encoding.
   const scanner = new CsvScanner(bytes, source);
-  if (!scanner.nextRecord()) invalid('empty file: no header row', { source });
-  const headerRow = scanner.row;
-  const header = readHeader(scanner);
-  const labelIndex = findLabel(header, label, { source, row: headerRow });
-  const columns = header.length;
-  const features = labelIndex === -1 ? columns : columns - 1;
-  let capacity = scanner.countLinesLeft();
-  let x = new Float32Array(capacity * features);
-  const labelCells: (number | string)[] = [];
-  const labelRows: number[] = [];
-  let rows = 0;
+  let header: string[] | undefined;
+  let where: DataLocation = { source };
   while (scanner.nextRecord()) {
     const row = scanner.row;
-    if (rows === capacity) {
-      // Only files whose lines end in a lone '\r' get here: the count was of '\n's.
-      capacity = Math.max(2 * capacity, 1024);
-      const grown = new Float32Array(capacity * features);
-      grown.set(x);
-      x = grown;
-    }
-    let column = 0;
-    let offset = rows * features;
+    const fields: string[] = [];
+    let found = false;
     do {
-      if (column === labelIndex) {
-        scanner.readField();
-        const text = scanner.fieldText().trim();
-        labelCells.push(parseDecimal(text) ?? text);
-        labelRows.push(row);
-      } else if (column < columns) {
-        const value = scanner.readNumber();
-        x[offset] = Number.isNaN(value) ? readGeneralNumber(scanner, row, header[column] as string) : value;
-        offset += 1;
-      } else {
-        scanner.readField();
-      }
-      column += 1;
-    } while (scanner.more);
-    if (column !== columns) invalid(`${column} cells, but the header has ${columns}`, { source, row });
-    rows += 1;
+      scanner.readField();
+      fields.push(scanner.fieldText().trim());
+      found = scanner.offset > offset;
+    } while (scanner.more && !found);
+    if (found) {
+      const column = header?.[fields.length - 1];
+      where = { source, row, ...(column === undefined ? {} : { column }) };
+      break;
+    }
+    header ??= fields;
   }
-  if (x.length !== rows * features) x = x.slice(0, rows * features);
-  const labels: LabelColumn = {
-    cells: labelCells,
-    locate: (index) => ({ source, row: labelRows[index] as number, column: header[labelIndex] as string }),
-  };
-  return { source, header, headerRow, labelIndex, rows, x, labels };
+  const byte = (bytes[offset] as number).toString(16).padStart(2, '0');
+  invalid(`byte 0x${byte} is not UTF-8: the file is in another encoding (Latin-1 or Windows-1252, as older spreadsheets save?); save it as UTF-8`, where);
+}
+
+/** The offset of the first byte that breaks UTF-8 (RFC 3629), in a buffer known to hold one. */
+function firstInvalidUtf8(bytes: Buffer): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const lead = bytes[i] as number;
+    const length = lead < 0x80 ? 1 : lead >= 0xc2 && lead < 0xe0 ? 2 : lead >= 0xe0 && lead < 0xf0 ? 3 : lead >= 0xf0 && lead < 0xf5 ? 4 : 0;
+    if (length === 0 || !isUtf8(bytes.subarray(i, i + length))) return i;
+    i += length;
+  }
+  return bytes.length - 1;
+}
+
+/**
+ * Reads the parts of one dataset (train, then its own test part) with one set of column
+ * builders, so that a text column's codes mean the same in both.
+ */
+class TableReader {
+  private builders: ColumnBuilder[] = [];
+  private readonly tables: Table[] = [];
+
+  constructor(private readonly maxCategories: number) {}
+
+  columns(): StoredColumn[] {
+    return this.builders.map((builder) => builder.finish());
+  }
+
+  read(bytes: Buffer, source: string, label: LabelChoice, train?: Table): Table {
+    const scanner = new CsvScanner(bytes, source);
+    if (!scanner.nextRecord()) invalid('empty file: no header row', { source });
+    const headerRow = scanner.row;
+    const header = readHeader(scanner);
+    if (train !== undefined) checkSameColumns(train, header, source, headerRow);
+    const labelIndex = findLabel(header, label, { source, row: headerRow });
+    const columns = header.length;
+    const features = labelIndex === -1 ? columns : columns - 1;
+    if (train === undefined)
+      this.builders = header.filter((_, index) => index !== labelIndex).map((name) => new ColumnBuilder(name, this.maxCategories));
+    const { builders } = this;
+    let capacity = scanner.countLinesLeft();
+    let x = new Float32Array(capacity * features);
+    const labelCells: (number | string)[] = [];
+    const labelRows: number[] = [];
+    let rows = 0;
+    const table: Table = { source, bytes, header, headerRow, labelIndex, rows: 0, x, labels: { cells: labelCells, locate: () => ({}) } };
+    while (scanner.nextRecord()) {
+      const row = scanner.row;
+      if (rows === capacity) {
+        // Only files whose lines end in a lone '\r' get here: the count was of '\n's.
+        capacity = Math.max(2 * capacity, 1024);
+        const grown = new Float32Array(capacity * features);
+        grown.set(x);
+        x = grown;
+      }
+      let column = 0;
+      let feature = 0;
+      let offset = rows * features;
+      do {
+        if (column === labelIndex) {
+          scanner.readField();
+          const text = scanner.fieldText().trim();
+          if (isMissingText(text))
+            invalid(text === '' ? 'empty label' : `missing label (${quote(text)})`, { source, row, column: header[column] as string });
+          labelCells.push(parseDecimal(text) ?? text);
+          labelRows.push(row);
+        } else if (column < columns) {
+          const builder = builders[feature] as ColumnBuilder;
+          if (builder.storage === 'number') {
+            const value = scanner.readNumber();
+            if (!Number.isNaN(value)) {
+              x[offset] = value;
+              builder.addNumber(x[offset] as number);
+            } else {
+              const text = scanner.fieldText().trim();
+              const parsed = isMissingText(text) ? undefined : parseDecimal(text);
+              if (isMissingText(text)) {
+                x[offset] = Number.NaN;
+                builder.addMissing();
+              } else if (parsed !== undefined) {
+                x[offset] = checkStorable(parsed, { source, row, column: header[column] as string });
+                builder.addNumber(x[offset] as number);
+              } else {
+                builder.becomeText(row, text);
+                table.x = x;
+                table.rows = rows;
+                this.rereadAsText(column, feature, table);
+                x[offset] = builder.addText(text);
+              }
+            }
+          } else {
+            scanner.readField();
+            const text = scanner.fieldText().trim();
+            if (isMissingText(text)) {
+              x[offset] = Number.NaN;
+              builder.addMissing();
+            } else x[offset] = builder.addText(text);
+          }
+          offset += 1;
+          feature += 1;
+        } else {
+          scanner.readField();
+        }
+        column += 1;
+      } while (scanner.more);
+      checkWidth(column, header, { source, row });
+      rows += 1;
+    }
+    if (x.length !== rows * features) x = x.slice(0, rows * features);
+    table.x = x;
+    table.rows = rows;
+    table.labels = {
+      cells: labelCells,
+      locate: (index) => ({ source, row: labelRows[index] as number, column: header[labelIndex] as string }),
+    };
+    this.tables.push(table);
+    return table;
+  }
+
+  /**
+   * A column has just met its first cell that is not a number: every cell read before it, in
+   * the parts read before and in `current` (up to its `rows`), is read again as text.
+   */
+  private rereadAsText(column: number, feature: number, current: Table): void {
+    const builder = this.builders[feature] as ColumnBuilder;
+    for (const table of [...this.tables, current]) {
+      const features = this.builders.length;
+      const scanner = new CsvScanner(table.bytes, table.source);
+      scanner.nextRecord();
+      do scanner.readField();
+      while (scanner.more);
+      for (let row = 0; row < table.rows && scanner.nextRecord(); row += 1) {
+        let at = 0;
+        do {
+          scanner.readField();
+          if (at === column) {
+            const text = scanner.fieldText().trim();
+            if (isMissingText(text)) {
+              table.x[row * features + feature] = Number.NaN;
+              builder.addMissing();
+            } else table.x[row * features + feature] = builder.addText(text);
+          }
+          at += 1;
+        } while (scanner.more);
+      }
+    }
+  }
+}
+
+/** A record's cells against its header: the first cell it lacks, or the one too many. */
+function checkWidth(cells: number, header: readonly string[], where: DataLocation): void {
+  const columns = header.length;
+  if (cells < columns) invalid(`${cells} cells, but the header has ${columns}`, { ...where, column: header[cells] as string });
+  if (cells > columns) invalid(`${cells} cells, but the header has ${columns}: the row goes on past the last column`, where);
 }
 
 function findLabel(header: string[], label: LabelChoice, where: DataLocation): number {
@@ -188,30 +362,16 @@ function readHeader(scanner: CsvScanner): string[] {
   return header;
 }
 
-/** The number in the field just read, which the scanner's fast path could not take. */
-function readGeneralNumber(scanner: CsvScanner, row: number, column: string): number {
-  const text = scanner.fieldText();
-  const value = parseDecimal(text);
-  const where = { source: scanner.source, row, column };
-  if (value === undefined) invalid(whyNotANumber(text), where);
-  return checkStorable(value, where);
-}
-
-function checkSameColumns(train: Table, test: Table): void {
-  const missing = train.header.filter((name) => !test.header.includes(name));
-  const extra = test.header.filter((name) => !train.header.includes(name));
+function checkSameColumns(train: Table, header: string[], source: string, headerRow: number): void {
+  const missing = train.header.filter((name) => !header.includes(name));
+  const extra = header.filter((name) => !train.header.includes(name));
   const problems: string[] = [];
   if (missing.length > 0) problems.push(`missing ${listNames(missing)}`);
   if (extra.length > 0) problems.push(`extra ${listNames(extra)}`);
-  if (problems.length === 0 && test.header.some((name, index) => name !== train.header[index])) {
+  if (problems.length === 0 && header.some((name, index) => name !== train.header[index])) {
     problems.push('the same columns in another order');
   }
-  if (problems.length > 0) {
-    invalid(`the columns differ from train: ${problems.join('; ')}`, {
-      source: test.source,
-      row: test.headerRow,
-    });
-  }
+  if (problems.length > 0) invalid(`the columns differ from train: ${problems.join('; ')}`, { source, row: headerRow });
 }
 
 function listNames(names: readonly string[]): string {
@@ -250,6 +410,11 @@ class CsvScanner {
   private start = 0;
   private end = 0;
   private text = '';
+
+  /** Where the scanner is in the bytes. */
+  get offset(): number {
+    return this.position;
+  }
 
   constructor(bytes: Buffer, source: string) {
     this.bytes = bytes;

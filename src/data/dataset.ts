@@ -1,6 +1,7 @@
 // The shapes datasets take: a Dataset is what the engine trains on (its type is the
 // engine's own); a LoadedDataset is what a loader returns, before it is split.
 import type { Dataset } from '../engine/index.js';
+import type { StoredColumn } from './columns.js';
 import { invalid } from './errors.js';
 
 export type { Dataset };
@@ -29,6 +30,12 @@ export interface LoadedDataset {
   test?: Dataset;
   /** One name per feature column. */
   featureNames: string[];
+  /**
+   * A table's columns (a CSV's), one per feature column: then x holds raw cells (NaN where
+   * missing, codes for text columns) for the preprocessing a job fits on its train part
+   * (src/data/preprocess.ts). Without it, x holds the features the network takes.
+   */
+  columns?: StoredColumn[];
   labels: Labels;
   /** A CSV's label column, by its header name. */
   labelColumn?: string;

@@ -16,6 +16,8 @@ export interface DataLocation {
   source?: string;
   row?: number;
   column?: string;
+  /** For a fault in a request rather than a file: the JSON pointer of the field. */
+  path?: string;
 }
 
 export class DataError extends Error {
@@ -23,6 +25,7 @@ export class DataError extends Error {
   readonly source: string | undefined;
   readonly row: number | undefined;
   readonly column: string | undefined;
+  readonly path: string | undefined;
 
   constructor(code: DataErrorCode, problem: string, location: DataLocation = {}) {
     super(describe(location) + problem);
@@ -31,6 +34,7 @@ export class DataError extends Error {
     this.source = location.source;
     this.row = location.row;
     this.column = location.column;
+    this.path = location.path;
   }
 }
 
@@ -39,7 +43,8 @@ export function invalid(problem: string, location: DataLocation = {}): never {
   throw new DataError('INVALID_DATA', problem, location);
 }
 
-function describe({ source, row, column }: DataLocation): string {
+function describe({ source, row, column, path }: DataLocation): string {
+  if (source === undefined && row === undefined && column === undefined && path !== undefined) return `${path}: `;
   const parts: string[] = [];
   if (row !== undefined) parts.push(`row ${row}`);
   if (column !== undefined) parts.push(`column '${column}'`);

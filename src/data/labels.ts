@@ -1,6 +1,6 @@
 // Label columns to y: class names to sorted indices, integer labels kept as classes,
 // anything else kept as regression values. Shared by the CSV and JSON loaders.
-import type { Labels } from './dataset.js';
+import type { Labels, LoadedDataset } from './dataset.js';
 import { invalid, type DataLocation } from './errors.js';
 import { checkStorable, isStorable, quote, whyNotANumber } from './numbers.js';
 
@@ -110,4 +110,20 @@ function checkOneKind(columns: readonly LabelColumn[]): void {
         : `${cell} is a number, and the other labels are class names`;
     invalid(problem, column.locate(index));
   }
+}
+
+/** Refuses a dataset whose train labels are all one: there is nothing to tell apart. */
+export function requireTwoLabels(loaded: LoadedDataset, source: string): void {
+  const { y, rows } = loaded.train;
+  const width = rows === 0 ? 0 : y.length / rows;
+  if (rows === 0 || width !== 1) return;
+  const first = y[0] as number;
+  if (!y.every((value) => value === first)) return;
+  const { labels } = loaded;
+  const where = { source, ...(loaded.labelColumn === undefined ? {} : { column: loaded.labelColumn }) };
+  if (labels.kind === 'classes') {
+    const name = quote(labels.names?.[first] ?? String(first));
+    invalid(`every label is ${name}: one class, and a classifier needs at least two`, where);
+  }
+  invalid(`every label is ${quote(String(first))}: there is nothing to learn`, where);
 }

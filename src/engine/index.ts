@@ -12,6 +12,7 @@ import {
   type TrainerSpec,
 } from './config.js';
 import { EngineError, awaitNative, callNative } from './errors.js';
+import { inputCount, type Preprocessing } from '../data/preprocess.js';
 import {
   MODEL_FORMAT,
   MODEL_VERSION,
@@ -286,6 +287,10 @@ export class Model {
 
   get inputs(): number {
     return this.saved.network.inputs;
+    if (saved.preprocessing !== undefined && inputCount(saved.preprocessing) !== saved.network.inputs) {
+      const problem = `preprocessing makes ${inputCount(saved.preprocessing)} inputs, but the network has ${saved.network.inputs}`;
+      throw new EngineError('INVALID_MODEL', problem, '/preprocessing');
+    }
   }
 
   get outputs(): number {
@@ -312,6 +317,11 @@ export class Model {
 
   /** Predicts `rows` rows of raw (unnormalized) features, on a background thread. */
   async predict(inputs: Float32Array, rows: number): Promise<Prediction> {
+  /** How raw columns become the inputs, for a model trained on a table. */
+  get preprocessing(): Preprocessing | undefined {
+    return this.saved.preprocessing;
+  }
+
     const outputs = await awaitNative(() => this.native.predict(inputs, rows));
     const units = this.outputs;
     const loss = this.saved.network.loss;

@@ -3,6 +3,7 @@
 import { endianness } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
 import { ActivationName, InitName, LossName, NormalizationName } from '../jobs/spec.js';
+import { PreprocessingSchema, type Preprocessing } from '../data/preprocess.js';
 import { EngineError } from './errors.js';
 import type { NativeLayerParameters, NativeModelState } from './native.js';
 
@@ -34,6 +35,7 @@ export const SavedModelSchema = Type.Object(
     classes: Type.Optional(Type.Array(Type.String(), { description: 'class names, by index' })),
     features: Type.Optional(Type.Array(Type.String(), { description: "the input columns' names, in order" })),
     label: Type.Optional(Type.String({ description: "the label column's name in the training data" })),
+    preprocessing: Type.Optional(PreprocessingSchema),
     layers: Type.Array(
       Type.Object({
         weight: Floats,
@@ -75,6 +77,8 @@ const parameterNames = ['weight', 'bias', 'gamma', 'beta', 'runningMean', 'runni
 export interface ModelColumns {
   features?: string[];
   label?: string;
+  /** How the training data's raw columns became the inputs (a table's). */
+  preprocessing?: Preprocessing;
 }
 
 export function toSavedModel(state: NativeModelState, classes?: string[], columns: ModelColumns = {}): SavedModel {
@@ -98,6 +102,7 @@ export function toSavedModel(state: NativeModelState, classes?: string[], column
     ...(classes === undefined ? {} : { classes }),
     ...(columns.features === undefined ? {} : { features: columns.features }),
     ...(columns.label === undefined ? {} : { label: columns.label }),
+    ...(columns.preprocessing === undefined ? {} : { preprocessing: columns.preprocessing }),
     layers: state.layers.map((layer) => {
       const encoded: SavedModel['layers'][number] = { weight: encodeFloats(layer.weight) };
       for (const name of parameterNames) {

@@ -13,7 +13,10 @@ import {
 import { Defaults, checkTrainerSpec, resolveLoss } from '../engine/index.js';
 import type { JobSpec } from './spec.js';
 import type { JobStore } from './store.js';
-import { trainerSpec } from './training.js';
+import { NO_COLUMN_TYPES, trainerSpec } from './training.js';
+import { readTable } from './datasets.js';
+import { maxCategories, resolveColumnTypes } from '../data/columns.js';
+import { inputCountBound } from '../data/preprocess.js';
 
 /** A spec the service refuses, with the field at fault. */
 export class SpecError extends Error {
@@ -67,11 +70,26 @@ async function datasetShape(spec: JobSpec, store: JobStore): Promise<Shape> {
   if (typeof dataset === 'string') {
     const record = await store.getDataset(dataset);
     if (record === undefined) throw new SpecError('DATASET_NOT_FOUND', `no dataset '${dataset}': upload one with POST /v1/datasets`, '/dataset');
-    return { ...record, rows: record.rows + record.testRows };
+    const rows = record.rows + record.testRows;
+    const table = readTable(await store.datasetFiles(record.id));
+    if (table === undefined) {
+      if (spec.columns !== undefined) throw new SpecError('INVALID_SPEC', NO_COLUMN_TYPES, '/columns');
+      return { ...record, rows };
+    }
+    // The types the job will train with, each override checked against what its column holds.
+    const types = resolveColumnTypes(table.columns, spec.columns, { label: table.label, maxCategories: maxCategories() });
+    return { ...record, rows, features: inputCountBound(table.columns, types) };
   }
   if ('path' in dataset)
     throw new SpecError('INVALID_SPEC', 'files on disk are for the command line; upload them with POST /v1/datasets and use the id', '/dataset/path');
+  if (spec.columns !== undefined) throw new SpecError('INVALID_SPEC', NO_COLUMN_TYPES, '/columns');
   return builtinShape(dataset);
+}
+
+/** Whether the network's output gives one class per row (F1 needs one). */
+function isClassifier(spec: JobSpec): boolean {
+  const output = spec.model.layers[spec.model.layers.length - 1] as { units: number; activation: string };
+  return output.activation === 'softmax' || (output.activation === 'sigmoid' && output.units === 1);
 }
 
 /** Why the output layer cannot learn these labels, or undefined when it can. */
@@ -121,6 +139,8 @@ export async function admit(spec: JobSpec, store: JobStore, memoryLimitBytes: nu
   const watched = spec.training.earlyStopping?.metric;
   if (watched?.startsWith('dev') === true && spec.split?.dev === 0)
     throw new SpecError('INVALID_SPEC', `early stopping on ${watched} needs a dev part: set split.dev above 0`, '/training/earlyStopping/metric');
+  if (watched?.endsWith('f1') === true && !isClassifier(spec))
+    throw new SpecError('INVALID_SPEC', `early stopping on ${watched} needs a classifier (a softmax output, or one sigmoid unit)`, '/training/earlyStopping/metric');
   const shape = await datasetShape(spec, store);
   const problem = outputProblem(spec, shape.labels);
   if (problem !== undefined) throw new SpecError('INVALID_SPEC', problem, `/model/layers/${spec.model.layers.length - 1}/units`);

@@ -1,5 +1,6 @@
 // The messages between the server and a worker process, both ways. One task per process.
 import type { LoadedDataset } from '../data/index.js';
+import type { ColumnView } from '../data/columns.js';
 import type { EpochMetrics, GradCheckResult, GradCheckSpec } from '../engine/index.js';
 import type { JobResult } from './events.js';
 import type { JobSpec } from './spec.js';
@@ -60,7 +61,13 @@ export interface WorkerError {
   path?: string;
 }
 
-export type ImportedDataset = Pick<LoadedDataset, 'name' | 'featureNames' | 'labels' | 'labelColumn'> & { rows: number; features: number; testRows: number };
+export type ImportedDataset = Pick<LoadedDataset, 'name' | 'featureNames' | 'labels' | 'labelColumn'> & {
+  rows: number;
+  features: number;
+  testRows: number;
+  /** A table's columns, as the upload's reply describes them. */
+  columns?: ColumnView[];
+};
 
 export type FromWorker =
   | { type: 'heartbeat' }

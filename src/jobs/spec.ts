@@ -15,6 +15,8 @@ export const InitName = oneOf('he', 'xavier', 'glorot', 'normal', 'zeros');
 export const NormalizationName = oneOf('standard', 'minmax', 'none');
 export const OptimizerName = oneOf('sgd', 'momentum', 'rmsprop', 'adam', 'adamw');
 export const DecayName = oneOf('inverse-time', 'staircase', 'exponential', 'sqrt', 'step', 'cosine');
+/** What a column of tabular data is read as (src/data/columns.ts infers it; a spec may say). */
+export const ColumnTypeName = oneOf('number', 'category', 'boolean', 'ignore');
 
 export const LayerSchema = Type.Object(
   {
@@ -70,7 +72,7 @@ export const DecaySchema = Type.Object(
 
 export const EarlyStoppingSchema = Type.Object(
   {
-    metric: oneOf('dev.loss', 'dev.accuracy', 'train.loss', 'train.accuracy'),
+    metric: oneOf('dev.loss', 'dev.accuracy', 'dev.f1', 'train.loss', 'train.accuracy'),
     patience: Type.Integer({ minimum: 1, maximum: 1e6 }),
     minDelta: Type.Optional(Type.Number({ minimum: 0 })),
     restoreBest: Type.Optional(Type.Boolean()),
@@ -122,6 +124,13 @@ export const SplitSchema = Type.Object(
   Strict,
 );
 
+/** Column types that override the inferred ones, by column name. */
+export const ColumnsSchema = Type.Record(
+  Type.String(),
+  Type.Object({ type: ColumnTypeName }, Strict),
+  { maxProperties: 10000, description: "overrides of the types inferred for a CSV dataset's columns, by column name" },
+);
+
 export const JobSpecSchema = Type.Object(
   {
     name: Type.Optional(Type.String({ maxLength: 200 })),
@@ -131,6 +140,7 @@ export const JobSpecSchema = Type.Object(
       FileDatasetSchema,
     ]),
     split: Type.Optional(SplitSchema),
+    columns: Type.Optional(ColumnsSchema),
     normalize: Type.Optional(NormalizationName),
     model: ModelSchema,
     loss: Type.Optional(LossName),
@@ -146,5 +156,6 @@ export type DecaySpec = Static<typeof DecaySchema>;
 export type TrainingSpec = Static<typeof TrainingSchema>;
 export type JobSpec = Static<typeof JobSpecSchema>;
 export type ActivationName = Static<typeof ActivationName>;
+export type ColumnType = Static<typeof ColumnTypeName>;
 export type LossName = Static<typeof LossName>;
 export type OptimizerName = Static<typeof OptimizerName>;

@@ -1,7 +1,10 @@
 // One job from spec to result, the same way in the CLI and in a worker process: the data
 // split as the spec says, a trainer, epoch events, and a result scored and diagnosed.
-import { splitDataset, type LoadedDataset } from '../data/index.js';
-import { EngineError, type Dataset, type EpochMetrics, type PartMetrics, type Trainer, type TrainerSpec } from '../engine/index.js';
+import { DataError, splitDataset, splitIndices, type LoadedDataset } from '../data/index.js';
+import { maxCategories, resolveColumnTypes } from '../data/columns.js';
+import { inputNames, preprocessParts } from '../data/preprocess.js';
+import { requireTwoLabels } from '../data/labels.js';
+import { EngineError, type Dataset, type EpochMetrics, type ModelColumns, type PartMetrics, type Trainer, type TrainerSpec } from '../engine/index.js';
 import { diagnose } from './diagnosis.js';
 import type { EpochEvent, JobResult } from './events.js';
 import type { JobSpec } from './spec.js';
@@ -103,16 +106,32 @@ export interface JobData {
   test?: Dataset;
   /** The class names by index, when the labels were names. */
   classNames?: string[];
-  /** The columns the features and the label came from, recorded in the saved model. */
-  columns: { features: string[]; label?: string };
+  /** The columns the inputs and the label came from, and a table's preprocessing: recorded in the saved model. */
+  columns: ModelColumns;
 }
 
-export function jobData(loaded: LoadedDataset, split: JobSpec['split']): JobData {
-  const parts = splitDataset(loaded, split ?? {});
+/**
+ * A job's parts: split as the spec says, and for a table (a CSV) its columns typed (inferred,
+ * or as the spec's `columns` say) and preprocessed, fitted on the train part alone.
+ */
+export function jobData(loaded: LoadedDataset, split: JobSpec['split'], columnTypes?: JobSpec['columns']): JobData {
   const classNames = loaded.labels.kind === 'classes' ? loaded.labels.names : undefined;
-  const columns = { features: loaded.featureNames, ...(loaded.labelColumn === undefined ? {} : { label: loaded.labelColumn }) };
-  return { ...parts, ...(classNames === undefined ? {} : { classNames }), columns };
+  const named = classNames === undefined ? {} : { classNames };
+  const label = loaded.labelColumn === undefined ? {} : { label: loaded.labelColumn };
+  const { columns } = loaded;
+  if (columns === undefined) {
+    if (columnTypes !== undefined) throw new DataError('INVALID_SPEC', NO_COLUMN_TYPES, { path: '/columns' });
+    return { ...splitDataset(loaded, split ?? {}), ...named, columns: { features: loaded.featureNames, ...label } };
+  }
+  requireTwoLabels(loaded, loaded.name);
+  const types = resolveColumnTypes(columns, columnTypes, { label: loaded.labelColumn, maxCategories: maxCategories() });
+  const { preprocessing, ...parts } = preprocessParts({ ...loaded, columns }, splitIndices(loaded, split ?? {}), types);
+  return { ...parts, ...named, columns: { features: inputNames(preprocessing), ...label, preprocessing } };
 }
+
+/** Why a spec's `columns` cannot apply to a dataset that is no table. */
+export const NO_COLUMN_TYPES =
+  'columns types the columns of a CSV dataset; this one has none to type (a built-in, JSON or IDX set, or one uploaded before column types existed: upload it again)';
 
 /** The part of a job spec a trainer takes. */
 export function trainerSpec(spec: JobSpec): TrainerSpec {

@@ -5,6 +5,8 @@ import { setPriority } from 'node:os';
 import { DataError, Random, parseCsv, parseJson, resolveDataset, type LoadedDataset } from '../data/index.js';
 import { EngineError, Trainer, gradCheck, type Dataset } from '../engine/index.js';
 import { readDataset, writeDatasetArrays } from './datasets.js';
+import { columnView, maxCategories } from '../data/columns.js';
+import { requireTwoLabels } from '../data/labels.js';
 import type { FromWorker, GradCheckTask, ImportTask, ToWorker, TrainTask, WorkerError } from './protocol.js';
 import { jobData, scoreJob, trainJob, trainerSpec, type JobData } from './training.js';
 
@@ -18,7 +20,7 @@ function send(message: FromWorker): Promise<void> {
 function toWorkerError(error: unknown): WorkerError {
   if (error instanceof EngineError)
     return { code: error.code, message: error.message, ...(error.path === undefined ? {} : { path: error.path }) };
-  if (error instanceof DataError) return { code: error.code, message: error.message };
+  if (error instanceof DataError) return { code: error.code, message: error.message, ...(error.path === undefined ? {} : { path: error.path }) };
   return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
 }
 
@@ -44,14 +46,14 @@ let keptData: { key: string; data: JobData } | undefined;
 
 async function loadJobData(task: TrainTask): Promise<JobData> {
   const { spec } = task;
-  const key = JSON.stringify([task.dataset ?? spec.dataset, spec.split ?? null]);
+  const key = JSON.stringify([task.dataset ?? spec.dataset, spec.split ?? null, spec.columns ?? null]);
   if (keptData?.key === key) return keptData.data;
   keptData = undefined;
   let loaded: LoadedDataset;
   if (task.dataset !== undefined) loaded = readDataset(task.dataset);
   else if (typeof spec.dataset === 'object' && 'builtin' in spec.dataset) loaded = await resolveDataset(spec.dataset);
   else throw new EngineError('INVALID_SPEC', 'the service trains on built-in datasets or dataset ids', '/dataset');
-  const data = jobData(loaded, spec.split);
+  const data = jobData(loaded, spec.split, spec.columns);
   const bytes = [data.train, data.dev, data.test].reduce((sum, part) => sum + (part === undefined ? 0 : part.x.byteLength + part.y.byteLength), 0);
   if (bytes <= KEPT_DATA_BYTES) keptData = { key, data };
   return data;
@@ -112,14 +114,24 @@ async function importDataset(task: ImportTask): Promise<FromWorker> {
   const bytes = readFileSync(task.file);
   const loaded =
     task.format === 'csv'
-      ? parseCsv(bytes, { ...options, ...(task.label === undefined ? {} : { label: task.label }) })
+      ? parseCsv(bytes, { ...options, maxCategories: maxCategories(), ...(task.label === undefined ? {} : { label: task.label }) })
       : parseJson(bytes, options);
   writeDatasetArrays(task.directory, loaded);
-  const { name, featureNames, labels, labelColumn, train, test } = loaded;
+  const { name, featureNames, labels, labelColumn, columns, train, test } = loaded;
   return {
+  requireTwoLabels(loaded, task.name);
     type: 'imported',
     // A JSON body's own name, when it has one, names the dataset.
-    dataset: { name, featureNames, labels, ...(labelColumn === undefined ? {} : { labelColumn }), rows: train.rows, features: train.features, testRows: test?.rows ?? 0 },
+    dataset: {
+      name,
+      featureNames,
+      labels,
+      ...(labelColumn === undefined ? {} : { labelColumn }),
+      ...(columns === undefined ? {} : { columns: columns.map(columnView) }),
+      rows: train.rows,
+      features: train.features,
+      testRows: test?.rows ?? 0,
+    },
   };
 }
 

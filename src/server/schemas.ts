@@ -5,6 +5,7 @@ import { GRADIENT_CHECK_COORDINATES } from '../engine/index.js';
 import { ModelSchema, LossName } from '../jobs/spec.js';
 import { JobErrorSchema, JobResultSchema, JobStatusSchema, EpochEventSchema } from '../jobs/events.js';
 import { ControlStatusSchema } from '../jobs/status.js';
+import { ColumnViewSchema } from '../data/columns.js';
 import { JobSpecSchema } from '../jobs/spec.js';
 
 const Strict = { additionalProperties: false } as const;
@@ -126,6 +127,11 @@ export const DatasetViewSchema = Type.Object(
     outputs: Type.Optional(Type.Integer({ description: 'values per row, for regression targets' })),
     testRows: Type.Integer({ description: "rows of the dataset's own test part" }),
     featureNames: Type.Array(Type.String()),
+    columns: Type.Optional(
+      Type.Array(ColumnViewSchema, {
+        description: "a CSV's feature columns: each one's type (inferred; a job spec's `columns` may override it), missing cells and categories",
+      }),
+    ),
     label: Type.Optional(
       Type.Object(
         {

@@ -9,6 +9,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { DatasetRecord } from '../../jobs/index.js';
+import { readTable } from '../../jobs/datasets.js';
+import { columnView } from '../../data/columns.js';
 import { ApiError, ErrorSchema, notFound } from '../errors.js';
 import { DatasetUploadQuery, DatasetViewSchema, IdParams } from '../schemas.js';
 import type { Services } from '../context.js';
@@ -97,12 +99,15 @@ export const datasetRoutes: FastifyPluginAsync<Services> = async (plain, { store
           throw new ApiError(code, message + hint);
         }
         if (outcome.type !== 'imported') throw new Error(`the import answered ${outcome.type}`);
-        const { labelColumn, ...imported } = outcome.dataset;
+        const { labelColumn, columns, ...imported } = outcome.dataset;
         // The name in the query wins; then a JSON body's own name; then the default.
         const record: DatasetRecord = { id, createdAt: new Date().toISOString(), ...imported, name: request.query.name ?? imported.name };
         await store.createDataset(record);
         const labelNote = labelColumn === undefined ? {} : { label: { name: labelColumn, inferred: label === undefined } };
-        return reply.code(201).header('location', `/v1/datasets/${id}`).send({ ...datasetView(record), ...labelNote });
+        return reply
+          .code(201)
+          .header('location', `/v1/datasets/${id}`)
+          .send({ ...datasetView(record), ...(columns === undefined ? {} : { columns }), ...labelNote });
       } catch (error) {
         await rm(directory, { recursive: true, force: true });
         // The rest of an upload cut short is never read: the connection cannot carry another
@@ -127,7 +132,9 @@ export const datasetRoutes: FastifyPluginAsync<Services> = async (plain, { store
     async (request) => {
       const record = await store.getDataset(request.params.id);
       if (record === undefined) throw notFound('dataset', request.params.id);
-      return datasetView(record);
+      // A table's columns are kept with its arrays (a dataset stored before them has none).
+      const table = readTable(await store.datasetFiles(record.id));
+      return { ...datasetView(record), ...(table === undefined ? {} : { columns: table.columns.map(columnView) }) };
     },
   );
 

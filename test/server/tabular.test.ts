@@ -1,0 +1,130 @@
+// Tabular data through the service: a CSV with text columns and gaps, uploaded as a user
+// would, typed, trained on, and predicted from raw records and CSV.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { call, openEvents, startService } from '../fixtures/service.js';
+import { penguinsCsv } from '../fixtures/tabular.js';
+
+const service = await startService();
+t.teardown(async () => {
+  await service.stop('SIGKILL');
+  rmSync(service.dataDirectory, { recursive: true, force: true });
+});
+
+const csvHeaders = { 'content-type': 'text/csv' };
+
+function penguinJob(dataset: string, extra: Record<string, unknown> = {}) {
+  return {
+    name: 'penguins',
+    dataset,
+    split: { dev: 0.2, test: 0.1, seed: 0 },
+    model: { layers: [{ units: 16, activation: 'relu' }, { units: 3, activation: 'softmax' }] },
+    training: { epochs: 25, batchSize: 16, seed: 5, optimizer: { type: 'adam', learningRate: 0.02 } },
+    ...extra,
+  };
+}
+
+/** Submits a job and waits for its done event. */
+async function trained(spec: unknown) {
+  const submitted = await call(service, 'POST', '/v1/jobs', spec);
+  if (submitted.status !== 202) throw new Error(JSON.stringify(submitted.body));
+  const stream = openEvents(service, `/v1/jobs/${submitted.body.id}/events`);
+  await stream.closed;
+  return { id: submitted.body.id as string, done: stream.events.at(-1) as { status: string; result?: any; error?: any } };
+}
+
+const uploaded = await call(service, 'POST', '/v1/datasets?name=penguins&label=species', penguinsCsv(240), csvHeaders);
+const penguins = uploaded.body.id as string;
+
+t.test('an upload answers the columns it found: their types, gaps, categories and why', async (t) => {
+  t.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
+  t.match(uploaded.body, { rows: 240, features: 7, classes: 3, classNames: ['Adelie', 'Chinstrap', 'Gentoo'], label: { name: 'species', inferred: false } });
+  const columns = uploaded.body.columns as { name: string; type: string; missing: number; categories?: { value: string; count: number }[]; reason: string }[];
+  t.same(
+    columns.map(({ name, type }) => [name, type]),
+    [
+      ['id', 'ignore'],
+      ['island', 'category'],
+      ['bill_length_mm', 'number'],
+      ['flipper_length_mm', 'number'],
+      ['sex', 'category'],
+      ['tagged', 'boolean'],
+      ['notes', 'category'],
+    ],
+  );
+  const island = columns[1] as (typeof columns)[number];
+  t.same(island.categories?.map((category) => category.value).sort(), ['Biscoe', 'Dream', 'Torgersen']);
+  t.equal(island.categories?.reduce((sum, category) => sum + category.count, 0), 240);
+  t.match(columns[0], { reason: /named like an id/ });
+  t.ok((columns[2] as (typeof columns)[number]).missing > 0, 'the empty cells and NAs are counted');
+  t.same(columns[6]?.categories?.map((category) => category.value).sort(), ['said "hi"', 'seen twice, then lost', 'tagged', 'two\nlines'], 'quoted fields keep their commas, quotes and line breaks');
+  const read = await call(service, 'GET', `/v1/datasets/${penguins}`);
+  t.same(read.body.columns, columns, 'GET /v1/datasets/:id gives them again');
+});
+
+t.test("a job spec's columns override types, and one that cannot hold is a 400 naming its column", async (t) => {
+  const cases = [
+    { columns: { island: { type: 'number' } }, path: '/columns/island', message: /'\w+' \(row \d+\) is not a number/ },
+    { columns: { species: { type: 'category' } }, path: '/columns/species', message: /is the label column/ },
+    { columns: { beak: { type: 'ignore' } }, path: '/columns/beak', message: /no column named 'beak'/ },
+    { columns: { sex: { type: 'boolean' } }, path: '/columns/sex', message: /'\w+' is not a boolean/ },
+    { columns: { island: { type: 'text' } }, path: '/columns/island/type', message: /must be one of "number", "category", "boolean", "ignore"/ },
+  ];
+  for (const { columns, path, message } of cases) {
+    const reply = await call(service, 'POST', '/v1/jobs', penguinJob(penguins, { columns }));
+    t.match(reply, { status: 400, body: { error: { code: 'INVALID_SPEC', path, message } } }, path);
+  }
+  const builtin = await call(service, 'POST', '/v1/jobs', { ...penguinJob(penguins), dataset: { builtin: 'moons' }, columns: { x1: { type: 'ignore' } } });
+  t.match(builtin, { status: 400, body: { error: { code: 'INVALID_SPEC', path: '/columns', message: /columns of a CSV dataset/ } } });
+});
+
+t.test('trains on the raw table, preprocessed on its train part, and saves that in the model', async (t) => {
+  const { id, done } = await trained(penguinJob(penguins, { columns: { notes: { type: 'ignore' }, tagged: { type: 'category' } } }));
+  t.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  t.ok(done.result.test.accuracy >= 0.8, `learns the species (test accuracy ${done.result.test.accuracy})`);
+  const model = (await call(service, 'GET', `/v1/jobs/${id}/model`)).body;
+  t.match(model.preprocessing, {
+    version: 1,
+    columns: [
+      { name: 'id', type: 'ignore' },
+      { name: 'island', type: 'category' },
+      { name: 'bill_length_mm', type: 'number', indicator: true },
+      { name: 'flipper_length_mm', type: 'number' },
+      { name: 'sex', type: 'category', missing: true },
+      { name: 'tagged', type: 'category', categories: ['Yes', 'no', 'yes'], missing: true },
+      { name: 'notes', type: 'ignore' },
+    ],
+  });
+  t.equal(model.features.length, model.network.inputs, 'one name per input');
+  t.equal(model.label, 'species');
+});
+
+t.test('a dataset stored before column types existed still trains, as numbers', async (t) => {
+  const numeric = await call(service, 'POST', '/v1/datasets?label=kind', 'a,b,kind\n0,1,x\n1,0,y\n0,1.5,x\n1.2,0,y\n0,2,x\n2,0,y\n', csvHeaders);
+  t.equal(numeric.status, 201);
+  rmSync(join(service.dataDirectory, 'datasets', numeric.body.id, 'columns.json'));
+  const spec = { dataset: numeric.body.id, split: { dev: 0 }, model: { layers: [{ units: 2, activation: 'softmax' }] }, training: { epochs: 2 } };
+  const { done } = await trained(spec);
+  t.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  const typed = await call(service, 'POST', '/v1/jobs', { ...spec, columns: { a: { type: 'category' } } });
+  t.match(typed, { status: 400, body: { error: { code: 'INVALID_SPEC', path: '/columns', message: /upload it again/ } } });
+  t.notOk('columns' in (await call(service, 'GET', `/v1/datasets/${numeric.body.id}`)).body);
+});
+
+t.test('files users bring by mistake are 4xx with the row and column, and the server goes on', async (t) => {
+  const cases = [
+    { name: 'one class', csv: 'a,label\n1,x\n2,x\n', message: /column 'label': every label is 'x': one class/ },
+    { name: 'a short row', csv: 'a,b,label\n1,2,x\n3,y\n', message: /row 3, column 'label': 2 cells, but the header has 3/ },
+    { name: 'Latin-1', csv: Buffer.from('town,label\nParis,x\nZ\xfcrich,y\n', 'latin1'), message: /row 3, column 'town': byte 0xfc is not UTF-8/ },
+    { name: 'a missing label', csv: 'a,label\n1,x\n2,NA\n', message: /row 3, column 'label': missing label \('NA'\)/ },
+  ];
+  for (const { name, csv, message } of cases) {
+    // Bytes as they are, not as JSON: a Latin-1 file is no UTF-8 string.
+    const response = await fetch(`${service.url}/v1/datasets`, { method: 'POST', headers: csvHeaders, body: csv });
+    t.match({ status: response.status, body: await response.json() }, { status: 400, body: { error: { code: 'INVALID_DATA', message } } }, name);
+  }
+  const bom = await call(service, 'POST', '/v1/datasets', '\ufeffa,label\n1,x\n2,y\n', csvHeaders);
+  t.match(bom, { status: 201, body: { featureNames: ['a'] } }, 'a byte order mark is skipped');
+  t.equal((await call(service, 'GET', '/healthz')).status, 200);
+});
