@@ -5,6 +5,7 @@
 //   npm run bench -- --smoke             tiny sizes: checks that every part runs
 //   npm run bench -- --workloads W1,W2 --peers caviar,torch
 //   npm run bench -- --workloads W1 --repeat 2    each run twice, alternating sides; the best kept
+//   npm run bench -- --workloads W1 --epochs 1     shorter runs on a busy machine (--rows N too)
 //
 // PyTorch's best is its best configuration: torch1, torch2 or single threads, each with its
 // default floating-point mode and with flush-to-zero (torch.set_flush_denormal(True)); at
@@ -15,6 +16,7 @@
 // 1-minute average of /proc/loadavg before and after it); the heading names the CPU.
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { epochCeiling, type EpochCeiling } from './gemm-ceiling.js';
@@ -31,6 +33,8 @@ const { values } = parseArgs({
     peers: { type: 'string' },
     out: { type: 'string' },
     repeat: { type: 'string' },
+    epochs: { type: 'string' },
+    rows: { type: 'string' },
   },
 });
 const smoke = values.smoke === true;
@@ -65,8 +69,22 @@ interface Run {
   env?: Record<string, string>;
 }
 
+/** --epochs (W1, W2, W4) and --rows (W1, W4) over the workload's own or the smoke sizes. */
+function sizesOf(id: WorkloadId): string[] {
+  const sizes = smoke ? [...smokeSizes[id]] : [];
+  const set = (flag: string, text: string | undefined, applies: boolean) => {
+    if (text === undefined || !applies) return;
+    const at = sizes.indexOf(flag);
+    if (at >= 0) sizes.splice(at, 2);
+    sizes.push(flag, text);
+  };
+  set('--epochs', values.epochs, id !== 'W3');
+  set('--rows', values.rows, id === 'W1' || id === 'W4');
+  return sizes;
+}
+
 function runsFor(id: WorkloadId): Run[] {
-  const sizes = smoke ? smokeSizes[id] : [];
+  const sizes = sizesOf(id);
   const runs: Run[] = [];
   const caviar = { peer: 'caviar', command: process.execPath, args: [`${root}dist/bench/caviar.js`, '--workload', id, ...sizes] };
   if (peers.has('caviar')) {
@@ -228,7 +246,11 @@ function bestOf(rows: Row[], metric: string): Row | undefined {
 
 const host = machine();
 const torchCores = new Set<string>();
-const lines: string[] = [`Machine: ${describeMachine(host)}; node ${host.node}${repeat > 1 ? `; each run's best of ${repeat}, alternating` : ''}`];
+const resized = values.epochs !== undefined || values.rows !== undefined;
+const lines: string[] = [
+  `Machine: ${describeMachine(host)}; node ${host.node}${repeat > 1 ? `; each run's best of ${repeat}, alternating` : ''}` +
+    `${resized ? `; sizes changed:${values.epochs === undefined ? '' : ` --epochs ${values.epochs}`}${values.rows === undefined ? '' : ` --rows ${values.rows}`}` : ''}`,
+];
 const targets: { workload: string; target: string; value?: number; holds: boolean | undefined }[] = [];
 const winners: Record<string, { best?: string; single?: string }> = {};
 for (const id of workloads) {
@@ -335,9 +357,9 @@ const table = lines.join('\n');
 process.stdout.write(`${smoke ? '(smoke run: tiny sizes, figures not meaningful)\n' : ''}${table}\n`);
 
 const out = values.out ?? `${root}bench/results/${new Date().toISOString().replaceAll(':', '-')}${smoke ? '-smoke' : ''}.json`;
-mkdirSync(fileURLToPath(new URL('.', `file://${out}`)), { recursive: true });
+mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
   out,
-  JSON.stringify({ date: new Date().toISOString(), smoke, repeat, machine: host, results, torch_best: winners, gemm_ceiling: ceilings, sgemm, targets }, null, 2),
+  JSON.stringify({ date: new Date().toISOString(), smoke, repeat, sizes: { epochs: values.epochs, rows: values.rows }, machine: host, results, torch_best: winners, gemm_ceiling: ceilings, sgemm, targets }, null, 2),
 );
 process.stderr.write(`\nwritten to ${out}\nrerun: npm run bench${smoke ? ' -- --smoke' : ''}\n`);

@@ -38,7 +38,7 @@
 // the fixed cost of its worker process and the per-epoch cost of its events.
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -50,6 +50,7 @@ import type { JobSpec } from '../src/jobs/spec.js';
 import type { SweepSpec, SweepView } from '../src/jobs/sweep-spec.js';
 import { jobData, scoreJob, trainJob, trainerSpec } from '../src/jobs/training.js';
 import { availableCores, availableMemory } from '../src/server/config.js';
+import { describeLoad, describeMachine, machine, withLoad, type LoadSpan } from './machine.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -434,6 +435,15 @@ const isFailure = (figures: RunnerFigures | Failure | undefined): figures is Fai
 
 // ---- Run ----
 
+/** The load before and after each runner, by its name, printed beside its figures. */
+const loads: Record<string, LoadSpan> = {};
+async function timed<T>(runner: string, work: () => Promise<T>): Promise<T> {
+  const { value, load } = await withLoad(work);
+  loads[runner] = load;
+  return value;
+}
+const host = machine();
+
 const workdir = mkdtempSync(join(tmpdir(), 'caviar-bench-sweep-'));
 const results: Record<string, RunnerFigures | Failure> = {};
 let trialsFile: TrialsFile | undefined;
@@ -441,25 +451,25 @@ let long: { sweep?: RunnerFigures | Failure; oneAtATime?: RunnerFigures | Failur
 try {
   const spec = sweepSpec(sizes.trials, sizes.epochs, sizes.samples);
   log(`caviar sweep: ${sizes.trials} trials, concurrency ${sizes.concurrency}...`);
-  const sweep = await caviarSweep(spec);
+  const sweep = await timed('caviar sweep', () => caviarSweep(spec));
   results['caviar sweep'] = sweep.figures;
   const written = await writeTrialsFile(sweep.view, workdir, 'trials.json');
   trialsFile = written.file;
   if (peers.has('caviar')) {
     log('caviar one at a time...');
-    results['caviar one at a time'] = await caviarOneAtATime(written.path);
+    results['caviar one at a time'] = await timed('caviar one at a time', () => caviarOneAtATime(written.path));
   }
   if (peers.has('torch')) {
     log(`pytorch sweep: ${sizes.trials} trials in ${sizes.concurrency} processes...`);
-    results['pytorch sweep'] = await torchSweep(written.path);
+    results['pytorch sweep'] = await timed('pytorch sweep', () => torchSweep(written.path));
   }
   if (sizes.longTrials > 0 && peers.has('caviar')) {
     const longSpec = sweepSpec(sizes.longTrials, sizes.longEpochs, sizes.longSamples);
     log(`long trials (caviar only): ${longSpec.trials} trials, moons ${sizes.longSamples}, ${sizes.longEpochs} epochs, sweep...`);
-    const longSweep = await caviarSweep(longSpec);
+    const longSweep = await timed('caviar sweep, long trials', () => caviarSweep(longSpec));
     const longWritten = await writeTrialsFile(longSweep.view, workdir, 'long-trials.json');
     log('long trials, one at a time...');
-    const longOneAtATime = await caviarOneAtATime(longWritten.path);
+    const longOneAtATime = await timed('caviar one at a time, long trials', () => caviarOneAtATime(longWritten.path));
     long = {
       sweep: { ...longSweep.figures, runner: 'caviar sweep, long trials' },
       oneAtATime: isFailure(longOneAtATime) ? longOneAtATime : { ...longOneAtATime, runner: 'caviar one at a time, long trials' },
@@ -527,7 +537,7 @@ const targets = [
 const format = (number: number | undefined, digits = 0) =>
   number === undefined ? '-' : number.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const percent = (number: number | undefined) => (number === undefined ? '-' : `${format(100 * number, 0)}%`);
-const lines: string[] = [];
+const lines: string[] = [`Machine: ${describeMachine(host)}; node ${host.node}`];
 lines.push(
   `Sweep: ${sizes.trials} random trials; moons ${sizes.samples} (${trialsFile?.data.train.length ?? '?'} train / ${trialsFile?.data.dev.length ?? '?'} dev), ` +
     `2-H1-H2-1 relu/relu/sigmoid (H in 16, 32, 64), He init, Adam (lr log-uniform 1e-4..1e-1), batch ${base.training.batchSize}, ${sizes.epochs} epochs; ${cores} cores`,
@@ -552,6 +562,8 @@ const table = (entries: [string, RunnerFigures | Failure | undefined][]) => {
         format(figures.mean_trial_seconds, 3),
       ]),
     );
+    const load = loads[figures.runner];
+    if (load !== undefined) lines.push(`    ${figures.description}; ${describeLoad(load, cores)}`);
     const span = figures.process_wall_seconds ?? figures.wall_seconds;
     const otherShare = (figures.other_cpu_seconds ?? 0) / (span * cores);
     if (otherShare > 0.05)
@@ -598,7 +610,8 @@ writeFileSync(
     {
       date: new Date().toISOString(),
       smoke,
-      machine: { cores, cpu: cpus()[0]?.model, node: process.version },
+      machine: host,
+      loads,
       workload: { sizes, sweep: sweepSpec(sizes.trials, sizes.epochs, sizes.samples) },
       results,
       ratios: {
