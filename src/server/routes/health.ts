@@ -110,19 +110,29 @@ const healthPlugin: FastifyPluginAsync<Services & { sockets: SocketRegistry }> =
   });
 
   const Status = Type.Object({ status: Type.String() });
-  app.get('/healthz', { config: { public: true }, schema: { summary: 'liveness', response: { 200: Status } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { public: true }, schema: { summary: 'liveness', operationId: 'checkLiveness', tags: ['operations'], response: { 200: Status } } }, async () => ({ status: 'ok' }));
 
   app.get(
     '/readyz',
-    { config: { public: true }, schema: { summary: 'readiness: the store answers and the engine is loaded', response: { 200: Type.Object({ status: Type.String(), blas: Type.String() }) } } },
+    { config: { public: true }, schema: { summary: 'readiness: the store answers and the engine is loaded', operationId: 'checkReadiness', tags: ['operations'], response: { 200: Type.Object({ status: Type.String(), blas: Type.String() }) } } },
     async () => {
       await store.countByStatus();
       return { status: 'ready', blas: blasInfo() };
     },
   );
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: false } }, async (_request, reply) =>
-    reply.type(registry.contentType).send(await registry.metrics()),
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Prometheus metrics',
+        operationId: 'getMetrics',
+        tags: ['operations'],
+        hide: false,
+        response: { 200: { description: 'the text exposition format', content: { 'text/plain': { schema: Type.String() } } } },
+      },
+    },
+    async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );
 };
 
