@@ -7,27 +7,36 @@
 
 namespace caviar {
 
-double scheduledLearningRate(const DecaySpec& decay, double baseRate, int epoch) {
+// Each formula gives startRate exactly at epoch 0.
+double scheduledLearningRate(const DecaySpec& decay, double startRate, int epoch) {
   const double steps = std::floor(static_cast<double>(epoch) / decay.interval);
   switch (decay.type) {
     case DecayType::kNone:
-      return baseRate;
+      return startRate;
     case DecayType::kInverseTime:
-      return baseRate / (1.0 + decay.rate * epoch);
+      return startRate / (1.0 + decay.rate * epoch);
     case DecayType::kStaircase:
-      return baseRate / (1.0 + decay.rate * steps);
+      return startRate / (1.0 + decay.rate * steps);
     case DecayType::kExponential:
-      return baseRate * std::pow(decay.rate, epoch);
+      return startRate * std::pow(decay.rate, epoch);
     case DecayType::kSqrt:
-      return baseRate * decay.rate / std::sqrt(epoch + 1.0);
+      return startRate / std::sqrt(epoch + 1.0);
     case DecayType::kStep:
-      return baseRate * std::pow(decay.rate, steps);
+      return startRate * std::pow(decay.rate, steps);
     case DecayType::kCosine: {
+      // floor + (start - floor)(1 + cos)/2, written from the start: floor + (start - floor)
+      // may round away from start.
       const double progress = std::min(epoch, decay.period) / static_cast<double>(decay.period);
-      return decay.floor + (baseRate - decay.floor) * (1.0 + std::cos(M_PI * progress)) / 2.0;
+      return startRate - (startRate - decay.floor) * (1.0 - std::cos(M_PI * progress)) / 2.0;
     }
   }
-  return baseRate;
+  return startRate;
+}
+
+// The product is the one lr0 * rate / sqrt(epoch + 1) computes first, so a spec's sqrt
+// schedule gives the same bits as that formula at every epoch.
+double firstLearningRate(const DecaySpec& decay, double learningRate) {
+  return decay.type == DecayType::kSqrt ? learningRate * decay.rate : learningRate;
 }
 
 void validateLearningRate(double learningRate) {

@@ -55,6 +55,8 @@ struct OptimizerSpec {
 //   sqrt          lr0 * rate / sqrt(epoch + 1)
 //   step          lr0 * rate^floor(epoch / interval)
 //   cosine        floor + (lr0 - floor) * (1 + cos(pi * min(epoch, period) / period)) / 2
+// A rate set from outside restarts the schedule so that its epoch 0 trains at exactly that
+// rate (schedule.h).
 struct DecaySpec {
   DecayType type{};
   double rate = 0.0;

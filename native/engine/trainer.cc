@@ -25,7 +25,10 @@ constexpr int kEvaluationRows = 512;
 enum Stream : uint64_t { kInitStream = 0, kShuffleStream = 1, kDropoutStream = 2 };
 
 constexpr char kCheckpointMagic[8] = {'C', 'A', 'V', 'I', 'A', 'R', 'C', 'K'};
-constexpr uint32_t kCheckpointVersion = 1;
+// Version 2 keeps the rate the schedule's first epoch trains at where version 1 kept the
+// base rate of its formula; they differ for sqrt decay (start = base * rate).
+constexpr uint32_t kCheckpointVersion = 2;
+constexpr uint32_t kCheckpointVersion1 = 1;
 constexpr uint32_t kByteOrderMark = 0x01020304;
 
 // What must match for a checkpoint to fit a trainer: the architecture and the optimizer.
@@ -141,7 +144,7 @@ struct Trainer::State {
         devY(copyOf(dev.y, dev.rows * dev.targets)),
         shuffleRng(deriveSeed(trainingSpec.seed, kShuffleStream)),
         dropoutRng(deriveSeed(trainingSpec.seed, kDropoutStream)),
-        baseRate(trainingSpec.optimizer.learningRate) {}
+        startRate(firstLearningRate(trainingSpec.decay, trainingSpec.optimizer.learningRate)) {}
 
   // What an epoch changes, kept so that a cancelled or diverged epoch leaves no trace. Its
   // blocks are the size of the ones they copy, allocated once with them (sizeSnapshot):
@@ -150,7 +153,7 @@ struct Trainer::State {
     std::vector<float> parameters, running, first, second;
     int64_t steps = 0;
     Rng::State shuffle, dropout;
-    double baseRate = 0.0;
+    double startRate = 0.0;
     int scheduleStart = 0;
   };
   void sizeSnapshot() {
@@ -167,7 +170,7 @@ struct Trainer::State {
     saved.steps = optimizer.steps();
     saved.shuffle = shuffleRng.state();
     saved.dropout = dropoutRng.state();
-    saved.baseRate = baseRate;
+    saved.startRate = startRate;
     saved.scheduleStart = scheduleStart;
   }
   void revert() {
@@ -178,19 +181,20 @@ struct Trainer::State {
     optimizer.setSteps(saved.steps);
     shuffleRng.setState(saved.shuffle);
     dropoutRng.setState(saved.dropout);
-    baseRate = saved.baseRate;
+    startRate = saved.startRate;
     scheduleStart = saved.scheduleStart;
   }
 
-  // A rate set from outside: the schedule starts again from it at the next epoch.
+  // A rate set from outside: the schedule starts again from it at the next epoch, which
+  // trains at exactly that rate.
   void restartSchedule(double learningRate) {
     validateLearningRate(learningRate);
-    baseRate = learningRate;
+    startRate = learningRate;
     scheduleStart = epochsDone;
   }
 
   double learningRate() const {
-    return scheduledLearningRate(training.decay, baseRate, epochsDone - scheduleStart);
+    return scheduledLearningRate(training.decay, startRate, epochsDone - scheduleStart);
   }
 
   PartMetrics evaluateNormalized(const float* x, const float* y, int64_t rows) {
@@ -224,9 +228,9 @@ struct Trainer::State {
   Snapshot saved;
   std::vector<double> gradientNorms;  // per layer, summed over an epoch's mini-batches
   int epochsDone = 0;
-  // The schedule runs from baseRate at epoch scheduleStart; a rate set from outside
-  // restarts it.
-  double baseRate;
+  // The schedule runs from startRate (its first epoch's rate) at epoch scheduleStart; a
+  // rate set from outside restarts it.
+  double startRate;
   int scheduleStart = 0;
 };
 
@@ -365,7 +369,7 @@ std::vector<uint8_t> Trainer::checkpoint() const {
   writer.put(kByteOrderMark);
   writer.putString(fingerprint(s.network, s.training));
   writer.put<int32_t>(s.epochsDone);
-  writer.put<double>(s.baseRate);
+  writer.put<double>(s.startRate);
   writer.put<int32_t>(s.scheduleStart);
   writer.put<int64_t>(s.optimizer.steps());
   writer.putVector(s.model.parameters());
@@ -386,8 +390,9 @@ void Trainer::restore(const uint8_t* bytes, size_t size) {
     if (reader.get<char>() != expected) ByteReader::fail("it does not start with CAVIARCK");
   }
   const auto version = reader.get<uint32_t>();
-  if (version != kCheckpointVersion)
+  if (version != kCheckpointVersion && version != kCheckpointVersion1)
     ByteReader::fail("version " + std::to_string(version) + " is not supported (this build reads " +
+                     std::to_string(kCheckpointVersion1) + " and " +
                      std::to_string(kCheckpointVersion) + ")");
   if (reader.get<uint32_t>() != kByteOrderMark)
     ByteReader::fail("it was written on a machine of another byte order");
@@ -397,7 +402,8 @@ void Trainer::restore(const uint8_t* bytes, size_t size) {
     ByteReader::fail("it belongs to another network (" + found + "; this one is " + expected + ")");
   // Read everything before changing anything, so a bad checkpoint leaves the trainer as it was.
   const auto epochsDone = reader.get<int32_t>();
-  const auto baseRate = reader.get<double>();
+  const auto rate = reader.get<double>();
+  const double startRate = version == kCheckpointVersion1 ? firstLearningRate(s.training.decay, rate) : rate;
   const auto scheduleStart = reader.get<int32_t>();
   const auto steps = reader.get<int64_t>();
   auto parameters = reader.getVector<float>(s.model.parameters().size(), "parameters");
@@ -409,8 +415,9 @@ void Trainer::restore(const uint8_t* bytes, size_t size) {
   const Rng::State shuffle = reader.getRng();
   const Rng::State dropout = reader.getRng();
   if (!reader.done()) ByteReader::fail("it has trailing bytes");
+  // A sqrt decay of rate 0 starts at 0.
   if (epochsDone < 0 || scheduleStart < 0 || scheduleStart > epochsDone || steps < 0 ||
-      !(baseRate > 0))
+      !(startRate >= 0) || !std::isfinite(startRate))
     ByteReader::fail("its counters are inconsistent");
 
   // The data were normalized with statistics from this trainer's training part; a
@@ -418,7 +425,7 @@ void Trainer::restore(const uint8_t* bytes, size_t size) {
   if (shift != s.shift || scale != s.scale)
     ByteReader::fail("its input normalization differs: it was made on other training data");
   s.epochsDone = epochsDone;
-  s.baseRate = baseRate;
+  s.startRate = startRate;
   s.scheduleStart = scheduleStart;
   s.optimizer.setSteps(steps);
   s.model.parameters() = std::move(parameters);

@@ -1,5 +1,6 @@
 // Learning-rate schedules (schedule.h) at chosen epochs, against values worked out from
-// the formulas in spec.h's DecaySpec comment with a base rate of 0.1.
+// the formulas in spec.h's DecaySpec comment with a learning rate of 0.1, and restarted
+// schedules, which start at exactly the rate they are given.
 #include "schedule.h"
 
 #include <gtest/gtest.h>
@@ -38,8 +39,17 @@ class Schedule : public ::testing::TestWithParam<ScheduleCase> {};
 
 TEST_P(Schedule, GivesTheFormulasRateAtTheEpoch) {
   const ScheduleCase& schedule = GetParam();
-  EXPECT_NEAR(scheduledLearningRate(schedule.decay, kBaseRate, schedule.epoch), schedule.expected,
+  const double start = firstLearningRate(schedule.decay, kBaseRate);
+  EXPECT_NEAR(scheduledLearningRate(schedule.decay, start, schedule.epoch), schedule.expected,
               1e-15);
+}
+
+// A rate set from outside restarts the schedule from it: epoch 0 of the restarted schedule
+// trains at that very rate, to the bit, whatever the schedule and its constants.
+TEST_P(Schedule, StartsAtExactlyTheRateItIsRestartedFrom) {
+  const DecaySpec& decay = GetParam().decay;
+  for (const double rate : {0.1, 0.037, 1e-5, 0.3, 2.0 / 3.0, 123.456})
+    EXPECT_EQ(scheduledLearningRate(decay, rate, 0), rate) << rate;
 }
 
 const DecaySpec kNone = decay(DecayType::kNone, 0.5, 3);

@@ -236,6 +236,119 @@ TEST_P(Checkpoint, ResumedTrainingEqualsUninterruptedTrainingBitForBit) {
 INSTANTIATE_TEST_SUITE_P(Scenarios, Checkpoint, ::testing::ValuesIn(scenarios()),
                          testkit::caseName<Scenario>);
 
+struct DecayCase {
+  std::string name;
+  DecaySpec decay;
+};
+
+void PrintTo(const DecayCase& decay, std::ostream* out) { *out << decay.name; }
+
+DecaySpec decayOf(DecayType type, double rate, int interval = 1, double floor = 0.0,
+                  int period = 1) {
+  DecaySpec decay;
+  decay.type = type;
+  decay.rate = rate;
+  decay.interval = interval;
+  decay.floor = floor;
+  decay.period = period;
+  return decay;
+}
+
+class RateChangeUnderDecay : public ::testing::TestWithParam<DecayCase> {};
+
+// Ten epochs with a rate set by hand before epoch 5, straight through and with a
+// checkpoint and a fresh trainer after epoch 7. The epoch after the change trains at
+// exactly the new rate and the schedule runs from it as from its first epoch (before it,
+// as the spec says); the resumed run goes on as the uninterrupted one, bit for bit.
+TEST_P(RateChangeUnderDecay, RestartsTheScheduleAtTheNewRateAndCheckpointsIt) {
+  Scenario scenario = momentumBinary();
+  scenario.training.decay = GetParam().decay;
+  const DecaySpec& decay = scenario.training.decay;
+  constexpr int kChangeAt = 4;
+  constexpr double kChanged = 0.037;
+  auto train = [&](Trainer& trainer, int from, int to) {
+    std::vector<EpochMetrics> history;
+    for (int epoch = from; epoch < to; ++epoch) {
+      if (epoch == kChangeAt) trainer.setLearningRate(kChanged);
+      history.push_back(trainer.runEpoch());
+    }
+    return history;
+  };
+  const auto straight = scenario.makeTrainer();
+  const std::vector<EpochMetrics> expected = train(*straight, 0, 10);
+  const double first = firstLearningRate(decay, scenario.training.optimizer.learningRate);
+  for (int epoch = 0; epoch < 10; ++epoch) {
+    const double rate = epoch < kChangeAt ? scheduledLearningRate(decay, first, epoch)
+                                          : scheduledLearningRate(decay, kChanged, epoch - kChangeAt);
+    EXPECT_EQ(expected[epoch].learningRate, rate) << "epoch " << epoch + 1;
+  }
+  EXPECT_EQ(expected[kChangeAt].learningRate, kChanged);
+
+  std::vector<uint8_t> bytes;
+  {
+    const auto paused = scenario.makeTrainer();
+    train(*paused, 0, 7);
+    bytes = paused->checkpoint();
+  }
+  const auto resumed = scenario.makeTrainer();
+  resumed->restore(bytes.data(), bytes.size());
+  const std::vector<EpochMetrics> rest = train(*resumed, 7, 10);
+  for (size_t index = 0; index < rest.size(); ++index) {
+    EXPECT_EQ(rest[index].learningRate, expected[index + 7].learningRate) << "epoch " << index + 8;
+    EXPECT_EQ(rest[index].train.loss, expected[index + 7].train.loss) << "epoch " << index + 8;
+  }
+  EXPECT_TRUE(bitIdentical(allValues(resumed->model()), allValues(straight->model())));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Decays, RateChangeUnderDecay,
+    ::testing::Values(DecayCase{"None", decayOf(DecayType::kNone, 1.0)},
+                      DecayCase{"InverseTime", decayOf(DecayType::kInverseTime, 0.5)},
+                      DecayCase{"Staircase", decayOf(DecayType::kStaircase, 1.0, 2)},
+                      DecayCase{"Exponential", decayOf(DecayType::kExponential, 0.9)},
+                      DecayCase{"Sqrt", decayOf(DecayType::kSqrt, 0.5)},
+                      DecayCase{"Step", decayOf(DecayType::kStep, 0.5, 3)},
+                      DecayCase{"Cosine", decayOf(DecayType::kCosine, 1.0, 1, 0.013, 6)}),
+    testkit::caseName<DecayCase>);
+
+// Version 1 kept the base rate of the schedule's formula where version 2 keeps its first
+// epoch's rate: `bytes` (version 2) rewritten as version 1 would have written them.
+std::vector<uint8_t> asVersion1(std::vector<uint8_t> bytes, double baseRate) {
+  const uint32_t version = 1;
+  std::memcpy(bytes.data() + 8, &version, sizeof version);
+  uint64_t fingerprint = 0;  // after the magic, the version and the byte-order mark
+  std::memcpy(&fingerprint, bytes.data() + 16, sizeof fingerprint);
+  const size_t rate = 16 + sizeof fingerprint + fingerprint + sizeof(int32_t);  // after epochsDone
+  std::memcpy(bytes.data() + rate, &baseRate, sizeof baseRate);
+  return bytes;
+}
+
+// A job checkpointed by the previous build resumes as that build would have gone on: with
+// sqrt decay, version 1's base rate lr0 means a first epoch at lr0 * rate.
+TEST(Trainer, RestoresAVersion1CheckpointAsItsWriterWouldHaveGoneOn) {
+  Scenario scenario = momentumBinary();
+  scenario.training.decay = decayOf(DecayType::kSqrt, 0.5);
+  const auto straight = scenario.makeTrainer();
+  trainEpochs(*straight, 3);
+  const std::vector<uint8_t> old =
+      asVersion1(straight->checkpoint(), scenario.training.optimizer.learningRate);
+  const auto resumed = scenario.makeTrainer();
+  resumed->restore(old.data(), old.size());
+  EXPECT_EQ(resumed->nextLearningRate(), 0.1 * 0.5 / std::sqrt(4.0));
+  const std::vector<EpochMetrics> expected = trainEpochs(*straight, 3);
+  const std::vector<EpochMetrics> rest = trainEpochs(*resumed, 3);
+  for (size_t index = 0; index < rest.size(); ++index) {
+    EXPECT_EQ(rest[index].learningRate, expected[index].learningRate);
+    EXPECT_EQ(rest[index].train.loss, expected[index].train.loss);
+  }
+
+  std::vector<uint8_t> later = straight->checkpoint();
+  const uint32_t version = 3;
+  std::memcpy(later.data() + 8, &version, sizeof version);
+  EXPECT_EQ(errorCode([&] { resumed->restore(later.data(), later.size()); }),
+            codes::kInvalidCheckpoint);
+}
+
 TEST(Trainer, RestoreRejectsWhatIsNotThisNetworksCheckpoint) {
   const Scenario scenario = adamBatchNormDropout();
   const auto source = scenario.makeTrainer();

@@ -62,6 +62,8 @@ export interface EpochMetrics {
   train: PartMetrics;
   dev?: PartMetrics;
   layers: { weightNorm: number; gradNorm: number }[];
+  /** The `change` of the setLearningRate this epoch applied, when it was given one. */
+  appliedRateChange?: number;
 }
 
 /** Gradient-check verdicts (COURSE-NOTES.md): at most 1e-7 is right, up to 1e-5 deserves a look. */
@@ -211,11 +213,15 @@ export class Trainer {
   }
 
   /**
-   * Sets the rate from the next epoch on; a learning-rate decay restarts from it. Safe
-   * while a run is in progress: the running epoch finishes at its own rate.
+   * Sets the rate of the next epoch to start: that epoch trains at exactly `learningRate`,
+   * and a learning-rate decay restarts there, running on as from its first epoch. Safe
+   * while a run is in progress: an epoch under way finishes at its own rate. The latest
+   * rate set before an epoch starts is the one it applies, once. `change`, a positive
+   * integer, names this change: the epoch that applies it reports it as
+   * `appliedRateChange`. Until an epoch has applied it, a change is not in a checkpoint.
    */
-  setLearningRate(learningRate: number): void {
-    callNative(() => this.native.setLearningRate(learningRate));
+  setLearningRate(learningRate: number, change?: number): void {
+    callNative(() => this.native.setLearningRate(learningRate, change));
   }
 
   /** Cost and accuracy in inference mode (batch-norm running averages, no dropout). */

@@ -53,6 +53,8 @@ export interface NativeEpochMetrics {
   train: NativePartMetrics;
   dev?: NativePartMetrics;
   layers: { weightNorm: number; gradNorm: number }[];
+  /** The identity of the rate change this epoch applied, when it applied one that had one. */
+  appliedRateChange?: number;
 }
 
 export interface NativeLayerParameters {
@@ -84,8 +86,11 @@ export interface NativeTrainer {
   train(epochs: number, onEpoch: (metrics: NativeEpochMetrics) => void): Promise<number>;
   /** Stops a running train() between mini-batches, or before its next epoch. */
   cancel(): void;
-  /** Applies from the next epoch; during an epoch or an evaluate() it waits for its end. */
-  setLearningRate(learningRate: number): void;
+  /**
+   * Applies from the next epoch to start; during an epoch or an evaluate() it waits for its
+   * end. `change` (a positive integer) names it in that epoch's `appliedRateChange`.
+   */
+  setLearningRate(learningRate: number, change?: number): void;
   nextLearningRate(): number;
   epochsDone(): number;
   evaluate(data: NativeData): Promise<NativePartMetrics>;

@@ -16,9 +16,12 @@ function parse(text: string): ControlMessage | undefined {
     return undefined;
   }
   if (typeof message !== 'object' || message === null) return undefined;
-  const { jobId, action, learningRate } = message as Record<string, unknown>;
+  const { jobId, action, learningRate, change } = message as Record<string, unknown>;
   if (typeof jobId !== 'string' || typeof action !== 'string' || !ACTIONS.has(action)) return undefined;
-  if (action === 'learningRate') return typeof learningRate === 'number' ? { jobId, action, learningRate } : undefined;
+  if (action === 'learningRate')
+    return typeof learningRate === 'number' && typeof change === 'number' && Number.isSafeInteger(change)
+      ? { jobId, action, learningRate, change }
+      : undefined;
   return { jobId, action: action as 'cancel' | 'pause' | 'stop' };
 }
 

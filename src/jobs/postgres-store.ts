@@ -124,6 +124,10 @@ const MIGRATIONS = [
      bytes bytea NOT NULL,
      PRIMARY KEY (dataset_id, file, chunk)
    );`,
+  // 2: rates set from outside are numbered per job, and cleared by the number the epoch
+  // that applied one reports (the embedded store's schema 4).
+  `ALTER TABLE jobs ADD COLUMN rate_changes integer NOT NULL DEFAULT 0;
+   UPDATE jobs SET rate_changes = 1 WHERE pending_learning_rate IS NOT NULL;`,
 ];
 const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -413,7 +417,7 @@ export class PostgresStore implements JobStore {
     });
   }
 
-  async appendEpoch({ jobId, attempt, event, checkpoint, best }: EpochRecord): Promise<RecordedEpoch | undefined> {
+  async appendEpoch({ jobId, attempt, event, checkpoint, best, appliedRateChange }: EpochRecord): Promise<RecordedEpoch | undefined> {
     return this.transaction(async (client): Promise<RecordedEpoch | undefined> => {
       const row = await this.lockJob(client, jobId);
       if (row === undefined || row.status !== 'running' || row.attempt !== attempt) return undefined;
@@ -427,9 +431,9 @@ export class PostgresStore implements JobStore {
       );
       await client.query(
         `UPDATE jobs SET epochs_done = $2,
-           pending_learning_rate = CASE WHEN pending_learning_rate = $3 THEN NULL ELSE pending_learning_rate END
+           pending_learning_rate = CASE WHEN rate_changes = $3 THEN NULL ELSE pending_learning_rate END
          WHERE id = $1`,
-        [jobId, event.epoch, event.lr],
+        [jobId, event.epoch, appliedRateChange ?? null],
       );
       const recorded = await this.append(client, row.last_seq, event);
       if (row.sweep_id === null || row.trial === null) return { event: recorded };
@@ -475,8 +479,14 @@ export class PostgresStore implements JobStore {
     });
   }
 
-  async setPendingLearningRate(id: string, learningRate: number): Promise<void> {
-    await this.pool.query('UPDATE jobs SET pending_learning_rate = $2 WHERE id = $1', [id, learningRate]);
+  async setPendingLearningRate(id: string, learningRate: number): Promise<number> {
+    const { rows } = await this.pool.query<{ rate_changes: number }>(
+      'UPDATE jobs SET pending_learning_rate = $2, rate_changes = rate_changes + 1 WHERE id = $1 RETURNING rate_changes',
+      [id, learningRate],
+    );
+    const changed = rows[0];
+    if (changed === undefined) throw new Error(`no job ${id}`);
+    return changed.rate_changes;
   }
 
   async eventsAfter(jobId: string, since: number, limit: number): Promise<JobEvent[]> {

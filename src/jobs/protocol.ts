@@ -23,8 +23,9 @@ export interface TrainTask {
   bestCheckpoint?: Uint8Array;
   /** The epochs trained before this start, for early stopping's memory. */
   history?: EpochScores[];
-  /** A rate set from outside that no epoch has used yet. */
+  /** A rate set from outside that no epoch has used yet, and its change's number. */
   learningRate?: number;
+  rateChange?: number;
   /** Wait for the server's 'epochDone' after each epoch: it may stop the job in between. */
   stepwise?: boolean;
 }
@@ -53,7 +54,8 @@ export type ToWorker =
   | { type: 'task'; task: WorkerTask; heartbeatMs: number }
   | { type: 'cancel' }
   | { type: 'epochDone' }
-  | { type: 'learningRate'; learningRate: number };
+  /** `change`: the rate change's number, which the epoch that applies it reports back. */
+  | { type: 'learningRate'; learningRate: number; change: number };
 
 export interface WorkerError {
   code: string;

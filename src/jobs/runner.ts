@@ -117,8 +117,9 @@ export class WorkerProcess {
     this.post({ type: 'epochDone' });
   }
 
-  setLearningRate(learningRate: number): void {
-    this.post({ type: 'learningRate', learningRate });
+  /** The rate from the next epoch on; `change` is the store's number for it. */
+  setLearningRate(learningRate: number, change: number): void {
+    this.post({ type: 'learningRate', learningRate, change });
   }
 
   /** Kills the process now; its outcome becomes a crash unless it had already reported. */

@@ -30,7 +30,7 @@ export interface SchedulerOptions {
 /** A control request for a running job, sent to every host: the one running it applies it. */
 export type ControlMessage =
   | { jobId: string; action: 'cancel' | 'pause' | 'stop' }
-  | { jobId: string; action: 'learningRate'; learningRate: number };
+  | { jobId: string; action: 'learningRate'; learningRate: number; change: number };
 
 export interface Cluster {
   control(message: ControlMessage): Promise<void>;
@@ -199,7 +199,7 @@ export class Scheduler {
       ...(checkpoint === undefined ? {} : { checkpoint }),
       ...(bestCheckpoint === undefined ? {} : { bestCheckpoint }),
       ...(history === undefined ? {} : { history }),
-      ...(job.pendingLearningRate === undefined ? {} : { learningRate: job.pendingLearningRate }),
+      ...(job.pendingLearningRate === undefined ? {} : { learningRate: job.pendingLearningRate, rateChange: job.pendingRateChange }),
       ...(this.judge?.judges(job) === true ? { stepwise: true } : {}),
     };
   }
@@ -215,7 +215,14 @@ export class Scheduler {
         const event = epochEvent(job.id, metrics);
         // Only a job that restores its best epoch needs that epoch's checkpoint kept.
         const keepBest = best && job.spec.training.earlyStopping?.restoreBest === true;
-        const recorded = await this.lifecycle.recordEpoch({ jobId: job.id, attempt: job.attempt, event, checkpoint, best: keepBest });
+        const recorded = await this.lifecycle.recordEpoch({
+          jobId: job.id,
+          attempt: job.attempt,
+          event,
+          checkpoint,
+          best: keepBest,
+          appliedRateChange: metrics.appliedRateChange,
+        });
         if (recorded === undefined && (await this.moved(job))) {
           log.info({ jobId: job.id, attempt: job.attempt, epoch: event.epoch }, 'the job moved to another host: its epoch was refused; stopping its worker');
           running.stop = 'moved';
@@ -308,10 +315,10 @@ export class Scheduler {
     const job = await this.lifecycle.store.getJob(id);
     if (job === undefined) return 'not-found';
     if (job.status !== 'queued' && job.status !== 'running' && job.status !== 'paused') return 'conflict';
-    await this.lifecycle.store.setPendingLearningRate(id, learningRate);
+    const change = await this.lifecycle.store.setPendingLearningRate(id, learningRate);
     const running = this.running.get(id);
-    if (running !== undefined) running.worker?.setLearningRate(learningRate);
-    else if (job.status === 'running') await this.options.cluster?.control({ jobId: id, action: 'learningRate', learningRate });
+    if (running !== undefined) running.worker?.setLearningRate(learningRate, change);
+    else if (job.status === 'running') await this.options.cluster?.control({ jobId: id, action: 'learningRate', learningRate, change });
     return job.status;
   }
 
@@ -319,7 +326,7 @@ export class Scheduler {
   control(message: ControlMessage): boolean {
     const running = this.running.get(message.jobId);
     if (running === undefined) return false;
-    if (message.action === 'learningRate') running.worker?.setLearningRate(message.learningRate);
+    if (message.action === 'learningRate') running.worker?.setLearningRate(message.learningRate, message.change);
     else this.stopRunning(message.jobId, message.action);
     return true;
   }

@@ -150,6 +150,12 @@ const MIGRATIONS = [
      FROM backfill;
    UPDATE sweeps SET last_seq = coalesce((SELECT max(seq) FROM backfill WHERE backfill.sweep_id = sweeps.id), last_seq);
    DROP TABLE backfill;`,
+  // 4: rates set from outside are numbered per job (rate_changes counts them; a pending one
+  // is the last), and the epoch that applied one clears it by its number, not by its lr
+  // (which a decay schedule makes differ). A rate pending before is change 1, applied by
+  // the job's next epoch.
+  `ALTER TABLE jobs ADD COLUMN rate_changes INTEGER NOT NULL DEFAULT 0;
+   UPDATE jobs SET rate_changes = 1 WHERE pending_learning_rate IS NOT NULL;`,
 ];
 const SCHEMA_VERSION = MIGRATIONS.length + 1;
 
@@ -220,10 +226,10 @@ export class SqliteStore implements JobStore {
         'SELECT body FROM events WHERE job_id = ? AND epoch IS NOT NULL ORDER BY epoch',
       ),
       trialOf: db.prepare<[string], { trial: number }>('SELECT trial FROM trials WHERE job_id = ?'),
-      recordEpoch: db.prepare(
-        `UPDATE jobs SET epochs_done = ?,
-           pending_learning_rate = CASE WHEN pending_learning_rate = ? THEN NULL ELSE pending_learning_rate END
-         WHERE id = ?`,
+      recordEpoch: db.prepare<{ id: string; epoch: number; applied: number | null }>(
+        `UPDATE jobs SET epochs_done = @epoch,
+           pending_learning_rate = CASE WHEN rate_changes = @applied THEN NULL ELSE pending_learning_rate END
+         WHERE id = @id`,
       ),
       saveCheckpoint: db.prepare(
         'INSERT INTO checkpoints (job_id, which, epoch, bytes) VALUES (?, ?, ?, ?) ' +
@@ -231,7 +237,9 @@ export class SqliteStore implements JobStore {
       ),
       dropCheckpoint: db.prepare('DELETE FROM checkpoints WHERE job_id = ?'),
       saveModel: db.prepare('INSERT OR REPLACE INTO models (job_id, model) VALUES (?, ?)'),
-      setPendingRate: db.prepare('UPDATE jobs SET pending_learning_rate = ? WHERE id = ?'),
+      setPendingRate: db.prepare<[number, string], { rate_changes: number }>(
+        'UPDATE jobs SET pending_learning_rate = ?, rate_changes = rate_changes + 1 WHERE id = ? RETURNING rate_changes',
+      ),
       eventsAfter: db.prepare<[string, number, number], { body: string }>(
         'SELECT body FROM events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),
@@ -400,7 +408,7 @@ export class SqliteStore implements JobStore {
     })();
   }
 
-  async appendEpoch({ jobId, attempt, event, checkpoint, best }: EpochRecord): Promise<RecordedEpoch | undefined> {
+  async appendEpoch({ jobId, attempt, event, checkpoint, best, appliedRateChange }: EpochRecord): Promise<RecordedEpoch | undefined> {
     return this.db.transaction((): RecordedEpoch | undefined => {
       const row = this.statements.job.get(jobId);
       if (row === undefined || row.status !== 'running' || row.attempt !== attempt) return undefined;
@@ -408,7 +416,7 @@ export class SqliteStore implements JobStore {
       if (event.epoch !== row.epochs_done + 1) return undefined;
       this.statements.saveCheckpoint.run(jobId, 'latest', event.epoch, checkpoint);
       if (best === true) this.statements.saveCheckpoint.run(jobId, 'best', event.epoch, checkpoint);
-      this.statements.recordEpoch.run(event.epoch, event.lr, jobId);
+      this.statements.recordEpoch.run({ id: jobId, epoch: event.epoch, applied: appliedRateChange ?? null });
       const recorded = this.append(jobId, event);
       if (row.sweep_id === null) return { event: recorded };
       const { trial } = this.statements.trialOf.get(jobId) as { trial: number };
@@ -453,8 +461,10 @@ export class SqliteStore implements JobStore {
     })();
   }
 
-  async setPendingLearningRate(id: string, learningRate: number): Promise<void> {
-    this.statements.setPendingRate.run(learningRate, id);
+  async setPendingLearningRate(id: string, learningRate: number): Promise<number> {
+    const changed = this.statements.setPendingRate.get(learningRate, id);
+    if (changed === undefined) throw new Error(`no job ${id}`);
+    return changed.rate_changes;
   }
 
   async eventsAfter(jobId: string, since: number, limit: number): Promise<JobEvent[]> {

@@ -21,6 +21,8 @@ export interface JobRow {
   attempt: number;
   epochs_done: number;
   pending_learning_rate: number | null;
+  /** Rate changes set so far: the pending one, when there is one, is the last. */
+  rate_changes: number;
   last_seq: number;
   result: string | null;
   error: string | null;
@@ -69,7 +71,9 @@ export function toJob(row: JobRow): JobRecord {
     ...(row.finished_at === null ? {} : { finishedAt: iso(row.finished_at) }),
     attempt: row.attempt,
     epochsDone: row.epochs_done,
-    ...(row.pending_learning_rate === null ? {} : { pendingLearningRate: row.pending_learning_rate }),
+    ...(row.pending_learning_rate === null
+      ? {}
+      : { pendingLearningRate: row.pending_learning_rate, pendingRateChange: row.rate_changes }),
     lastSeq: row.last_seq,
     ...(row.result === null ? {} : { result: JSON.parse(row.result) }),
     ...(row.error === null ? {} : { error: JSON.parse(row.error) }),

@@ -27,6 +27,8 @@ export interface JobRecord {
   epochsDone: number;
   /** The rate set from outside that no epoch has used yet. */
   pendingLearningRate?: number;
+  /** With it, that change's number (setPendingLearningRate's), which its epoch reports back. */
+  pendingRateChange?: number;
   /** The seq of the job's last event. */
   lastSeq: number;
   result?: JobResult;
@@ -73,6 +75,11 @@ export interface EpochRecord {
   checkpoint: Uint8Array;
   /** Keep this checkpoint also as the job's best (early stopping that restores it). */
   best?: boolean;
+  /**
+   * The number of the rate change this epoch applied: the job's pending rate is cleared in
+   * the epoch's commit when it is still that change (not one set since).
+   */
+  appliedRateChange?: number;
 }
 
 /** The stored events an epoch made: the job's, and its sweep's when the job is a trial. */
@@ -146,7 +153,11 @@ export interface JobStore {
   epochs(jobId: string): Promise<EpochEvent[]>;
   /** Deletes a finished job outside any sweep with all it keeps; false when it is not one. */
   deleteJob(id: string): Promise<boolean>;
-  setPendingLearningRate(id: string, learningRate: number): Promise<void>;
+  /**
+   * Keeps a rate for the job's next epoch, in place of any pending one; resolves with the
+   * change's number: 1 for the job's first, one more for each after (never reused).
+   */
+  setPendingLearningRate(id: string, learningRate: number): Promise<number>;
   /** Events with seq > since, in order, at most `limit`. */
   eventsAfter(jobId: string, since: number, limit: number): Promise<JobEvent[]>;
   /** The job's latest checkpoint, or the best epoch's one. */

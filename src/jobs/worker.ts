@@ -28,7 +28,9 @@ function toWorkerError(error: unknown): WorkerError {
 interface Control {
   trainer?: Trainer;
   cancelled: boolean;
+  /** The latest rate set, and its change's number. */
   learningRate?: number;
+  rateChange?: number;
   /** A stepwise task: the server's words after epochs, not yet waited for (they may come
    * before the wait starts), and the wait in progress. */
   epochDoneReceived: number;
@@ -64,8 +66,9 @@ async function train(task: TrainTask, control: Control): Promise<FromWorker> {
   const data = await loadJobData(task);
   const trainer = Trainer.create(trainerSpec(spec), data.train, data.dev);
   if (task.checkpoint !== undefined) trainer.restore(task.checkpoint);
-  const learningRate = control.learningRate ?? task.learningRate;
-  if (learningRate !== undefined) trainer.setLearningRate(learningRate);
+  // A rate that came while the trainer was being made is newer than the task's.
+  if (control.learningRate !== undefined) trainer.setLearningRate(control.learningRate, control.rateChange);
+  else if (task.learningRate !== undefined) trainer.setLearningRate(task.learningRate, task.rateChange);
   if (control.cancelled) return { type: 'cancelled' };
   control.trainer = trainer;
   const earlyStopping = await trainJob(trainer, spec, {
@@ -196,6 +199,7 @@ process.on('message', (message: ToWorker) => {
     control.awaitingEpochDone?.();
   } else {
     control.learningRate = message.learningRate;
-    control.trainer?.setLearningRate(message.learningRate);
+    control.rateChange = message.change;
+    control.trainer?.setLearningRate(message.learningRate, message.change);
   }
 });

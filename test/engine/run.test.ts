@@ -38,6 +38,24 @@ t.test('a learning rate set while an epoch trains applies from the next one', as
   );
 });
 
+t.test('the epoch that applies a named rate change reports it, and trains at exactly that rate under any decay', async (t) => {
+  const trainer = Trainer.create({ ...mlpSpec, training: { ...mlpSpec.training, lrDecay: { type: 'sqrt', rate: 0.5 } } }, train);
+  const history = await trainer.run(4, (metrics) => {
+    if (metrics.epoch === 1) trainer.setLearningRate(0.004, 3);
+  });
+  t.same(
+    history.map((metrics) => metrics.appliedRateChange),
+    [undefined, 3, undefined, undefined],
+    'epoch 2 alone applied change 3',
+  );
+  t.same(
+    history.map((metrics) => metrics.lr),
+    [0.01 * 0.5, 0.004, 0.004 / Math.sqrt(2), 0.004 / Math.sqrt(3)],
+    'the decay restarted from the new rate',
+  );
+  for (const change of [0, -1, 1.5]) t.throws(() => trainer.setLearningRate(0.01, change), { code: 'INVALID_ARGUMENT' }, `change ${change}`);
+});
+
 t.test('cancel() inside onEpoch stops the run before another epoch starts', async (t) => {
   const trainer = Trainer.create({ ...mlpSpec, training: { ...mlpSpec.training, batchSize: 1 } }, train, dev);
   let inside: Uint8Array | undefined;

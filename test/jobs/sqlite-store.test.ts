@@ -10,14 +10,14 @@ import { storeContract } from './store-contract.js';
 const directory = () => mkdtempSync(join(tmpdir(), 'caviar-store-'));
 
 /**
- * Turns a store written by this version back into what version 1 wrote: no name column,
- * stopped trials cancelled, no sweep events for trial epochs.
+ * Turns a store written by this version back into what version 1 wrote: no name or
+ * rate_changes column, stopped trials cancelled, no sweep events for trial epochs.
  */
 function downgradeToVersion1(file: string, stoppedJob: string): void {
   const db = new Database(file);
   db.exec(`DELETE FROM sweep_events WHERE json_extract(body, '$.type') = 'epoch';
            UPDATE sweeps SET last_seq = coalesce((SELECT max(seq) FROM sweep_events WHERE sweep_id = sweeps.id), 0);`);
-  db.exec(`DROP INDEX jobs_by_sweep; ALTER TABLE jobs DROP COLUMN name;`);
+  db.exec(`DROP INDEX jobs_by_sweep; ALTER TABLE jobs DROP COLUMN name; ALTER TABLE jobs DROP COLUMN rate_changes;`);
   db.prepare(`UPDATE jobs SET status = 'cancelled' WHERE id = ?`).run(stoppedJob);
   db.prepare(`UPDATE events SET body = json_set(body, '$.status', 'cancelled') WHERE job_id = ? AND json_extract(body, '$.type') = 'done'`).run(
     stoppedJob,
@@ -61,6 +61,27 @@ t.test('a store of schema 1 is migrated: names are searchable and stopped trials
   const backfilled = await migrated.sweepEventsAfter('sweep_a', 0, 100);
   t.same(backfilled, live, "the trial's epochs are sweep events again, after the sweep's own, numbered on");
   t.equal((await migrated.getSweep('sweep_a'))?.lastSeq, 3);
+});
+
+t.test('a store of schema 3 is migrated: a rate pending there is change 1, cleared by the epoch that applies it', async (t) => {
+  const folder = directory();
+  const store = new SqliteStore(folder);
+  await store.createJobs([{ id: 'job_lr', spec: moonsJob(2) }]);
+  await store.setPendingLearningRate('job_lr', 0.05);
+  await store.close();
+  const db = new Database(join(folder, 'caviar.db'));
+  db.exec('ALTER TABLE jobs DROP COLUMN rate_changes');
+  db.pragma('user_version = 3');
+  db.close();
+
+  const migrated = new SqliteStore(folder);
+  t.teardown(() => migrated.close());
+  t.match(await migrated.getJob('job_lr'), { pendingLearningRate: 0.05, pendingRateChange: 1 });
+  const attempt = (await migrated.claimNext())?.job.attempt as number;
+  const event = { type: 'epoch' as const, jobId: 'job_lr', epoch: 1, lr: 0.025, seconds: 0.01, train: { loss: 1 }, layers: [] };
+  await migrated.appendEpoch({ jobId: 'job_lr', attempt, checkpoint: new Uint8Array(4), event, appliedRateChange: 1 });
+  t.equal((await migrated.getJob('job_lr'))?.pendingLearningRate, undefined);
+  t.equal(await migrated.setPendingLearningRate('job_lr', 0.01), 2, 'the next change is number 2');
 });
 
 t.test('a store written by a newer version is refused with the versions named', async (t) => {

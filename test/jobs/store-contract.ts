@@ -365,16 +365,23 @@ export function storeContract(t: Test, open: StoreFactory): void {
     t.equal((await store.getSweep('sweep_e'))?.lastSeq, 2);
   });
 
-  t.test('a learning rate set from outside stays pending until an epoch uses it', async (t) => {
+  t.test('a learning rate set from outside is numbered, and stays pending until the epoch that applied that change is kept', async (t) => {
     const { store } = await open(t);
     await store.createJobs([job('job_lr')]);
-    await store.setPendingLearningRate('job_lr', 0.05);
-    t.equal((await store.getJob('job_lr'))?.pendingLearningRate, 0.05);
+    t.equal(await store.setPendingLearningRate('job_lr', 0.05), 1, "the job's first change is number 1");
+    t.match(await store.getJob('job_lr'), { pendingLearningRate: 0.05, pendingRateChange: 1 });
     const attempt = await claim(t, store, 'job_lr');
-    await store.appendEpoch({ ...epochRecord('job_lr', attempt, 1), event: epochEvent('job_lr', 1, 0.1) });
-    t.equal((await store.getJob('job_lr'))?.pendingLearningRate, 0.05, 'an epoch at another rate leaves it');
-    await store.appendEpoch({ ...epochRecord('job_lr', attempt, 2), event: epochEvent('job_lr', 2, 0.05) });
-    t.equal((await store.getJob('job_lr'))?.pendingLearningRate, undefined, 'the epoch that used it clears it');
+    // A decay schedule makes an epoch's lr anything: only the change's number tells.
+    await store.appendEpoch(epochRecord('job_lr', attempt, 1, { event: epochEvent('job_lr', 1, 0.05) }));
+    t.equal((await store.getJob('job_lr'))?.pendingLearningRate, 0.05, 'an epoch that applied no change leaves it, even at its rate');
+    t.equal(await store.setPendingLearningRate('job_lr', 0.02), 2, 'a second change is number 2, in place of the first');
+    await store.appendEpoch(epochRecord('job_lr', attempt, 2, { appliedRateChange: 1 }));
+    t.match(await store.getJob('job_lr'), { pendingLearningRate: 0.02, pendingRateChange: 2 }, 'an epoch that applied the older change leaves the newer');
+    await store.appendEpoch(epochRecord('job_lr', attempt, 3, { event: epochEvent('job_lr', 3, 0.013), appliedRateChange: 2 }));
+    const cleared = await store.getJob('job_lr');
+    t.equal(cleared?.pendingLearningRate, undefined, 'the epoch that applied it clears it, at whatever lr');
+    t.equal(cleared?.pendingRateChange, undefined);
+    t.equal(await store.setPendingLearningRate('job_lr', 0.03), 3, 'a number is never given twice');
   });
 
   t.test('listJobs pages newest first with a cursor, and refuses one it did not make', async (t) => {

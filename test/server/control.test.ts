@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import t, { type Test } from 'tap';
-import type { JobEvent } from '../../src/jobs/index.js';
+import type { JobEvent, JobSpec } from '../../src/jobs/index.js';
 import { call, moonsJob, openEvents, slowJob, startService, waitFor, type Reply, type Service } from '../fixtures/service.js';
 
 // One slot, so that a second job waits behind the first.
@@ -154,6 +154,91 @@ t.test('a new learning rate shows in a later epoch event', async (t) => {
   const resumed = (await stream.next((event) => isEpoch(event) && event.epoch > epochsDone)) as EpochEvent;
   t.equal(resumed.epoch, epochsDone + 1, 'training resumes at the next epoch');
   t.equal(resumed.lr, after, 'at the new rate');
+});
+
+type Decay = NonNullable<JobSpec['training']['lrDecay']>;
+
+// The rate of epoch `epoch` (from 0) of a schedule whose first epoch trains at `start`, as
+// the engine's DecaySpec formulas give it (a rate set from outside is such a start).
+function scheduled(
+  decay: { type: string; rate?: number; interval?: number; floor?: number; period?: number } | undefined,
+  start: number,
+  epoch: number,
+  epochs: number,
+): number {
+  const { rate = 1, interval = 1, floor = 0, period = epochs } = decay ?? {};
+  const steps = Math.floor(epoch / interval);
+  switch (decay?.type) {
+    case 'inverse-time':
+      return start / (1 + rate * epoch);
+    case 'staircase':
+      return start / (1 + rate * steps);
+    case 'exponential':
+      return start * rate ** epoch;
+    case 'sqrt':
+      return start / Math.sqrt(epoch + 1);
+    case 'step':
+      return start * rate ** steps;
+    case 'cosine':
+      return start - ((start - floor) * (1 - Math.cos((Math.PI * Math.min(epoch, period)) / period))) / 2;
+    default:
+      return start;
+  }
+}
+
+t.test('a rate set on a running job restarts every decay schedule from exactly that rate, once, across a pause and a resume', async (t) => {
+  const epochs = 12;
+  const first = 0.01;
+  const changed = 0.004;
+  const schedules: (Decay | undefined)[] = [
+    undefined,
+    { type: 'inverse-time', rate: 0.5 },
+    { type: 'staircase', rate: 1, interval: 2 },
+    { type: 'exponential', rate: 0.8 },
+    { type: 'sqrt', rate: 0.5 },
+    { type: 'step', rate: 0.5, interval: 3 },
+    { type: 'cosine', floor: 0.001 },
+  ];
+  for (const decay of schedules) {
+    t.test(decay?.type ?? 'no decay', async (t) => {
+      // Tiny epochs (about 30 ms: one row a mini-batch), long enough to act between.
+      const spec = moonsJob(epochs, {
+        dataset: { builtin: 'moons', samples: 3000, noise: 0.2, seed: 3 },
+        training: { epochs, batchSize: 1, seed: 1, optimizer: { type: 'adam', learningRate: first }, ...(decay === undefined ? {} : { lrDecay: decay }) },
+      });
+      const id = await submit(spec);
+      t.teardown(() => finish(id));
+      const stream = openEvents(service, `/v1/jobs/${id}/events`);
+      await stream.next((event) => isEpoch(event) && event.epoch === 1);
+      const patched = await call(service, 'PATCH', `/v1/jobs/${id}`, { learningRate: changed });
+      t.equal(patched.body.pendingLearningRate, changed, 'pending until an epoch applies it');
+      const seenAtPatch = epochsOf(stream.events).at(-1)?.epoch as number;
+      const applied = (await stream.next((event) => isEpoch(event) && event.epoch > seenAtPatch && event.lr === changed)) as EpochEvent;
+      t.ok(applied, `epoch ${applied?.epoch} trained at exactly ${changed}`);
+      t.equal((await call(service, 'GET', `/v1/jobs/${id}`)).body.pendingLearningRate, undefined, 'gone with the epoch that applied it');
+
+      await stream.next((event) => isEpoch(event) && event.epoch >= 3);
+      t.equal((await call(service, 'POST', `/v1/jobs/${id}/pause`)).status, 202);
+      await stream.next((event) => event.type === 'status' && event.status === 'paused');
+      const paused = (await call(service, 'GET', `/v1/jobs/${id}`)).body;
+      t.ok(paused.epochsDone < epochs, `paused after ${paused.epochsDone} of ${epochs} epochs`);
+      t.equal((await call(service, 'POST', `/v1/jobs/${id}/resume`)).status, 200);
+      t.equal((await stream.closed).code, 1000);
+      t.match(stream.events.at(-1), { type: 'done', status: 'succeeded' });
+
+      const trained = epochsOf(stream.events);
+      t.same(trained.map((event) => event.epoch), Array.from({ length: epochs }, (_, index) => index + 1), 'each epoch once');
+      // Before the change the spec's schedule (sqrt's first epoch trains at lr0 * rate); from
+      // it on, the schedule from the new rate, as one run: the resume applied nothing again.
+      const start = decay?.type === 'sqrt' ? first * (decay.rate as number) : first;
+      for (const { epoch, lr } of trained) {
+        const expected =
+          epoch < applied.epoch ? scheduled(decay, start, epoch - 1, epochs) : scheduled(decay, changed, epoch - applied.epoch, epochs);
+        t.ok(Math.abs(lr - expected) <= 1e-12 * expected, `epoch ${epoch}: lr ${lr}, ${expected} expected`);
+      }
+      t.equal((await call(service, 'GET', `/v1/jobs/${id}`)).body.pendingLearningRate, undefined, 'nothing pending at the end');
+    });
+  }
 });
 
 t.test('illegal transitions answer 409 and unknown ids 404, in the error shape', async (t) => {
