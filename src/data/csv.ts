@@ -152,8 +152,13 @@ interface Table {
 function toBytes(text: string | Uint8Array, source: string): Buffer {
   if (typeof text === 'string') return Buffer.from(text, 'utf8');
   const bytes = asBuffer(text);
-  if (!isUtf8(bytes)) refuseEncoding(bytes, source);
+  requireUtf8(bytes, source);
   return bytes;
+}
+
+/** Refuses CSV bytes that are not UTF-8, naming the row and column of the first bad byte. */
+export function requireUtf8(bytes: Uint8Array, source: string): void {
+  if (!isUtf8(bytes)) refuseEncoding(asBuffer(bytes), source);
 }
 
 /** Says where the first byte that is not UTF-8 is, and what the file probably is. */

@@ -84,14 +84,38 @@ export const EventsQuery = Type.Object(
 
 /** Rows of a prediction request; the caps keep one request to a bounded amount of work. */
 export const PredictRequestSchema = Type.Object(
-  { inputs: Type.Array(Type.Array(Type.Number(), { maxItems: 65536 }), { minItems: 1, maxItems: 10000 }) },
-  Strict,
+  {
+    inputs: Type.Optional(
+      Type.Array(Type.Array(Type.Number(), { maxItems: 65536 }), { minItems: 1, maxItems: 10000, description: 'rows of the features the network takes, in order' }),
+    ),
+    records: Type.Optional(
+      Type.Array(Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Boolean(), Type.Null()])), {
+        minItems: 1,
+        maxItems: 10000,
+        description: "rows of raw values by the training data's column names, as in its CSV; a field left out (or null, or NA) is a gap",
+      }),
+    ),
+  },
+  { ...Strict, description: 'either inputs or records' },
 );
 
 export const PredictReplySchema = Type.Object({
-  outputs: Type.Array(Type.Array(Type.Number())),
-  classes: Type.Optional(Type.Array(Type.Integer())),
-  classNames: Type.Optional(Type.Array(Type.String(), { description: "each row's class, by name" })),
+  outputs: Type.Array(Type.Array(Type.Number()), { description: "the network's outputs, per row" }),
+  classes: Type.Optional(
+    Type.Array(Type.Union([Type.Integer(), Type.String()]), {
+      description: "a classifier's class per row: its index for inputs; for records its name when the data has names",
+    }),
+  ),
+  classNames: Type.Optional(Type.Array(Type.String(), { description: "inputs: each row's class, by name" })),
+  probabilities: Type.Optional(Type.Array(Type.Array(Type.Number()), { description: "a classifier's probability of each class, per row" })),
+});
+
+/** A CSV body to predict, and the same rows with the predictions appended. */
+export const PredictCsvSchema = Type.String({
+  description: 'CSV with a header row: the raw columns of the training data, by name, in any order (its label column may be there; it is left out)',
+});
+export const PredictedCsvSchema = Type.String({
+  description: 'the rows sent, as sent, with predicted_<label> and p_<class> for each class appended (RFC 4180; a cell starting with = + - @ tab or CR gets a leading single quote)',
 });
 
 export const GradCheckRequestSchema = Type.Object(

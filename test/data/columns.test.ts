@@ -109,5 +109,5 @@ t.test("a job spec's column types override the inferred ones, and a type that ca
   });
   const all = Object.fromEntries(found.map((column) => [column.name, { type: 'ignore' as const }]));
   t.throws(() => resolveColumnTypes(found, all, options), { path: '/columns', message: /every feature column is ignored/ });
-  t.throws(() => resolveColumnTypes(found, { 'a/b~c': { type: 'ignore' } }, options), { path: '/columns/a~1b~0c' }, 'the path escapes / and ~');
+  t.throws(() => resolveColumnTypes(found, { 'a/b~c': { type: 'ignore' } }, options), { code: 'INVALID_SPEC', path: '/columns/a~1b~0c' }, 'the path escapes / and ~');
 });

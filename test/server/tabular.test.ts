@@ -1,7 +1,9 @@
 // Tabular data through the service: a CSV with text columns and gaps, uploaded as a user
 // would, typed, trained on, and predicted from raw records and CSV.
-import { rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { call, openEvents, startService } from '../fixtures/service.js';
 import { penguinsCsv } from '../fixtures/tabular.js';
@@ -13,6 +15,7 @@ t.teardown(async () => {
 });
 
 const csvHeaders = { 'content-type': 'text/csv' };
+const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 
 function penguinJob(dataset: string, extra: Record<string, unknown> = {}) {
   return {
@@ -79,8 +82,11 @@ t.test("a job spec's columns override types, and one that cannot hold is a 400 n
   t.match(builtin, { status: 400, body: { error: { code: 'INVALID_SPEC', path: '/columns', message: /columns of a CSV dataset/ } } });
 });
 
+let trainedJob = '';
+
 t.test('trains on the raw table, preprocessed on its train part, and saves that in the model', async (t) => {
   const { id, done } = await trained(penguinJob(penguins, { columns: { notes: { type: 'ignore' }, tagged: { type: 'category' } } }));
+  trainedJob = id;
   t.equal(done.status, 'succeeded', JSON.stringify(done.error));
   t.ok(done.result.test.accuracy >= 0.8, `learns the species (test accuracy ${done.result.test.accuracy})`);
   const model = (await call(service, 'GET', `/v1/jobs/${id}/model`)).body;
@@ -98,6 +104,81 @@ t.test('trains on the raw table, preprocessed on its train part, and saves that 
   });
   t.equal(model.features.length, model.network.inputs, 'one name per input');
   t.equal(model.label, 'species');
+});
+
+const RECORDS = [
+  { island: 'Biscoe', bill_length_mm: 47.1, flipper_length_mm: 218, sex: 'female', tagged: 'yes', species: 'Gentoo' },
+  { island: 'Dream', bill_length_mm: null, flipper_length_mm: '195', sex: 'male' },
+  { island: 'Atlantis', bill_length_mm: 38.5, flipper_length_mm: 189, sex: 'NA', id: 9 },
+  {},
+];
+const ROWS_CSV = 'island,bill_length_mm,flipper_length_mm,sex,tagged,species\nBiscoe,47.1,218,female,yes,Gentoo\nDream,,195,male,,\nAtlantis,38.5,189,NA,,\n,,,,,\n';
+
+t.test('predicts raw records: class names and probabilities; gaps, unseen categories and the label field taken as in training', async (t) => {
+  const reply = await call(service, 'POST', `/v1/jobs/${trainedJob}/predict`, { records: RECORDS });
+  t.equal(reply.status, 200, JSON.stringify(reply.body));
+  t.same(reply.body.classes.slice(0, 3), ['Gentoo', 'Chinstrap', 'Adelie']);
+  t.equal(reply.body.probabilities.length, 4);
+  for (const row of reply.body.probabilities as number[][]) {
+    t.equal(row.length, 3);
+    t.ok(Math.abs(row.reduce((sum, p) => sum + p, 0) - 1) < 1e-5, 'sums to 1');
+  }
+  const refused = [
+    { body: { records: [{ island: 'Dream' }, { islnad: 'Dream' }] }, code: 'INVALID_DATA', path: '/records/1/islnad', message: /no column named 'islnad'/ },
+    { body: { records: [{ bill_length_mm: 'long' }] }, code: 'INVALID_DATA', path: '/records/0/bill_length_mm', message: /'long' is not a number/ },
+    { body: { records: [{ island: ['Dream'] }] }, code: 'INVALID_REQUEST', path: '/records/0/island', message: /./ },
+    { body: { inputs: [[0]], records: [{}] }, code: 'INVALID_REQUEST', path: '/', message: /either inputs .* or records/ },
+    { body: {}, code: 'INVALID_REQUEST', path: '/', message: /either inputs/ },
+  ];
+  for (const { body, code, path, message } of refused) {
+    const answer = await call(service, 'POST', `/v1/jobs/${trainedJob}/predict`, body);
+    t.match(answer, { status: 400, body: { error: { code, path, message } } }, JSON.stringify(body));
+  }
+});
+
+t.test('text/csv in, text/csv out: the rows with the prediction and each probability appended', async (t) => {
+  const reply = await call(service, 'POST', `/v1/jobs/${trainedJob}/predict`, ROWS_CSV, csvHeaders);
+  t.equal(reply.status, 200, String(reply.body));
+  t.match(reply.headers.get('content-type'), /^text\/csv/);
+  const lines = (reply.body as string).trim().split('\n');
+  t.equal(lines[0], 'island,bill_length_mm,flipper_length_mm,sex,tagged,species,predicted_species,p_Adelie,p_Chinstrap,p_Gentoo');
+  t.same(lines.slice(1, 4).map((line) => line.split(',')[6]), ['Gentoo', 'Chinstrap', 'Adelie']);
+  const records = await call(service, 'POST', `/v1/jobs/${trainedJob}/predict`, { records: RECORDS });
+  t.same(
+    lines.slice(1).map((line) => line.split(',').slice(7).map(Number)),
+    (records.body.probabilities as number[][]).map((row) => row.map((p) => Number(String(p)))),
+    'the same probabilities as for the records',
+  );
+  const formula = await call(service, 'POST', `/v1/jobs/${trainedJob}/predict`, 'island,sex\n"=cmd|\' /C calc\'!A0",@x\n', csvHeaders);
+  t.match(String(formula.body).split('\n')[1], /^'=cmd\|' \/C calc'!A0,'@x,/, 'formula cells are neutralized');
+  const latin1 = await fetch(`${service.url}/v1/jobs/${trainedJob}/predict`, { method: 'POST', headers: csvHeaders, body: Buffer.from('island\nZ\xfcrich\n', 'latin1') });
+  t.match({ status: latin1.status, body: await latin1.json() }, { status: 400, body: { error: { code: 'INVALID_DATA', message: /row 2, column 'island': byte 0xfc is not UTF-8/ } } });
+  const unknown = await call(service, 'POST', `/v1/jobs/${trainedJob}/predict`, 'islnad\nDream\n', csvHeaders);
+  t.match(unknown, { status: 400, body: { error: { code: 'INVALID_DATA', message: /column 'islnad' is not one of them/ } } });
+});
+
+t.test('the downloaded model predicts the same in a new process (caviar predict) as the server does', async (t) => {
+  const directory = t.testdir({ 'rows.csv': ROWS_CSV });
+  const model = await call(service, 'GET', `/v1/jobs/${trainedJob}/model`);
+  writeFileSync(join(directory, 'model.json'), JSON.stringify(model.body));
+  const cli = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(process.execPath, [CLI, 'predict', join(directory, 'model.json'), join(directory, 'rows.csv')], (error, stdout, stderr) =>
+      resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
+    ),
+  );
+  t.equal(cli.code, 0, cli.stderr);
+  const server = await call(service, 'POST', `/v1/jobs/${trainedJob}/predict`, ROWS_CSV, csvHeaders);
+  t.equal(cli.stdout, server.body, 'byte for byte');
+});
+
+t.test('a model trained on numbers alone predicts records by its feature names, and needs every one', async (t) => {
+  const { id } = await trained({ dataset: { builtin: 'moons', samples: 200, seed: 1 }, model: { layers: [{ units: 2, activation: 'softmax' }] }, training: { epochs: 2 } });
+  const reply = await call(service, 'POST', `/v1/jobs/${id}/predict`, { records: [{ x1: 0, x2: 0.5 }] });
+  const inputs = await call(service, 'POST', `/v1/jobs/${id}/predict`, { inputs: [[0, 0.5]] });
+  t.equal(reply.status, 200, JSON.stringify(reply.body));
+  t.same(reply.body.outputs, inputs.body.outputs);
+  t.same(reply.body.classes, inputs.body.classes, 'classes by index: moons has no class names');
+  t.match(await call(service, 'POST', `/v1/jobs/${id}/predict`, { records: [{ x1: 0 }] }), { status: 400, body: { error: { code: 'INVALID_DATA', path: '/records/0/x2', message: /no value for x2/ } } });
 });
 
 t.test('a dataset stored before column types existed still trains, as numbers', async (t) => {

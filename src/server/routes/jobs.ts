@@ -3,12 +3,15 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { Model } from '../../engine/index.js';
 import { admit } from '../../jobs/admission.js';
 import { JobSpecSchema, type ControlResult } from '../../jobs/index.js';
 import { SavedModelSchema } from '../../engine/model-format.js';
 import { ApiError, ErrorSchema, notFound } from '../errors.js';
+import { requireUtf8 } from '../../data/csv.js';
+import { classProbabilities, predictionCsv, readPredictionCsv } from '../../data/predict-csv.js';
+import { encodeRecords, type Preprocessing, type RawRecord } from '../../data/preprocess.js';
 import {
   ControlReplySchema,
   IdParams,
@@ -18,6 +21,8 @@ import {
   JobViewSchema,
   MetricsSchema,
   PatchJobSchema,
+  PredictCsvSchema,
+  PredictedCsvSchema,
   PredictReplySchema,
   PredictRequestSchema,
   SubmittedSchema,
@@ -27,6 +32,42 @@ import type { Services } from '../context.js';
 export const newId = (prefix: string) => `${prefix}_${randomBytes(9).toString('base64url')}`;
 
 const Errors = { 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
+/** A prediction request's body at most: 10,000 rows of a wide table. */
+const PREDICT_BODY_BYTES = 32 * 1024 * 1024;
+
+/** Rows of the features the network takes, as they are. */
+function featureRows(model: Model, inputs: number[][]): Float32Array {
+  const features = model.inputs;
+  const x = new Float32Array(inputs.length * features);
+  inputs.forEach((row, index) => {
+    if (row.length !== features)
+      throw new ApiError('SHAPE_MISMATCH', `the model takes ${features} features; row ${index} has ${row.length}`, `/inputs/${index}`);
+    x.set(row, index * features);
+  });
+  return x;
+}
+
+/**
+ * Raw records by column name, preprocessed as the model's training data was. A model trained
+ * on numbers alone reads its named features as numbers, and cannot fill a gap.
+ */
+function encodePredictRecords(model: Model, records: RawRecord[]): Float32Array {
+  const path = '/records';
+  const names = model.featureNames;
+  const preprocessing: Preprocessing | undefined =
+    model.preprocessing ?? (names && { version: 1, columns: names.map((name) => ({ name, type: 'number', fill: Number.NaN, indicator: false })) });
+  if (preprocessing === undefined)
+    throw new ApiError('INVALID_REQUEST', 'this model records no column names (it was saved without them): send inputs, rows of its features', path);
+  const x = encodeRecords(preprocessing, records, { label: model.labelName, path });
+  if (model.preprocessing === undefined) {
+    const gap = x.findIndex((value) => Number.isNaN(value));
+    if (gap !== -1) {
+      const name = (names as string[])[gap % model.inputs] as string;
+      throw new ApiError('INVALID_DATA', `no value for ${name}: this model was trained on numbers without gaps, and needs every feature`, `${path}/${Math.floor(gap / model.inputs)}/${name}`);
+    }
+  }
+  return x;
+}
 
 /** Trained models by job id, parsed once: predictions come in series. */
 class ModelCache {
@@ -205,40 +246,60 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
     },
   );
 
-  app.post(
-    '/v1/jobs/:id/predict',
-    {
-      bodyLimit: 32 * 1024 * 1024,
-      schema: {
-        summary: 'outputs (and classes) of the trained model for rows of raw features',
-        operationId: 'predict',
-        tags: ['jobs'],
-        params: IdParams,
-        body: PredictRequestSchema,
-        response: { 200: PredictReplySchema, ...Errors },
+  // The predict route has a scope of its own: only it reads text/csv bodies.
+  await plain.register(async (scope) => {
+    scope.addContentTypeParser('text/csv', { parseAs: 'buffer', bodyLimit: PREDICT_BODY_BYTES }, (_request, body, done) => {
+      try {
+        requireUtf8(body as Buffer, 'the body');
+        done(null, (body as Buffer).toString('utf8'));
+      } catch (error) {
+        done(error as Error);
+      }
+    });
+    scope.withTypeProvider<TypeBoxTypeProvider>().post(
+      '/v1/jobs/:id/predict',
+      {
+        bodyLimit: PREDICT_BODY_BYTES,
+        schema: {
+          summary: 'predictions of the trained model: for rows of features, for raw records, or for a CSV file',
+          description:
+            "JSON {inputs} (rows of the features the network takes) or {records} (raw values by the training data's column names; gaps, text and unseen categories are preprocessed as in training) answers JSON; a text/csv body answers text/csv: its rows with the prediction and each class's probability appended.",
+          operationId: 'predict',
+          tags: ['jobs'],
+          params: IdParams,
+          body: { content: { 'application/json': { schema: PredictRequestSchema }, 'text/csv': { schema: PredictCsvSchema } } },
+          response: { 200: { content: { 'application/json': { schema: PredictReplySchema }, 'text/csv': { schema: PredictedCsvSchema } } }, ...Errors },
+        },
       },
-    },
-    async (request) => {
-      const { id } = request.params;
-      const saved = await trainedModel(id);
-      const model = models.get(id, () => Model.load(saved));
-      const { inputs } = request.body;
-      const features = model.inputs;
-      const x = new Float32Array(inputs.length * features);
-      inputs.forEach((row, index) => {
-        if (row.length !== features)
-          throw new ApiError('SHAPE_MISMATCH', `the model takes ${features} features; row ${index} has ${row.length}`, `/inputs/${index}`);
-        x.set(row, index * features);
-      });
-      const { outputs, classes } = await model.predict(x, inputs.length);
-      const units = model.outputs;
-      const rows = Array.from({ length: inputs.length }, (_, row) => Array.from(outputs.subarray(row * units, (row + 1) * units)));
-      const names = model.classNames;
-      return {
-        outputs: rows,
-        ...(classes === undefined ? {} : { classes: Array.from(classes) }),
-        ...(classes === undefined || names === undefined ? {} : { classNames: Array.from(classes, (index) => names[index] ?? String(index)) }),
-      };
-    },
-  );
+      async (request, reply) => {
+        const { id } = request.params;
+        const saved = await trainedModel(id);
+        const model = models.get(id, () => Model.load(saved));
+        const body = request.body as string | Static<typeof PredictRequestSchema>;
+        if (typeof body === 'string') {
+          const rows = readPredictionCsv(body, model, { source: 'the body' });
+          const { outputs, classes } = await model.predict(rows.x, rows.rows);
+          const text = predictionCsv(rows.input, { outputs, units: model.outputs, classes, classNames: model.classNames, labelName: model.labelName });
+          return reply.type('text/csv; charset=utf-8').send(text);
+        }
+        const { inputs, records } = body;
+        if ((inputs === undefined) === (records === undefined))
+          throw new ApiError('INVALID_REQUEST', 'send either inputs (rows of features) or records (raw values by column name), not both or neither', '/');
+        const rows = (inputs ?? records ?? []).length;
+        const x = inputs === undefined ? encodePredictRecords(model, records ?? []) : featureRows(model, inputs);
+        const { outputs, classes } = await model.predict(x, rows);
+        const units = model.outputs;
+        const names = model.classNames;
+        const classified =
+          classes === undefined
+            ? {}
+            : {
+                classes: inputs === undefined && names !== undefined ? Array.from(classes, (index) => names[index] ?? String(index)) : Array.from(classes),
+                ...(inputs === undefined || names === undefined ? {} : { classNames: Array.from(classes, (index) => names[index] ?? String(index)) }),
+                probabilities: Array.from({ length: rows }, (_, row) => classProbabilities(outputs, units, row)),
+              };
+        return { outputs: Array.from({ length: rows }, (_, row) => Array.from(outputs.subarray(row * units, (row + 1) * units))), ...classified };
+      },
+    );
+  });
 };
