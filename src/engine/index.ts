@@ -287,16 +287,16 @@ export class Model {
       const problem = `features names ${saved.features.length} columns, but the network has ${saved.network.inputs} inputs`;
       throw new EngineError('INVALID_MODEL', problem, '/features');
     }
+    if (saved.preprocessing !== undefined && inputCount(saved.preprocessing) !== saved.network.inputs) {
+      const problem = `preprocessing makes ${inputCount(saved.preprocessing)} inputs, but the network has ${saved.network.inputs}`;
+      throw new EngineError('INVALID_MODEL', problem, '/preprocessing');
+    }
     const state = fromSavedModel(saved);
     return new Model(callNative(() => new addon.Model(state)), saved);
   }
 
   get inputs(): number {
     return this.saved.network.inputs;
-    if (saved.preprocessing !== undefined && inputCount(saved.preprocessing) !== saved.network.inputs) {
-      const problem = `preprocessing makes ${inputCount(saved.preprocessing)} inputs, but the network has ${saved.network.inputs}`;
-      throw new EngineError('INVALID_MODEL', problem, '/preprocessing');
-    }
   }
 
   get outputs(): number {
@@ -317,17 +317,17 @@ export class Model {
     return this.saved.label;
   }
 
+  /** How raw columns become the inputs, for a model trained on a table. */
+  get preprocessing(): Preprocessing | undefined {
+    return this.saved.preprocessing;
+  }
+
   save(): SavedModel {
     return this.saved;
   }
 
   /** Predicts `rows` rows of raw (unnormalized) features, on a background thread. */
   async predict(inputs: Float32Array, rows: number): Promise<Prediction> {
-  /** How raw columns become the inputs, for a model trained on a table. */
-  get preprocessing(): Preprocessing | undefined {
-    return this.saved.preprocessing;
-  }
-
     const outputs = await awaitNative(() => this.native.predict(inputs, rows));
     const units = this.outputs;
     const loss = this.saved.network.loss;

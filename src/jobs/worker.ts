@@ -119,10 +119,10 @@ async function importDataset(task: ImportTask): Promise<FromWorker> {
     task.format === 'csv'
       ? parseCsv(bytes, { ...options, maxCategories: maxCategories(), ...(task.label === undefined ? {} : { label: task.label }) })
       : parseJson(bytes, options);
+  requireTwoLabels(loaded, task.name);
   writeDatasetArrays(task.directory, loaded);
   const { name, featureNames, labels, labelColumn, columns, train, test } = loaded;
   return {
-  requireTwoLabels(loaded, task.name);
     type: 'imported',
     // A JSON body's own name, when it has one, names the dataset.
     dataset: {
