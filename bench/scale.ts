@@ -17,7 +17,8 @@
 //            created, claimed, given two epochs and finished with a result and a model, as
 //            a worker's would be), then a real server on that store: its start, and the
 //            latencies of GET /v1/jobs (first page, limit=1000, a name filter that scans,
-//            every page through the cursor) and GET /v1/jobs/:id.
+//            the oldest page through the cursor) and GET /v1/jobs/:id, and a walk of
+//            every page.
 // 4. sweep:  a sweep of --trials trials of 1 epoch on 100 moons points through a real
 //            server: wall seconds a trial, the server's CPU a trial (its event loop:
 //            scheduler, store, IPC, events) and its workers' (process start and training),
@@ -340,8 +341,10 @@ interface JobsRun {
   list_first_page: Latency;
   list_limit_1000: Latency;
   list_name_filter: Latency;
-  /** Every page of 100 through nextCursor, newest to oldest. */
-  walk: { pages: number; seconds: number; first_page_ms: number; last_page_ms: number };
+  /** Every page of 100 through nextCursor, newest to oldest, once. */
+  walk: { pages: number; seconds: number };
+  /** The oldest page (its cursor from the walk), timed on its own. */
+  last_page: Latency;
   get_by_id: Latency;
   load: LoadSpan;
 }
@@ -372,23 +375,25 @@ async function jobsRun(count: number): Promise<JobsRun> {
       const getById = await time(running, () => `/v1/jobs/job_scale${String(Math.floor(Math.random() * count)).padStart(7, '0')}`, requests);
       let pages = 0;
       let cursor: string | undefined;
-      const pageTimes: number[] = [];
+      let lastPage = '/v1/jobs';
       const walkStarted = performance.now();
       do {
-        const pageStarted = performance.now();
-        const reply = await call(running, 'GET', `/v1/jobs${cursor === undefined ? '' : `?cursor=${encodeURIComponent(cursor)}`}`);
-        pageTimes.push(performance.now() - pageStarted);
+        lastPage = `/v1/jobs${cursor === undefined ? '' : `?cursor=${encodeURIComponent(cursor)}`}`;
+        const reply = await call(running, 'GET', lastPage);
         if (reply.status !== 200) throw new Error(`a page answered ${reply.status}: ${JSON.stringify(reply.body).slice(0, 300)}`);
         pages += 1;
         cursor = reply.body.nextCursor as string | undefined;
       } while (cursor !== undefined);
+      const walk = { pages, seconds: (performance.now() - walkStarted) / 1000 };
+      const lastPageLatency = await time(running, () => lastPage, Math.max(5, requests / 4));
       return {
         startSeconds,
         listFirstPage,
         listLimit1000,
         listNameFilter,
         getById,
-        walk: { pages, seconds: (performance.now() - walkStarted) / 1000, first_page_ms: pageTimes[0] as number, last_page_ms: pageTimes.at(-1) as number },
+        walk,
+        lastPage: lastPageLatency,
       };
     });
     return {
@@ -400,6 +405,7 @@ async function jobsRun(count: number): Promise<JobsRun> {
       list_limit_1000: value.listLimit1000,
       list_name_filter: value.listNameFilter,
       walk: value.walk,
+      last_page: value.lastPage,
       get_by_id: value.getById,
       load,
     };
@@ -490,7 +496,7 @@ async function sweepRun(trials: number): Promise<SweepRun> {
         }
       }
       const wall = (performance.now() - started) / 1000;
-      const view = await time(server, () => `/v1/sweeps/${id}`, smoke ? 3 : 10);
+      const view = await time(server, () => `/v1/sweeps/${id}`, smoke ? 3 : 30);
       return { status, wall, view };
     });
     const cpuAfter = cpuOf(pid);
@@ -511,7 +517,7 @@ async function sweepRun(trials: number): Promise<SweepRun> {
   }
 }
 
-async function sweepPart(): Promise<{ runs: SweepRun[]; growth: number; server_cpu_growth: number } | Failure> {
+async function sweepPart(): Promise<{ runs: SweepRun[]; growth: number; server_cpu_growth: number; view_growth: number } | Failure> {
   try {
     const runs: SweepRun[] = [];
     for (const trials of sizes.trials) {
@@ -523,6 +529,7 @@ async function sweepPart(): Promise<{ runs: SweepRun[]; growth: number; server_c
       runs,
       growth: large.wall_seconds_per_trial / small.wall_seconds_per_trial,
       server_cpu_growth: large.server_cpu_seconds_per_trial / small.server_cpu_seconds_per_trial,
+      view_growth: large.view_ms.p50_ms / large.trials / (small.view_ms.p50_ms / small.trials),
     };
   } catch (error) {
     return failed(error);
@@ -578,16 +585,15 @@ if (results.jobs !== undefined) {
       lines.push(`    GET /v1/jobs?limit=1000     ${ms(run.list_limit_1000)}`);
       lines.push(`    GET /v1/jobs?name=needle    ${ms(run.list_name_filter)}  (a filter that scans every row)`);
       lines.push(`    GET /v1/jobs/:id            ${ms(run.get_by_id)}`);
-      lines.push(
-        `    every page via nextCursor   ${format(run.walk.pages)} pages in ${format(run.walk.seconds, 2)} s; first ${format(run.walk.first_page_ms, 1)} ms, last ${format(run.walk.last_page_ms, 1)} ms`,
-      );
+      lines.push(`    the oldest page (cursor)    ${ms(run.last_page)}`);
+      lines.push(`    every page via nextCursor   ${format(run.walk.pages)} pages in ${format(run.walk.seconds, 2)} s`);
     }
     const [small, large] = results.jobs.runs as [JobsRun, JobsRun];
     const ratio = large.jobs / small.jobs;
     const checks: [string, number, number][] = [
       ['GET /v1/jobs p50', large.list_first_page.p50_ms, small.list_first_page.p50_ms],
       ['GET /v1/jobs/:id p50', large.get_by_id.p50_ms, small.get_by_id.p50_ms],
-      ['last page p50', large.walk.last_page_ms, small.walk.last_page_ms],
+      ['oldest page p50', large.last_page.p50_ms, small.last_page.p50_ms],
     ];
     for (const [label, big, little] of checks) {
       // These should not grow with the store at all: growth is the ratio itself.
@@ -610,8 +616,9 @@ if (results.sweep !== undefined) {
           `store ${format(run.store_kib_per_trial, 1)} KiB a trial; GET /v1/sweeps/:id ${ms(run.view_ms)}; ${load(run.load)}`,
       );
     lines.push(
-      `  per trial, larger over smaller: wall ${growthNote(results.sweep.growth)}, server CPU ${growthNote(results.sweep.server_cpu_growth)}`,
+      `  per trial, larger over smaller: wall ${growthNote(results.sweep.growth)}, server CPU ${growthNote(results.sweep.server_cpu_growth)}, GET /v1/sweeps/:id p50 ${growthNote(results.sweep.view_growth)}`,
     );
+    if (results.sweep.view_growth > SUPERLINEAR) superlinear.push('GET /v1/sweeps/:id a trial');
     if (results.sweep.growth > SUPERLINEAR) superlinear.push('sweep wall time a trial');
     if (results.sweep.server_cpu_growth > SUPERLINEAR) superlinear.push("sweep server CPU a trial");
   }

@@ -27,6 +27,8 @@ export interface ServerProcess {
 export interface StartOptions {
   /** An existing data directory (a store written beforehand); a new one by default. */
   dataDirectory?: string;
+  /** Node's own options, before the script. */
+  nodeArgs?: string[];
 }
 
 /**
@@ -39,7 +41,7 @@ export async function startServerProcess(script: string, args: string[], env: Re
   const dataDirectory = options.dataDirectory ?? mkdtempSync(join(tmpdir(), 'caviar-bench-service-'));
   const logPath = join(dataDirectory, 'server.log');
   const logFd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [script, ...args], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...args], {
     env: { ...process.env, CAVIAR_PORT: '0', CAVIAR_HOST: '127.0.0.1', CAVIAR_DATA_DIR: dataDirectory, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', logFd, logFd],
   });

@@ -15,9 +15,14 @@
 //    client once open) and a finished job's /v1/jobs/:id/events (its history, then the
 //    server's close).
 // Samples, after the start, after each wave, after the jobs, during and after the
-// sockets, and after an idle pause: the server's RSS (VmRSS) and peak (VmHWM), its open
-// file descriptors (/proc/PID/fd: sockets, pipes to its workers, files), its worker
-// processes and their RSS, and from /metrics its V8 heap in use and its open websockets.
+// sockets, and after an idle pause, each taken after a full garbage collection of the
+// server (through its inspector, which SIGUSR1 opens on a free port of 127.0.0.1): the
+// server's RSS (VmRSS) and peak (VmHWM), its open file descriptors (/proc/PID/fd: sockets,
+// the pipes to its workers, files), its worker processes and their RSS, and from /metrics
+// its V8 heap in use (after the collection: what it still holds), the memory its objects
+// hold outside the heap, its libuv handles and its open websockets.
+// The clients' HTTP connections are kept alive (fetch's pool, up to 20 at once), so they
+// count among the server's descriptors.
 // The run stops by itself: at --max-seconds it prints what it measured, says so, stops
 // the server and exits 2.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -74,14 +79,19 @@ interface Sample {
   openHandles: number;
   workers: number;
   workersRssMiB: number;
+  /** V8's heap in use after a full collection. */
   heapUsedMiB?: number;
+  /** Memory of JavaScript objects held outside the heap (Buffers, the addon's). */
+  externalMiB?: number;
+  /** libuv handles Node keeps open (sockets, servers, timers, child processes). */
+  activeHandles?: number;
   websocketClients?: number;
   jobsEnded: number;
   load: Load;
 }
 
 /** The values of /metrics whose names end with these, summed over their labels. */
-async function metrics(server: ServerProcess): Promise<{ heapUsedMiB?: number; websocketClients?: number }> {
+async function metrics(server: ServerProcess): Promise<Pick<Sample, 'heapUsedMiB' | 'externalMiB' | 'activeHandles' | 'websocketClients'>> {
   try {
     const text = await (await fetch(`${server.url}/metrics`)).text();
     const sum = (suffix: string) => {
@@ -93,8 +103,15 @@ async function metrics(server: ServerProcess): Promise<{ heapUsedMiB?: number; w
       return total;
     };
     const heap = sum('nodejs_heap_size_used_bytes');
+    const external = sum('nodejs_external_memory_bytes');
+    const handles = sum('nodejs_active_handles');
     const sockets = sum('websocket_clients');
-    return { ...(heap === undefined ? {} : { heapUsedMiB: heap / 2 ** 20 }), ...(sockets === undefined ? {} : { websocketClients: sockets }) };
+    return {
+      ...(heap === undefined ? {} : { heapUsedMiB: heap / 2 ** 20 }),
+      ...(external === undefined ? {} : { externalMiB: external / 2 ** 20 }),
+      ...(handles === undefined ? {} : { activeHandles: handles }),
+      ...(sockets === undefined ? {} : { websocketClients: sockets }),
+    };
   } catch {
     return {};
   }
@@ -104,8 +121,39 @@ const started = performance.now();
 const samples: Sample[] = [];
 const ended = new Map<string, string>();
 
+let inspector: string | undefined;
+
+/** The server's inspector, opened by SIGUSR1 (the server runs with --inspect-port=127.0.0.1:0). */
+async function inspectorOf(server: ServerProcess): Promise<string> {
+  if (inspector !== undefined) return inspector;
+  server.child.kill('SIGUSR1');
+  const started = Date.now();
+  for (;;) {
+    const url = /Debugger listening on (ws:\/\/\S+)/.exec(server.log())?.[1];
+    if (url !== undefined) return (inspector = url);
+    if (Date.now() - started > 10_000) throw new Error('the server did not open its inspector after SIGUSR1');
+    await sleep(20);
+  }
+}
+
+/** A full garbage collection in the server, so that its heap shows what it still holds. */
+async function collectGarbage(server: ServerProcess): Promise<void> {
+  const socket = new WebSocket(await inspectorOf(server));
+  try {
+    await new Promise((resolve, reject) => {
+      socket.once('open', () => socket.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })));
+      socket.once('message', resolve);
+      socket.once('error', reject);
+      setTimeout(() => reject(new Error('no answer from the inspector')), 10_000).unref();
+    });
+  } finally {
+    socket.close();
+  }
+}
+
 async function sample(server: ServerProcess, at: string): Promise<Sample> {
   const pid = server.child.pid as number;
+  await collectGarbage(server);
   const workers = childrenOf(pid);
   const fromMetrics = await metrics(server);
   const memory = memoryOf(pid);
@@ -268,20 +316,22 @@ function report(): void {
     number === undefined || Number.isNaN(number) ? '-' : number.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const lines = [
     `Machine: ${describeMachine(host)}; node ${host.node}; server with its default CAVIAR_CONCURRENCY`,
-    `Soak: ${format(sizes.jobs)} jobs in waves of ${sizes.wave} (1-2 epochs on 100 moons points), ${sizes.subscribers} job subscribers a wave, ${format(sizes.churn)} socket connects after`,
-    `  ${'when'.padEnd(20)}${'s'.padStart(7)}${'RSS MiB'.padStart(9)}${'peak'.padStart(7)}${'fds'.padStart(6)}${'workers'.padStart(9)}${'their RSS'.padStart(11)}${'heap MiB'.padStart(10)}${'sockets'.padStart(9)}${'jobs'.padStart(7)}  load`,
+    `Soak: ${format(sizes.jobs)} jobs in waves of ${sizes.wave} (1-2 epochs on 100 moons points), ${sizes.subscribers} job subscribers a wave, ${format(sizes.churn)} socket connects after; each sample after a full garbage collection of the server`,
+    `  ${'when'.padEnd(20)}${'s'.padStart(7)}${'RSS MiB'.padStart(9)}${'peak'.padStart(7)}${'fds'.padStart(6)}${'workers'.padStart(9)}${'their RSS'.padStart(11)}${'heap MiB'.padStart(10)}${'external'.padStart(10)}${'handles'.padStart(9)}${'sockets'.padStart(9)}${'jobs'.padStart(7)}  load`,
   ];
   for (const s of samples)
     lines.push(
       `  ${s.at.padEnd(20)}${format(s.seconds, 1).padStart(7)}${format(s.rssMiB, 1).padStart(9)}${format(s.peakMiB).padStart(7)}${format(s.openHandles).padStart(6)}` +
-        `${format(s.workers).padStart(9)}${format(s.workersRssMiB).padStart(11)}${format(s.heapUsedMiB, 1).padStart(10)}${format(s.websocketClients).padStart(9)}${format(s.jobsEnded).padStart(7)}  ${describeLoad(s.load, host.cores)}`,
+        `${format(s.workers).padStart(9)}${format(s.workersRssMiB).padStart(11)}${format(s.heapUsedMiB, 1).padStart(10)}${format(s.externalMiB, 1).padStart(10)}${format(s.activeHandles).padStart(9)}${format(s.websocketClients).padStart(9)}${format(s.jobsEnded).padStart(7)}  ${describeLoad(s.load, host.cores)}`,
     );
   const first = samples[0];
   const last = samples.at(-1);
   const afterJobs = samples.find((s) => s.at === 'after the jobs');
   if (first !== undefined && last !== undefined) {
     lines.push(
-      `  start -> end: RSS ${format(last.rssMiB - first.rssMiB, 1)} MiB, heap ${format((last.heapUsedMiB ?? Number.NaN) - (first.heapUsedMiB ?? Number.NaN), 1)} MiB, fds ${format(last.openHandles - first.openHandles)}, open websockets ${format(last.websocketClients)}`,
+      `  start -> end: RSS ${format(last.rssMiB - first.rssMiB, 1)} MiB, heap ${format((last.heapUsedMiB ?? Number.NaN) - (first.heapUsedMiB ?? Number.NaN), 1)} MiB, ` +
+        `external ${format((last.externalMiB ?? Number.NaN) - (first.externalMiB ?? Number.NaN), 1)} MiB, fds ${format(last.openHandles - first.openHandles)}, ` +
+        `handles ${format((last.activeHandles ?? Number.NaN) - (first.activeHandles ?? Number.NaN))}, open websockets ${format(last.websocketClients)}`,
     );
     if (afterJobs !== undefined)
       lines.push(`  RSS a job (start -> after the jobs): ${format(((afterJobs.rssMiB - first.rssMiB) * 1024) / Math.max(1, afterJobs.jobsEnded), 2)} KiB`);
@@ -310,7 +360,8 @@ const limit = setTimeout(() => {
 limit.unref();
 
 try {
-  server = await startServerProcess(cli, ['serve'], {});
+  // --inspect-port only says where SIGUSR1 opens the inspector; the workers inherit it unused.
+  server = await startServerProcess(cli, ['serve'], {}, { nodeArgs: ['--inspect-port=127.0.0.1:0'] });
   log(`soak: ${sizes.jobs} jobs in waves of ${sizes.wave}...`);
   await soak(server, outcome);
 } catch (error) {

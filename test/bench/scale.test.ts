@@ -38,7 +38,7 @@ t.test('the scale benchmark measures each part at two sizes and prints how it gr
   }
   t.same(results.jobs.runs.map((run: { jobs: number }) => run.jobs), [30, 300]);
   for (const run of results.jobs.runs) {
-    for (const latency of [run.list_first_page, run.get_by_id, run.list_limit_1000, run.list_name_filter]) t.ok(latency.p50_ms > 0);
+    for (const latency of [run.list_first_page, run.get_by_id, run.list_limit_1000, run.list_name_filter, run.last_page]) t.ok(latency.p50_ms > 0);
     t.equal(run.walk.pages, Math.ceil(run.jobs / 100), 'every page through the cursor');
   }
   for (const run of results.sweep.runs) {

@@ -18,7 +18,7 @@ t.test('the soak runs jobs in waves and sockets through one server and prints it
   const out = join(mkdtempSync(join(tmpdir(), 'caviar-bench-soak-')), 'smoke.json');
   const { stdout } = await promisify(execFile)(process.execPath, [runner, '--smoke', '--out', out], { maxBuffer: 16 << 20, timeout: 170_000 });
   t.match(stdout, 'Machine: ');
-  t.match(stdout, /start -> end: RSS -?[\d.]+ MiB, heap -?[\d.]+ MiB, fds -?\d+/);
+  t.match(stdout, /start -> end: RSS -?[\d.]+ MiB, heap -?[\d.]+ MiB, external -?[\d.]+ MiB, fds -?\d+, handles -?\d+/);
   t.match(stdout, /\n {2}completed\n/);
   const { smoke, outcome, samples, sizes } = JSON.parse(readFileSync(out, 'utf8'));
   t.equal(smoke, true);
