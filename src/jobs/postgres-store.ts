@@ -142,6 +142,31 @@ const FINAL: string[] = FinalStatusSchema.anyOf.map((literal) => literal.const);
 /** The trials a sweep has created so far, beside each sweep row read. */
 const TRIAL_COUNT = '(SELECT count(*)::integer FROM trials WHERE trials.sweep_id = sweeps.id) AS trial_count';
 
+/**
+ * Every commit that adds an event says so on this channel, in its own transaction:
+ * PostgreSQL delivers the notice only once the commit is done, to every listening server.
+ */
+export const EVENTS_CHANNEL = 'caviar_events';
+
+/** A notice: a job's or a sweep's event of this seq was committed (an earlier one may be missing: read from the last one seen). */
+export interface StoreChange {
+  kind: 'job' | 'sweep';
+  id: string;
+  seq: number;
+}
+
+/** A listening connection lost is opened again after this long. */
+const RELISTEN_MS = 1000;
+
+function parseChange(payload: string | undefined): StoreChange | undefined {
+  try {
+    const change = JSON.parse(payload ?? '') as StoreChange;
+    return (change.kind === 'job' || change.kind === 'sweep') && typeof change.id === 'string' && Number.isInteger(change.seq) ? change : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database */
   url: string;
@@ -163,6 +188,7 @@ export class PostgresStore implements JobStore {
 
   private constructor(
     private readonly pool: pg.Pool,
+    private readonly url: string,
     private readonly datasetCache: string,
   ) {}
 
@@ -184,7 +210,7 @@ export class PostgresStore implements JobStore {
     // An idle connection that breaks (the server restarted) is dropped and replaced at the
     // next query; a query's own failure reaches its caller.
     pool.on('error', () => undefined);
-    const store = new PostgresStore(pool, datasetCache);
+    const store = new PostgresStore(pool, url, datasetCache);
     try {
       await mkdir(datasetCache, { recursive: true });
       await store.migrate();
@@ -245,13 +271,12 @@ export class PostgresStore implements JobStore {
   private async append(client: pg.PoolClient, lastSeq: number, event: UnsequencedEvent): Promise<JobEvent> {
     const sequenced = { seq: lastSeq + 1, ...event } as JobEvent;
     const epoch = sequenced.type === 'epoch' ? sequenced.epoch : null;
-    await client.query('UPDATE jobs SET last_seq = $2 WHERE id = $1', [event.jobId, sequenced.seq]);
-    await client.query('INSERT INTO events (job_id, seq, epoch, body) VALUES ($1, $2, $3, $4)', [
-      event.jobId,
-      sequenced.seq,
-      epoch,
-      JSON.stringify(sequenced),
-    ]);
+    await client.query(
+      `WITH numbered AS (UPDATE jobs SET last_seq = $2 WHERE id = $1),
+         kept AS (INSERT INTO events (job_id, seq, epoch, body) VALUES ($1, $2, $3, $4))
+       SELECT pg_notify($5, $6)`,
+      [event.jobId, sequenced.seq, epoch, JSON.stringify(sequenced), EVENTS_CHANNEL, JSON.stringify({ kind: 'job', id: event.jobId, seq: sequenced.seq })],
+    );
     return sequenced;
   }
 
@@ -264,7 +289,13 @@ export class PostgresStore implements JobStore {
     const next = rows[0];
     if (next === undefined) throw new Error(`no sweep ${sweepId}`);
     const sequenced = { seq: next.last_seq, ...event } as SweepEvent;
-    await client.query('INSERT INTO sweep_events (sweep_id, seq, body) VALUES ($1, $2, $3)', [sweepId, sequenced.seq, JSON.stringify(sequenced)]);
+    await client.query('WITH kept AS (INSERT INTO sweep_events (sweep_id, seq, body) VALUES ($1, $2, $3)) SELECT pg_notify($4, $5)', [
+      sweepId,
+      sequenced.seq,
+      JSON.stringify(sequenced),
+      EVENTS_CHANNEL,
+      JSON.stringify({ kind: 'sweep', id: sweepId, seq: sequenced.seq }),
+    ]);
     return sequenced;
   }
 
@@ -307,8 +338,10 @@ export class PostgresStore implements JobStore {
        ), new_trials AS (
          INSERT INTO trials (sweep_id, trial, job_id, round, sample)
          SELECT * FROM unnest($5::text[], $6::integer[], $7::text[], $8::integer[], $9::text[])
+       ), first_events AS (
+         INSERT INTO events (job_id, seq, body) SELECT id, 1, body FROM unnest($1::text[], $10::text[]) AS first (id, body)
        )
-       INSERT INTO events (job_id, seq, body) SELECT id, 1, body FROM unnest($1::text[], $10::text[]) AS first (id, body)`,
+       SELECT count(pg_notify($11, json_build_object('kind', 'job', 'id', id, 'seq', 1)::text)) FROM unnest($1::text[]) AS noticed (id)`,
       [
         jobs.map((job) => job.id),
         jobs.map((job) => job.spec.name ?? null),
@@ -320,6 +353,7 @@ export class PostgresStore implements JobStore {
         trials.map((job) => job.trial?.round),
         trials.map((job) => JSON.stringify(job.trial?.values)),
         events.map((event) => JSON.stringify(event)),
+        EVENTS_CHANNEL,
       ],
     );
     return events;
@@ -667,6 +701,61 @@ export class PostgresStore implements JobStore {
     const { rowCount } = await this.pool.query('DELETE FROM datasets WHERE id = $1', [id]);
     if (rowCount === 1) await rm(this.datasetDirectory(id), { recursive: true, force: true });
     return rowCount === 1;
+  }
+
+  /**
+   * Hands `onChange` the notice of each commit that adds events, from every process on this
+   * database, on a connection of its own; after that connection was lost and opened again,
+   * `onGap` (notices sent meanwhile are lost). Resolves once listening; the function it
+   * resolves with stops.
+   */
+  async listen(onChange: (change: StoreChange) => void, onGap: () => void, onError: (error: Error) => void): Promise<() => Promise<void>> {
+    let client: pg.Client | undefined;
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    const connect = async (): Promise<void> => {
+      const next = new pg.Client({ connectionString: this.url, keepAlive: true });
+      const lost = (error?: Error) => {
+        if (error !== undefined) onError(error);
+        if (client !== next || stopped) return;
+        client = undefined;
+        void next.end().catch(() => undefined);
+        timer = setTimeout(() => void reconnect(), RELISTEN_MS);
+      };
+      next.on('error', lost);
+      next.on('end', () => lost());
+      next.on('notification', (message) => {
+        const change = parseChange(message.payload);
+        if (change !== undefined) onChange(change);
+      });
+      client = next;
+      await next.connect();
+      await next.query(`LISTEN ${EVENTS_CHANNEL}`);
+    };
+    const reconnect = async () => {
+      try {
+        await connect();
+        onGap();
+      } catch (error) {
+        onError(error as Error);
+        if (!stopped) timer = setTimeout(() => void reconnect(), RELISTEN_MS);
+      }
+    };
+    await connect();
+    return async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await client?.end().catch(() => undefined);
+    };
+  }
+
+  /** The seq of the newest event of each job (or sweep) named; ids the store lacks are left out. */
+  async lastSeqs(kind: StoreChange['kind'], ids: string[]): Promise<Map<string, number>> {
+    const { rows } = await this.pool.query<{ id: string; last_seq: number }>(
+      `SELECT id, last_seq FROM ${kind === 'job' ? 'jobs' : 'sweeps'} WHERE id = ANY($1::text[])`,
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.id, row.last_seq]));
   }
 
   /** Closing twice is closing once. */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { ControlChannel } from '../jobs/control.js';
 import { EventHub, Lifecycle, Scheduler, SqliteStore, type JobStore, type Sweeps } from '../jobs/index.js';
+import { PgHub } from '../jobs/pg-hub.js';
 import { PostgresStore } from '../jobs/postgres-store.js';
 import { JobQueue } from '../jobs/queue.js';
 import { WorkerHost } from '../jobs/worker-host.js';
@@ -13,6 +14,8 @@ import { availableCores, type DistributedConfig, type ServerConfig } from './con
 
 /** The reconciler's full pass; it also runs as soon as Redis answers again after a lost connection. */
 const RECONCILE_MS = 30_000;
+/** An API server's safety net for lost event notices. */
+const EVENT_POLL_MS = 2000;
 
 export interface JobSystem {
   store: JobStore;
@@ -64,12 +67,27 @@ export function embeddedJobs(config: ServerConfig, log: Log): JobSystem {
   };
 }
 
-/** The parts every process of the distributed mode has: the shared store and the control channel. */
-async function clusterParts(config: ServerConfig, cluster: DistributedConfig, slots: number, log: Log) {
+/**
+ * The parts every process of the distributed mode has: the shared store, an event hub
+ * (`hubOf` makes it), the control channel, and a worker host when it has slots.
+ */
+async function clusterParts(
+  config: ServerConfig,
+  cluster: DistributedConfig,
+  slots: number,
+  log: Log,
+  hubOf: (store: PostgresStore) => Promise<EventHub>,
+) {
   const store = await PostgresStore.open({ url: cluster.databaseUrl, datasetCache: join(config.dataDirectory, 'datasets') });
+  let hub: EventHub;
+  try {
+    hub = await hubOf(store);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const settings = { redisUrl: cluster.redisUrl, prefix: cluster.redisPrefix };
   const control = new ControlChannel(settings, log);
-  const hub = new EventHub();
   const lifecycle = new Lifecycle(store, hub);
   const scheduler = new Scheduler(lifecycle, {
     concurrency: slots,
@@ -96,13 +114,25 @@ async function clusterParts(config: ServerConfig, cluster: DistributedConfig, sl
  * trains them itself only with `slots` above 0 (`caviar serve --workers N`).
  */
 export async function clusterJobs(config: ServerConfig, cluster: DistributedConfig, slots: number, log: Log): Promise<JobSystem> {
-  const parts = await clusterParts(config, cluster, slots, log);
+  const queue = new JobQueue({ redisUrl: cluster.redisUrl, prefix: cluster.redisPrefix }, log);
+  let pgHub: PgHub | undefined;
+  const hubOf = async (store: PostgresStore) =>
+    (pgHub = await PgHub.open(store, {
+      pollMs: EVENT_POLL_MS,
+      log,
+      // Every job committed as queued here (submitted, resumed, requeued) goes to the queue.
+      onCommitted: (event) => {
+        if (event.type === 'status' && event.status === 'queued') queue.add(event.jobId, event.seq > 1);
+      },
+    }));
+  let parts: Awaited<ReturnType<typeof clusterParts>>;
+  try {
+    parts = await clusterParts(config, cluster, slots, log, hubOf);
+  } catch (error) {
+    await queue.close();
+    throw error;
+  }
   const { store, hub, control } = parts;
-  const queue = new JobQueue(parts.settings, log);
-  // Every job committed as queued here (submitted, resumed, requeued) is handed to the queue.
-  hub.subscribe('*', (event) => {
-    if (event.type === 'status' && event.status === 'queued') queue.add(event.jobId, event.seq > 1);
-  });
   return {
     store,
     hub,
@@ -117,6 +147,7 @@ export async function clusterJobs(config: ServerConfig, cluster: DistributedConf
     shutdown: parts.stopHost,
     async close() {
       await queue.close();
+      await pgHub?.close();
       await control.close();
       await store.close();
     },
@@ -131,7 +162,7 @@ export interface RunningWorkerHost {
 
 /** `caviar worker`: takes jobs from the queue with CAVIAR_CONCURRENCY slots and trains them. */
 export async function startWorkerHost(config: ServerConfig, cluster: DistributedConfig, log: Log): Promise<RunningWorkerHost> {
-  const parts = await clusterParts(config, cluster, config.concurrency, log);
+  const parts = await clusterParts(config, cluster, config.concurrency, log, async () => new EventHub());
   try {
     await parts.hostJobs();
   } catch (error) {

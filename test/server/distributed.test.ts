@@ -117,3 +117,33 @@ t.test('a job submitted to an API server that trains nothing trains on a worker 
   t.equal(prediction.status, 200);
   t.equal(prediction.body.outputs.length, 2, 'the API server predicts from the model the host trained');
 });
+
+t.test("two API servers: a websocket client on each gets every event of a job the other took, in order and once", { skip }, async (t) => {
+  const cluster = await deployment(t);
+  const [taking, other] = await Promise.all([cluster.api(), cluster.api()]);
+  await cluster.worker();
+  const everyJob = openEvents(other, '/v1/events');
+  await new Promise((resolve) => everyJob.socket.once('open', resolve));
+  const id = (await call(taking, 'POST', '/v1/jobs', slowJob(4, { dataset: { builtin: 'moons', samples: 2000, noise: 0.2, seed: 3 } }))).body.id as string;
+  const streams = [openEvents(taking, `/v1/jobs/${id}/events`), openEvents(other, `/v1/jobs/${id}/events`)];
+  const closed = await Promise.all(streams.map((stream) => stream.closed));
+  t.same(closed.map((close) => close.code), [1000, 1000], 'both sockets close normally after the last event');
+  const stored = openEvents(other, `/v1/jobs/${id}/events?since=0`);
+  await stored.closed;
+  const seqs = stored.events.map((event) => event.seq);
+  t.same(seqs, range(1, seqs.length), 'the stored history has every seq once');
+  t.same(epochsOf(stored.events), [1, 2, 3, 4]);
+  t.match(stored.events.at(-1), { type: 'done', status: 'succeeded' });
+  for (const [index, stream] of streams.entries()) t.same(stream.events, stored.events, `the client of server ${index + 1} got the whole history, in order, once`);
+  const since = openEvents(other, `/v1/jobs/${id}/events?since=3`);
+  await since.closed;
+  t.same(since.events, stored.events.slice(3), '?since= replays what came after, on either server');
+  await waitFor(async () => everyJob.events.some((event) => event.jobId === id && event.type === 'done'));
+  const live = everyJob.events.filter((event) => event.jobId === id);
+  t.same(
+    live.map((event) => event.seq),
+    stored.events.map((event) => event.seq),
+    "the other server's stream of every job's events carried this one's, each once",
+  );
+  everyJob.socket.close();
+});
