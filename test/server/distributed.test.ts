@@ -147,3 +147,35 @@ t.test("two API servers: a websocket client on each gets every event of a job th
   );
   everyJob.socket.close();
 });
+
+t.test('cancel, pause, resume and a new learning rate reach a job running on a worker host, from any API server', { skip }, async (t) => {
+  const cluster = await deployment(t);
+  const [first, second] = await Promise.all([cluster.api(), cluster.api()]);
+  await cluster.worker();
+  const id = (await call(first, 'POST', '/v1/jobs', slowJob(200))).body.id as string;
+  const events = openEvents(second, `/v1/jobs/${id}/events`);
+  await events.next((event) => event.type === 'epoch' && event.epoch === 1);
+
+  const patched = await call(second, 'PATCH', `/v1/jobs/${id}`, { learningRate: 0.0005 });
+  t.equal(patched.status, 200, 'PATCH answers on the server that does not run the job');
+  const changed = await events.next((event) => event.type === 'epoch' && event.lr === 0.0005);
+  t.ok(changed, 'a later epoch trains at the new rate');
+
+  const pausing = await call(second, 'POST', `/v1/jobs/${id}/pause`);
+  t.same([pausing.status, pausing.body], [202, { id, status: 'pausing' }]);
+  await events.next((event) => event.type === 'status' && event.status === 'paused');
+  const paused = (await call(first, 'GET', `/v1/jobs/${id}`)).body;
+  t.equal(paused.status, 'paused', 'the host stopped it at its checkpoint');
+
+  const resumed = await call(first, 'POST', `/v1/jobs/${id}/resume`);
+  t.same([resumed.status, resumed.body], [200, { id, status: 'queued' }]);
+  await events.next((event) => event.type === 'epoch' && event.epoch === paused.epochsDone + 1);
+  const cancelling = await call(first, 'POST', `/v1/jobs/${id}/cancel`);
+  t.same([cancelling.status, cancelling.body], [202, { id, status: 'cancelling' }]);
+  const done = await events.next((event) => event.type === 'done');
+  t.match(done, { status: 'cancelled' });
+  const epochs = epochsOf(events.events);
+  t.same(epochs, range(1, epochs.length), 'every epoch once, across the pause');
+  t.ok(epochs.length < 200, 'it stopped long before its last epoch');
+  t.equal(events.events.filter((event) => event.type === 'epoch' && event.epoch > paused.epochsDone && event.lr !== 0.0005).length, 0, 'the new rate holds after the resume');
+});
