@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import type { JobEvent } from '../../src/jobs/index.js';
 import { freshDatabase, noPostgres } from '../fixtures/postgres.js';
+import { alive, childPids } from '../fixtures/processes.js';
 import { call, openEvents, slowJob, startService, temporaryDirectory, waitFor, type Service } from '../fixtures/service.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
@@ -178,4 +179,80 @@ t.test('cancel, pause, resume and a new learning rate reach a job running on a w
   t.same(epochs, range(1, epochs.length), 'every epoch once, across the pause');
   t.ok(epochs.length < 200, 'it stopped long before its last epoch');
   t.equal(events.events.filter((event) => event.type === 'epoch' && event.epoch > paused.epochsDone && event.lr !== 0.0005).length, 0, 'the new rate holds after the resume');
+});
+
+/** The host whose log says it started the job's attempt. */
+function runnerOf(hosts: Host[], id: string, attempt: number): Host {
+  const runner = hosts.find((host) => host.log().includes(`"jobId":"${id}","attempt":${attempt},`));
+  if (runner === undefined) throw new Error(`no host started attempt ${attempt} of ${id}`);
+  return runner;
+}
+
+/** A job's whole history, replayed from seq 1 until the stream closes after its last event. */
+async function history(service: Service, id: string): Promise<JobEvent[]> {
+  const stream = openEvents(service, `/v1/jobs/${id}/events?since=0`);
+  const closed = await stream.closed;
+  if (closed.code !== 1000) throw new Error(`the event stream of ${id} closed with ${closed.code}`);
+  return stream.events;
+}
+
+/** Runs `spec` once more, uninterrupted, and resolves with its weights. */
+async function uninterrupted(api: Service, spec: ReturnType<typeof slowJob>) {
+  const id = (await call(api, 'POST', '/v1/jobs', spec)).body.id as string;
+  await finished(api, id);
+  return weights(api, id);
+}
+
+t.test('a worker host SIGKILLed mid-job: the job resumes on another host from its last checkpoint, every epoch once, ending as an uninterrupted run', { skip }, async (t) => {
+  const cluster = await deployment(t);
+  const api = await cluster.api();
+  const hosts = await Promise.all([cluster.worker(), cluster.worker()]);
+  const spec = slowJob(10);
+  const id = (await call(api, 'POST', '/v1/jobs', spec)).body.id as string;
+  const events = openEvents(api, `/v1/jobs/${id}/events`);
+  const third = await events.next((event) => event.type === 'epoch' && event.epoch === 3);
+  const victim = runnerOf(hosts, id, 1);
+  const killedAt = Date.now();
+  victim.process.kill('SIGKILL');
+  t.equal(await victim.exited, 'SIGKILL');
+  const restarted = await events.next((event) => event.type === 'status' && event.status === 'running' && event.seq > (third?.seq ?? 0));
+  const movedAfter = (Date.now() - killedAt) / 1000;
+  const next = await events.next((event) => event.type === 'epoch' && event.seq > (restarted?.seq ?? 0));
+  const trainingAfter = (Date.now() - killedAt) / 1000;
+  t.comment(
+    `SIGKILL of the host at epoch ${third?.type === 'epoch' ? third.epoch : '?'}: started on the other host ${movedAfter.toFixed(1)} s later, its next epoch (${next?.type === 'epoch' ? next.epoch : '?'}) recorded ${trainingAfter.toFixed(1)} s later (lock ${LOCK_MS / 1000} s)`,
+  );
+  t.ok(movedAfter < LOCK_MS / 1000 + 5, 'it moved within the lock and 5 s');
+  t.not(runnerOf(hosts, id, 2), victim, 'the second attempt ran on the other host');
+  const job = await finished(api, id);
+  t.equal(job.status, 'succeeded');
+  const stored = await history(api, id);
+  t.same(epochsOf(stored), range(1, 10), 'every epoch once');
+  t.same(await weights(api, id), await uninterrupted(api, spec), 'the model equals an uninterrupted run, bit for bit');
+});
+
+t.test('a worker host frozen (SIGSTOP) until its job moved: woken, its writes are refused and it stops its training process', { skip }, async (t) => {
+  const cluster = await deployment(t);
+  const api = await cluster.api();
+  const hosts = await Promise.all([cluster.worker(), cluster.worker()]);
+  const spec = slowJob(30);
+  const id = (await call(api, 'POST', '/v1/jobs', spec)).body.id as string;
+  const events = openEvents(api, `/v1/jobs/${id}/events`);
+  const second = await events.next((event) => event.type === 'epoch' && event.epoch === 2);
+  const frozen = runnerOf(hosts, id, 1);
+  const [child] = childPids(frozen.process.pid as number);
+  t.ok(child !== undefined && alive(child), 'its training process runs');
+  frozen.process.kill('SIGSTOP');
+  const restarted = await events.next((event) => event.type === 'status' && event.status === 'running' && event.seq > (second?.seq ?? 0));
+  await events.next((event) => event.type === 'epoch' && event.seq > (restarted?.seq ?? 0));
+  t.not(runnerOf(hosts, id, 2), frozen, 'the job moved to the other host');
+  frozen.process.kill('SIGCONT');
+  await waitFor(async () => !alive(child as number), 20_000);
+  t.pass('woken, the frozen host stopped its training process');
+  t.match(frozen.log(), new RegExp(`"jobId":"${id}","attempt":1,[^\\n]*"msg":"the job moved to another host`), 'because its epoch was refused');
+  const job = await finished(api, id);
+  t.equal(job.status, 'succeeded');
+  t.same(epochsOf(await history(api, id)), range(1, 30), 'every epoch once: none of the frozen host\'s writes was kept');
+  t.same(await weights(api, id), await uninterrupted(api, spec), 'the model equals an uninterrupted run, bit for bit');
+  t.ok(alive(frozen.process.pid as number), 'the woken host lives on');
 });
