@@ -20,14 +20,14 @@ import {
   type Dataset,
   type EpochMetrics,
 } from './engine/index.js';
-import type { JobEvent, JobResult, UnsequencedEvent } from './jobs/events.js';
+import type { JobEvent, JobResult, ResultPart, UnsequencedEvent } from './jobs/events.js';
 import { JobSpecSchema, type JobSpec } from './jobs/spec.js';
 import { SweepSpecSchema, type RankedTrial, type SweepEvent, type SweepView } from './jobs/sweep-spec.js';
 import { runLocalSweep } from './jobs/local-sweep.js';
 import { StoreDamagedError } from './jobs/sqlite-store.js';
 import { availableCores, availableMemory } from './server/config.js';
 import type { Static, TSchema } from '@sinclair/typebox';
-import { epochEvent, jobData, scoreJob, trainJob, trainerSpec, type EarlyStoppingResult } from './jobs/training.js';
+import { epochEvent, jobData, needsDevF1, scoreJob, trainJob, trainerSpec, type EarlyStoppingResult } from './jobs/training.js';
 
 /** A mistake in how the command was called: exit code 2, as for a usage error. */
 class UsageError extends Error {}
@@ -102,12 +102,36 @@ class ProgressBar {
   }
 }
 
+/** Each part's F1 (or regression errors), and the per-class table of the last held-out part. */
+function printPredictionMetrics(result: JobResult): void {
+  const parts = (['train', 'dev', 'test'] as const).filter((name) => result[name] !== undefined);
+  for (const name of parts) {
+    const metrics = result[name] as ResultPart;
+    if (metrics.macroF1 !== undefined) {
+      const auc = metrics.auc === undefined ? '' : `  ROC AUC ${format(metrics.auc)}`;
+      console.log(`${name.padEnd(6)} macro F1 ${format(metrics.macroF1)}  weighted F1 ${format(metrics.weightedF1)}${auc}`);
+    } else if (metrics.rmse !== undefined) {
+      console.log(`${name.padEnd(6)} rmse ${format(metrics.rmse)}  mae ${format(metrics.mae)}  r2 ${format(metrics.r2)}`);
+    }
+  }
+  const last = parts.at(-1);
+  const perClass = last === undefined ? undefined : result[last]?.perClass;
+  if (last === undefined || perClass === undefined) return;
+  const width = Math.max(5, ...perClass.map((metrics) => String(metrics.class).length));
+  console.log(`${last} by class: ${'class'.padEnd(width)}  precision  recall  f1      support`);
+  for (const metrics of perClass) {
+    const cells = [format(metrics.precision).padEnd(9), format(metrics.recall).padEnd(6), format(metrics.f1).padEnd(6), String(metrics.support)];
+    console.log(`${' '.repeat(last.length + 11)}${String(metrics.class).padEnd(width)}  ${cells.join('  ')}`);
+  }
+}
+
 function printResult(result: JobResult): void {
   const part = (name: string, metrics: { loss: number; accuracy?: number } | undefined) =>
     metrics && console.log(`${name.padEnd(6)} loss ${format(metrics.loss)}  accuracy ${format(metrics.accuracy)}`);
   part('train', result.train);
   part('dev', result.dev);
   part('test', result.test);
+  printPredictionMetrics(result);
   const { diagnosis } = result;
   const bias = diagnosis.avoidableBiasIsUpperBound
     ? `avoidable bias at most ${format(diagnosis.avoidableBias)}, measured against 0 error`
@@ -175,6 +199,7 @@ Options:
     let earlyStopping: EarlyStoppingResult | undefined;
     try {
       earlyStopping = await trainJob(trainer, spec, {
+        ...(needsDevF1(spec) ? { devF1: data.dev } : {}),
         onEpoch: (metrics) => {
           emit(epochEvent(jobId, metrics));
           if (typeof values.checkpoint === 'string') writeAtomically(values.checkpoint, trainer.checkpoint());

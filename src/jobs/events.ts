@@ -1,6 +1,7 @@
 // The events of a job, as the websocket sends them, `caviar train --json` prints them and
 // the store keeps them: one definition of their shapes.
 import { Type, type Static } from '@sinclair/typebox';
+import { ClassificationMetricsSchema, RegressionMetricsSchema } from './metrics.js';
 import { oneOf } from './spec.js';
 import { FinalStatusSchema, JobStatusSchema } from './status.js';
 
@@ -9,7 +10,12 @@ export { JobStatusSchema, type JobStatus } from './status.js';
 export const PartMetricsSchema = Type.Object({
   loss: Type.Number(),
   accuracy: Type.Optional(Type.Number()),
+  f1: Type.Optional(Type.Number({ description: "dev: macro F1, in the epochs of a job whose early stopping or sweep ranks by dev.f1" })),
 });
+
+/** A finished job's part: its loss and accuracy, and what its predictions tell (src/jobs/metrics.ts). */
+export const ResultPartSchema = Type.Composite([PartMetricsSchema, Type.Partial(ClassificationMetricsSchema), Type.Partial(RegressionMetricsSchema)]);
+export type ResultPart = Static<typeof ResultPartSchema>;
 
 export const DiagnosisSchema = Type.Object({
   avoidableBias: Type.Number({ description: 'train error - human-level error' }),
@@ -27,9 +33,9 @@ export const DiagnosisSchema = Type.Object({
 
 export const JobResultSchema = Type.Object({
   epochs: Type.Integer({ description: "the epochs behind the final weights (early stopping's best when it restored it)" }),
-  train: PartMetricsSchema,
-  dev: Type.Optional(PartMetricsSchema),
-  test: Type.Optional(PartMetricsSchema),
+  train: ResultPartSchema,
+  dev: Type.Optional(ResultPartSchema),
+  test: Type.Optional(ResultPartSchema),
   diagnosis: DiagnosisSchema,
   earlyStopping: Type.Optional(
     Type.Object({

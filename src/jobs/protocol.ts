@@ -28,6 +28,8 @@ export interface TrainTask {
   rateChange?: number;
   /** Wait for the server's 'epochDone' after each epoch: it may stop the job in between. */
   stepwise?: boolean;
+  /** Each epoch's dev metrics carry the macro F1: the job's sweep ranks by dev.f1. */
+  devF1?: boolean;
 }
 
 export interface GradCheckTask {

@@ -9,6 +9,7 @@ import type { StoredDataset, WorkerTask } from './protocol.js';
 import { WorkerPool, type WorkerProcess, type Outcome } from './runner.js';
 import type { ControlStatus, FinalStatus } from './status.js';
 import type { JobRecord } from './store.js';
+import { needsDevF1 } from './training.js';
 
 export interface SchedulerOptions {
   /** Jobs trained at once. */
@@ -79,6 +80,8 @@ export interface EpochJudge {
   judges(job: JobRecord): boolean;
   /** Resolves once the judge has seen the job's latest epoch (and stopped it, or not). */
   judged(jobId: string): Promise<void>;
+  /** The metric a trial's sweep ranks it by. */
+  rankMetric?(job: JobRecord): string | undefined;
 }
 
 export class Scheduler {
@@ -201,6 +204,7 @@ export class Scheduler {
       ...(history === undefined ? {} : { history }),
       ...(job.pendingLearningRate === undefined ? {} : { learningRate: job.pendingLearningRate, rateChange: job.pendingRateChange }),
       ...(this.judge?.judges(job) === true ? { stepwise: true } : {}),
+      ...(needsDevF1(job.spec, this.judge?.rankMetric?.(job)) ? { devF1: true } : {}),
     };
   }
 

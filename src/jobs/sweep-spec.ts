@@ -7,7 +7,7 @@ import { PartMetricsSchema } from './events.js';
 import { JobSpecSchema, oneOf } from './spec.js';
 import { JobStatusSchema } from './status.js';
 
-export const SweepMetricName = oneOf('dev.accuracy', 'dev.loss', 'train.accuracy', 'train.loss');
+export const SweepMetricName = oneOf('dev.accuracy', 'dev.loss', 'dev.f1', 'train.accuracy', 'train.loss');
 export type SweepMetric = Static<typeof SweepMetricName>;
 
 export const SweepSpecSchema = Type.Object(

@@ -50,7 +50,7 @@ function isClassifier(spec: JobSpec): boolean {
 
 /** The value of the metric in an epoch event, if the event has it. */
 function metricOf(event: Pick<EpochEvent, 'train' | 'dev'>, metric: SweepMetric): number | undefined {
-  const [part, name] = metric.split('.') as ['dev' | 'train', 'loss' | 'accuracy'];
+  const [part, name] = metric.split('.') as ['dev' | 'train', 'loss' | 'accuracy' | 'f1'];
   return event[part]?.[name];
 }
 
@@ -79,7 +79,7 @@ export async function resolveSweep(spec: SweepSpec, store: JobStore, concurrency
   }
   const devShare = base.split?.dev ?? 0.2;
   const metric = spec.metric ?? `${devShare > 0 ? 'dev' : 'train'}.${isClassifier(base) ? 'accuracy' : 'loss'}` as SweepMetric;
-  if (metric.endsWith('accuracy') && !isClassifier(base))
+  if ((metric.endsWith('accuracy') || metric.endsWith('f1')) && !isClassifier(base))
     throw new SpecError('INVALID_SPEC', `${metric} needs a classifier (a softmax or sigmoid output): use a loss`, '/metric');
   if (metric.startsWith('dev') && devShare === 0) throw new SpecError('INVALID_SPEC', `${metric} needs a dev part: set base.split.dev above 0`, '/metric');
   const resolved: ResolvedSweepSpec = {
@@ -91,7 +91,7 @@ export async function resolveSweep(spec: SweepSpec, store: JobStore, concurrency
     strategy,
     rounds: spec.rounds ?? DEFAULT_ROUNDS,
     metric,
-    mode: spec.mode ?? (metric.endsWith('accuracy') ? 'max' : 'min'),
+    mode: spec.mode ?? (metric.endsWith('loss') ? 'min' : 'max'),
     seed: spec.seed ?? 0,
     ...(spec.stopping === undefined ? {} : { stopping: spec.stopping }),
   };
@@ -156,6 +156,10 @@ export class Sweeps implements EpochJudge {
   judges(job: JobRecord): boolean {
     if (job.sweepId === undefined) return false;
     return this.active.get(job.sweepId)?.record.spec.stopping !== undefined;
+  }
+
+  rankMetric(job: JobRecord): string | undefined {
+    return job.sweepId === undefined ? undefined : this.active.get(job.sweepId)?.record.spec.metric;
   }
 
   async judged(jobId: string): Promise<void> {

@@ -4,14 +4,17 @@ import { DataError, splitDataset, splitIndices, type LoadedDataset } from '../da
 import { maxCategories, resolveColumnTypes } from '../data/columns.js';
 import { inputNames, preprocessParts } from '../data/preprocess.js';
 import { requireTwoLabels } from '../data/labels.js';
-import { EngineError, type Dataset, type EpochMetrics, type ModelColumns, type PartMetrics, type Trainer, type TrainerSpec } from '../engine/index.js';
+import { EngineError, Model, type Dataset, type EpochMetrics, type ModelColumns, type PartMetrics, type Trainer, type TrainerSpec } from '../engine/index.js';
+import { classification, macroF1, regression } from './metrics.js';
 import { diagnose } from './diagnosis.js';
-import type { EpochEvent, JobResult } from './events.js';
+import type { EpochEvent, JobResult, ResultPart } from './events.js';
 import type { JobSpec } from './spec.js';
 
 type EarlyStoppingSpec = NonNullable<JobSpec['training']['earlyStopping']>;
 /** What early stopping looks at in an epoch. */
 export type EpochScores = Pick<EpochMetrics, 'epoch' | 'train' | 'dev'>;
+/** An epoch's part, with the dev part's macro F1 when the job ranks by it. */
+type ScoredPart = PartMetrics & { f1?: number };
 
 /**
  * Early stopping (training.earlyStopping): training stops once the metric has not improved
@@ -31,10 +34,10 @@ export class EarlyStopper {
 
   /** Whether this epoch is the best so far, and whether training should stop after it. */
   observe(epoch: EpochScores): { improved: boolean; stop: boolean } {
-    const [part, name] = this.rule.metric.split('.') as ['train' | 'dev', 'loss' | 'accuracy'];
-    const value = epoch[part]?.[name];
+    const [part, name] = this.rule.metric.split('.') as ['train' | 'dev', 'loss' | 'accuracy' | 'f1'];
+    const value = (epoch[part] as ScoredPart | undefined)?.[name];
     if (value === undefined) return { improved: false, stop: false };
-    const oriented = name === 'accuracy' ? value : -value;
+    const oriented = name === 'loss' ? -value : value;
     if (this.best === undefined || oriented > this.best + (this.rule.minDelta ?? 0)) {
       this.best = oriented;
       this.bestEpoch = epoch.epoch;
@@ -58,7 +61,30 @@ export interface TrainOptions {
    * true to go on: an outside judge (a sweep's stopping rule) decides between epochs.
    */
   betweenEpochs?(): Promise<boolean>;
+  /**
+   * The dev part, when each epoch's dev metrics must carry the macro F1 (early stopping or a
+   * sweep ranks by dev.f1): epochs then run one at a time, each followed by a pass over it.
+   */
+  devF1?: Dataset | undefined;
 }
+
+/** Whether a job's epochs need dev.f1: its early stopping, or its sweep's ranking, watches it. */
+export function needsDevF1(spec: JobSpec, sweepMetric?: string): boolean {
+  return spec.training.earlyStopping?.metric === 'dev.f1' || sweepMetric === 'dev.f1';
+}
+
+/** The epoch's metrics with the dev part's macro F1, from one pass of the weights it ended with. */
+async function withDevF1(trainer: Trainer, metrics: EpochMetrics, dev: Dataset): Promise<EpochMetrics> {
+  if (metrics.dev === undefined) return metrics;
+  const model = Model.load(trainer.model());
+  const { classes } = await model.predict(dev.x, dev.rows);
+  if (classes === undefined) return metrics;
+  const scored: ScoredPart = { ...metrics.dev, f1: macroF1(dev.y, classes, classCount(model)) };
+  return { ...metrics, dev: scored };
+}
+
+/** A classifier's classes: its softmax's units, or two for one sigmoid unit. */
+const classCount = (model: Model) => (model.outputs === 1 ? 2 : model.outputs);
 
 export type EarlyStoppingResult = NonNullable<JobResult['earlyStopping']>;
 
@@ -81,8 +107,15 @@ export async function trainJob(trainer: Trainer, spec: JobSpec, options: TrainOp
     }
   };
   try {
-    const { betweenEpochs } = options;
-    if (betweenEpochs === undefined) {
+    const { betweenEpochs, devF1 } = options;
+    if (devF1 !== undefined) {
+      // The F1 pass runs between epochs, so each epoch is a run of its own.
+      while (trainer.epochsDone < spec.training.epochs && stoppedAt === undefined) {
+        const [metrics] = await trainer.run(1);
+        onEpoch(await withDevF1(trainer, metrics as EpochMetrics, devF1));
+        if (stoppedAt === undefined && betweenEpochs !== undefined && !(await betweenEpochs())) throw new EngineError('CANCELLED', 'stopped between epochs');
+      }
+    } else if (betweenEpochs === undefined) {
       const remaining = spec.training.epochs - trainer.epochsDone;
       if (remaining > 0) await trainer.run(remaining, onEpoch);
     } else {
@@ -144,11 +177,21 @@ export function epochEvent(jobId: string, metrics: EpochMetrics): Omit<EpochEven
   return { type: 'epoch', jobId, epoch, lr, seconds, train, ...(dev === undefined ? {} : { dev }), layers };
 }
 
-/** Each part scored in one pass in inference mode, and the bias/variance diagnosis. */
+/**
+ * Each part scored in inference mode, and the bias/variance diagnosis: its loss and accuracy
+ * from the engine, and from one pass of predictions what they tell (per-class metrics, the
+ * confusion matrix and ROC AUC of a classifier; RMSE, MAE and R^2 of a regression).
+ */
 export async function scoreJob(trainer: Trainer, data: JobData, spec: JobSpec, earlyStopping?: EarlyStoppingResult): Promise<JobResult> {
-  const train = await trainer.evaluate(data.train);
-  const dev = data.dev === undefined ? undefined : await trainer.evaluate(data.dev);
-  const test = data.test === undefined ? undefined : await trainer.evaluate(data.test);
+  const model = Model.load(trainer.model());
+  const score = async (part: Dataset): Promise<ResultPart> => {
+    const metrics = await trainer.evaluate(part);
+    const { outputs, classes } = await model.predict(part.x, part.rows);
+    return { ...metrics, ...predictionMetrics(model, part, outputs, classes, data.classNames) };
+  };
+  const train = await score(data.train);
+  const dev = data.dev === undefined ? undefined : await score(data.dev);
+  const test = data.test === undefined ? undefined : await score(data.test);
   const regression = train.accuracy === undefined;
   const error = (part: PartMetrics) => (regression ? part.loss : 1 - (part.accuracy as number));
   const diagnosis = diagnose({
@@ -165,4 +208,16 @@ export async function scoreJob(trainer: Trainer, data: JobData, spec: JobSpec, e
     diagnosis,
     ...(earlyStopping === undefined ? {} : { earlyStopping }),
   };
+}
+
+/** What a part's predictions tell: a classifier's class metrics, a regression's errors. */
+function predictionMetrics(model: Model, part: Dataset, outputs: Float32Array, classes: Int32Array | undefined, names: string[] | undefined) {
+  const units = model.outputs;
+  if (classes !== undefined) {
+    const count = classCount(model);
+    // The second class's probability ranks the rows for the ROC curve.
+    const scores = count === 2 ? Float32Array.from({ length: part.rows }, (_, row) => outputs[units === 1 ? row : row * 2 + 1] as number) : undefined;
+    return classification(part.y, classes, count, { names, ...(scores === undefined ? {} : { scores }) });
+  }
+  return model.save().network.loss === 'mse' ? regression(part.y, outputs, units) : {};
 }

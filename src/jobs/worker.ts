@@ -8,7 +8,7 @@ import { readDataset, writeDatasetArrays } from './datasets.js';
 import { columnView, maxCategories } from '../data/columns.js';
 import { requireTwoLabels } from '../data/labels.js';
 import type { FromWorker, GradCheckTask, ImportTask, ToWorker, TrainTask, WorkerError } from './protocol.js';
-import { jobData, scoreJob, trainJob, trainerSpec, type JobData } from './training.js';
+import { jobData, needsDevF1, scoreJob, trainJob, trainerSpec, type JobData } from './training.js';
 
 function send(message: FromWorker): Promise<void> {
   return new Promise((resolve) => {
@@ -74,6 +74,7 @@ async function train(task: TrainTask, control: Control): Promise<FromWorker> {
   const earlyStopping = await trainJob(trainer, spec, {
     ...(task.history === undefined ? {} : { history: task.history }),
     ...(task.bestCheckpoint === undefined ? {} : { bestCheckpoint: task.bestCheckpoint }),
+    ...((task.devF1 === true || needsDevF1(spec)) && data.dev !== undefined ? { devF1: data.dev } : {}),
     onEpoch: (metrics, best) => void send({ type: 'epoch', metrics, checkpoint: trainer.checkpoint(), best }),
     ...(task.stepwise === true
       ? {

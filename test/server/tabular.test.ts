@@ -104,6 +104,72 @@ t.test('trains on the raw table, preprocessed on its train part, and saves that 
   });
   t.equal(model.features.length, model.network.inputs, 'one name per input');
   t.equal(model.label, 'species');
+  const rows = { train: 168, dev: 48, test: 24 };
+  for (const part of ['train', 'dev', 'test'] as const) {
+    const metrics = done.result[part];
+    t.same(metrics.perClass.map((row: { class: string }) => row.class), ['Adelie', 'Chinstrap', 'Gentoo'], `${part}: a row per class, by name`);
+    t.equal(metrics.perClass.reduce((sum: number, row: { support: number }) => sum + row.support, 0), rows[part], `${part}: every row counted once`);
+    t.equal((metrics.confusion as number[][]).flat().reduce((sum, count) => sum + count, 0), rows[part]);
+    t.ok(metrics.macroF1 > 0.5 && metrics.macroF1 <= 1 && metrics.weightedF1 > 0.5, `${part}: F1 ${metrics.macroF1}, ${metrics.weightedF1}`);
+    const correct = (metrics.confusion as number[][]).reduce((sum, row, index) => sum + (row[index] as number), 0);
+    t.ok(Math.abs(correct / rows[part] - metrics.accuracy) < 1e-9, `${part}: the confusion matrix's diagonal is the accuracy`);
+    t.equal(metrics.auc, undefined, 'no ROC AUC for three classes');
+  }
+});
+
+t.test('dev.f1 ranks a sweep and stops a job early: each epoch carries it', async (t) => {
+  const base = penguinJob(penguins, { training: { epochs: 4, batchSize: 16, seed: 5, optimizer: { type: 'adam', learningRate: 0.02 } } });
+  const sweep = await call(service, 'POST', '/v1/sweeps', { base, trials: 2, seed: 1, metric: 'dev.f1', space: { '/training/optimizer/learningRate': { logUniform: [1e-3, 1e-1] } } });
+  t.equal(sweep.status, 202, JSON.stringify(sweep.body));
+  const events = openEvents(service, `/v1/sweeps/${sweep.body.id}/events`);
+  await events.closed;
+  const view = (await call(service, 'GET', `/v1/sweeps/${sweep.body.id}`)).body;
+  t.match(view.spec, { metric: 'dev.f1', mode: 'max' });
+  const metrics = view.trials.map((trial: { metric: number }) => trial.metric);
+  t.equal(metrics.length, 2);
+  t.ok(metrics.every((metric: number) => metric > 0 && metric <= 1) && metrics[0] >= metrics[1], `ranked by dev F1, highest first: ${metrics}`);
+  const epochs = (events.events as unknown as { type: string; dev?: { f1?: number } }[]).filter((event) => event.type === 'epoch');
+  t.ok(epochs.length === 8 && epochs.every((event) => typeof event.dev?.f1 === 'number'), 'every trial epoch carries dev.f1');
+
+  const stopping = { metric: 'dev.f1', patience: 2, restoreBest: true };
+  const { id, done } = await trained({ ...base, training: { ...base.training, epochs: 40, earlyStopping: stopping } });
+  t.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  const history = (await call(service, 'GET', `/v1/jobs/${id}/metrics`)).body.epochs as { epoch: number; dev: { f1: number } }[];
+  t.ok(history.length < 40, `stopped after ${history.length} epochs`);
+  const best = Math.max(...history.map((epoch) => epoch.dev.f1));
+  t.equal(history.find((epoch) => epoch.dev.f1 === best)?.epoch, done.result.earlyStopping.bestEpoch, 'the best epoch is the one with the highest dev F1');
+  const regression = await call(service, 'POST', '/v1/jobs', { ...base, model: { layers: [{ units: 1, activation: 'linear' }] }, training: { ...base.training, earlyStopping: stopping } });
+  t.match(regression, { status: 400, body: { error: { path: '/training/earlyStopping/metric', message: /needs a classifier/ } } });
+});
+
+t.test('a numeric label with a linear output is a regression: trained with MSE, reported as RMSE, MAE and R^2', async (t) => {
+  const lines = ['size,district,rooms,price'];
+  for (let row = 0; row < 120; row += 1) {
+    const district = ['north', 'south', 'east'][row % 3] as string;
+    const size = 40 + ((row * 37) % 100);
+    const rooms = row % 7 === 0 ? '' : String(1 + (row % 4));
+    lines.push(`${size},${district},${rooms},${(2 * size + (district === 'north' ? 50 : 0) + ((row * 13) % 7) + 0.25).toFixed(2)}`);
+  }
+  const upload = await call(service, 'POST', '/v1/datasets?label=price', `${lines.join('\n')}\n`, csvHeaders);
+  t.match(upload, { status: 201, body: { outputs: 1 } });
+  const { id, done } = await trained({
+    dataset: upload.body.id,
+    split: { dev: 0.2, seed: 0 },
+    model: { layers: [{ units: 16, activation: 'relu' }, { units: 1, activation: 'linear' }] },
+    training: { epochs: 60, batchSize: 16, seed: 2, optimizer: { type: 'adam', learningRate: 0.05 } },
+  });
+  t.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  for (const part of ['train', 'dev'] as const) {
+    const metrics = done.result[part];
+    t.match(metrics, { loss: Number, rmse: Number, mae: Number, r2: Number }, part);
+    t.equal(metrics.perClass, undefined);
+    t.ok(metrics.r2 > 0.8, `${part}: R^2 ${metrics.r2}`);
+    t.ok(metrics.mae <= metrics.rmse, `${part}: MAE ${metrics.mae} <= RMSE ${metrics.rmse}`);
+  }
+  const predicted = await call(service, 'POST', `/v1/jobs/${id}/predict`, { records: [{ size: 100, district: 'north' }] });
+  t.equal(predicted.status, 200, JSON.stringify(predicted.body));
+  t.equal(predicted.body.classes, undefined);
+  t.ok(Math.abs((predicted.body.outputs[0][0] as number) - 253) < 40, `about 2 x 100 + 50: ${predicted.body.outputs[0][0]}`);
 });
 
 const RECORDS = [
@@ -172,12 +238,16 @@ t.test('the downloaded model predicts the same in a new process (caviar predict)
 });
 
 t.test('a model trained on numbers alone predicts records by its feature names, and needs every one', async (t) => {
-  const { id } = await trained({ dataset: { builtin: 'moons', samples: 200, seed: 1 }, model: { layers: [{ units: 2, activation: 'softmax' }] }, training: { epochs: 2 } });
+  const moons = { builtin: 'moons', samples: 200, seed: 1 };
+  const { id } = await trained({ dataset: moons, model: { layers: [{ units: 2, activation: 'softmax' }] }, training: { epochs: 10, optimizer: { type: 'adam', learningRate: 0.05 } } });
   const reply = await call(service, 'POST', `/v1/jobs/${id}/predict`, { records: [{ x1: 0, x2: 0.5 }] });
   const inputs = await call(service, 'POST', `/v1/jobs/${id}/predict`, { inputs: [[0, 0.5]] });
   t.equal(reply.status, 200, JSON.stringify(reply.body));
   t.same(reply.body.outputs, inputs.body.outputs);
   t.same(reply.body.classes, inputs.body.classes, 'classes by index: moons has no class names');
+  const job = (await call(service, 'GET', `/v1/jobs/${id}`)).body;
+  t.ok(job.result.train.auc > 0.8 && job.result.train.auc <= 1, `two classes: ROC AUC ${job.result.train.auc} (accuracy ${job.result.train.accuracy})`);
+  t.same(job.result.train.perClass.map((row: { class: number }) => row.class), [0, 1], 'classes by index');
   t.match(await call(service, 'POST', `/v1/jobs/${id}/predict`, { records: [{ x1: 0 }] }), { status: 400, body: { error: { code: 'INVALID_DATA', path: '/records/0/x2', message: /no value for x2/ } } });
 });
 
