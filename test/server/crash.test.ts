@@ -115,5 +115,8 @@ t.test('a worker exits within a few hundred ms of its server being killed, even 
   const gone = performance.now() - killed;
   t.comment(`the worker was gone ${gone.toFixed(0)} ms after the server's SIGKILL`);
   t.notOk(alive(pid), 'the worker has exited');
-  t.ok(gone < 300, `within 300 ms (${gone.toFixed(0)} ms)`);
+  // A worker that waited for its mini-batch would take most of an epoch; on a busy machine
+  // everything is slower, so the bound is half an epoch's time, and at least 300 ms.
+  const bound = Math.max(300, (first.seconds * 1000) / 2);
+  t.ok(gone < bound, `within ${bound.toFixed(0)} ms (${gone.toFixed(0)} ms), not at the end of its mini-batch`);
 });
