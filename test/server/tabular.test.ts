@@ -1,10 +1,11 @@
 // Tabular data through the service: a CSV with text columns and gaps, uploaded as a user
 // would, typed, trained on, and predicted from raw records and CSV.
 import { execFile } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { chromium } from 'playwright-core';
 import { call, openEvents, startService } from '../fixtures/service.js';
 import { penguinsCsv } from '../fixtures/tabular.js';
 
@@ -278,4 +279,43 @@ t.test('files users bring by mistake are 4xx with the row and column, and the se
   const bom = await call(service, 'POST', '/v1/datasets', '\ufeffa,label\n1,x\n2,y\n', csvHeaders);
   t.match(bom, { status: 201, body: { featureNames: ['a'] } }, 'a byte order mark is skipped');
   t.equal((await call(service, 'GET', '/healthz')).status, 200);
+});
+
+const CHROMIUM = '/usr/bin/chromium';
+
+t.test("the dashboard shows an upload's columns and a finished classifier's classes", { skip: existsSync(CHROMIUM) ? false : `needs Chromium at ${CHROMIUM} (apt-get install -y chromium)` }, async (t) => {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+
+  await page.goto(`${service.url}/#/`);
+  await page.setInputFiles('#dataset-file', { name: 'penguins.csv', mimeType: 'text/csv', buffer: Buffer.from(penguinsCsv(60, 2)) });
+  await page.fill('#dataset-label', 'species');
+  await page.click('#upload-dataset');
+  await page.locator('#upload-result[data-dataset-id]').waitFor();
+  const types = (selector: string) =>
+    page.locator(`${selector} tr[data-column]`).evaluateAll((rows) => rows.map((row) => [(row as HTMLElement).dataset.column, (row as HTMLElement).dataset.type]));
+  t.same((await types('#upload-columns'))[1], ['island', 'category'], 'the upload shows the columns it found');
+  t.match(await page.locator('#upload-columns tr[data-column="bill_length_mm"]').textContent(), /number\d+every value is a number/, 'with missing counts and the reason');
+
+  await page.click(`[id="columns-${penguins}"]`);
+  const listed = `tr[data-columns-of="${penguins}"]`;
+  await page.locator(`${listed} tr[data-column]`).first().waitFor();
+  t.same((await types(listed)).map(([, type]) => type), ['ignore', 'category', 'number', 'number', 'category', 'boolean', 'category'], "a listed dataset shows its columns' types");
+
+  await page.goto(`${service.url}/#/jobs/${trainedJob}`);
+  await page.locator('#confusion').waitFor();
+  t.equal(await page.locator('#by-class').getAttribute('data-part'), 'test', 'the held-out part first');
+  const job = (await call(service, 'GET', `/v1/jobs/${trainedJob}`)).body;
+  const counts = await page.locator('#confusion tbody tr').evaluateAll((rows) => rows.map((row) => [...row.querySelectorAll('td')].map((cell) => Number(cell.textContent))));
+  t.same(counts, job.result.test.confusion, 'the confusion matrix of the test part');
+  t.same(await page.locator('#per-class tbody td:first-child').allTextContents(), ['Adelie', 'Chinstrap', 'Gentoo']);
+  mkdirSync('test-output', { recursive: true });
+  await page.screenshot({ path: 'test-output/dashboard-classes.png', fullPage: true });
+  await page.click('#by-class button[data-part="train"]');
+  t.equal(await page.locator('#by-class').getAttribute('data-part'), 'train');
+  t.match(await page.locator('#result-table thead').textContent(), /macro F1.*weighted F1/);
+  t.same(errors, [], 'no script errors');
 });

@@ -252,14 +252,8 @@ function showResult(element, id, done) {
             h('ul', { id: 'failure-advice' }, ...[...(FAILURE_ADVICE[error.code] ?? []), GENERAL_ADVICE].map((line) => h('li', {}, line))),
           )
         : null,
-      parts.length
-        ? h(
-            'table',
-            { class: 'result' },
-            h('thead', {}, h('tr', {}, h('th', {}, 'part'), h('th', {}, 'cost'), h('th', {}, 'accuracy'))),
-            h('tbody', {}, ...parts.map((part) => h('tr', {}, h('td', {}, part), h('td', {}, number(result[part].loss)), h('td', {}, percent(result[part].accuracy))))),
-          )
-        : null,
+      parts.length ? resultTable(result, parts) : null,
+      parts.some((part) => result[part].perClass) ? byClass(result, parts) : null,
       diagnosis
         ? h(
             'div',
@@ -274,6 +268,78 @@ function showResult(element, id, done) {
       done.status === 'succeeded' ? h('button', { type: 'button', id: 'download-model', onclick: () => download(id) }, 'Download the model') : null,
     ),
   );
+}
+
+/** Each part's cost and accuracy, with its F1 and ROC AUC (a classifier) or its errors (a regression). */
+function resultTable(result, parts) {
+  const columns = [
+    ['cost', (metrics) => number(metrics.loss)],
+    ['accuracy', (metrics) => percent(metrics.accuracy)],
+    ['macro F1', (metrics) => number(metrics.macroF1)],
+    ['weighted F1', (metrics) => number(metrics.weightedF1)],
+    ['ROC AUC', (metrics) => number(metrics.auc)],
+    ['RMSE', (metrics) => number(metrics.rmse)],
+    ['MAE', (metrics) => number(metrics.mae)],
+    ['R²', (metrics) => number(metrics.r2)],
+  ];
+  const keys = { 'macro F1': 'macroF1', 'weighted F1': 'weightedF1', 'ROC AUC': 'auc', RMSE: 'rmse', MAE: 'mae', 'R²': 'r2' };
+  // A column no part has (the F1 of a regression, the AUC of three classes) is left out.
+  const shown = columns.filter(([title]) => keys[title] === undefined || parts.some((part) => result[part][keys[title]] !== undefined));
+  return h(
+    'table',
+    { class: 'result', id: 'result-table' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'part'), ...shown.map(([title]) => h('th', {}, title)))),
+    h('tbody', {}, ...parts.map((part) => h('tr', { dataset: { part } }, h('td', {}, part), ...shown.map(([, cell]) => h('td', {}, cell(result[part])))))),
+  );
+}
+
+/**
+ * A classifier's parts class by class: precision, recall, F1 and support, and the confusion
+ * matrix (rows: the true class, columns: the predicted one), each cell shaded by its share of
+ * its row. Buttons choose the part; the held-out one (test, else dev) shows first.
+ */
+function byClass(result, parts) {
+  const element = h('section', { id: 'by-class', class: 'panel' });
+  const choices = parts.filter((part) => result[part].perClass);
+  const show = (part) => {
+    const { perClass, confusion } = result[part];
+    const names = perClass.map((row) => text(row.class));
+    element.dataset.part = part;
+    element.replaceChildren(
+      h('h3', {}, 'By class ', ...choices.map((choice) => h('button', { type: 'button', class: choice === part ? 'chosen' : null, dataset: { part: choice }, onclick: () => show(choice) }, choice))),
+      h(
+        'table',
+        { class: 'result', id: 'per-class' },
+        h('thead', {}, h('tr', {}, ...['class', 'precision', 'recall', 'F1', 'support'].map((title) => h('th', {}, title)))),
+        h('tbody', {}, ...perClass.map((row) => h('tr', {}, h('td', {}, text(row.class)), h('td', {}, number(row.precision)), h('td', {}, number(row.recall)), h('td', {}, number(row.f1)), h('td', {}, String(row.support))))),
+      ),
+      h(
+        'table',
+        { class: 'confusion', id: 'confusion' },
+        h('caption', {}, 'Confusion matrix: rows are the true class, columns the predicted one'),
+        h('thead', {}, h('tr', {}, h('th', {}, 'true \\ predicted'), ...names.map((name) => h('th', {}, name)))),
+        h(
+          'tbody',
+          {},
+          ...confusion.map((row, index) => {
+            const total = row.reduce((sum, count) => sum + count, 0);
+            return h(
+              'tr',
+              {},
+              h('th', {}, names[index]),
+              ...row.map((count, column) => {
+                const share = total === 0 ? 0 : count / total;
+                const hue = column === index ? '31, 119, 180' : '214, 39, 40';
+                return h('td', { class: 'metric', style: `background: rgba(${hue}, ${(0.7 * share).toFixed(3)})`, title: `${percent(share)} of the ${names[index]} rows` }, String(count));
+              }),
+            );
+          }),
+        ),
+      ),
+    );
+  };
+  show(choices.includes('test') ? 'test' : choices.includes('dev') ? 'dev' : (choices[0] ?? parts[0]));
+  return element;
 }
 
 /**

@@ -123,7 +123,7 @@ export async function jobsView(root, _id, { scope, showConnection }) {
     );
     datasetsBody.replaceChildren(
       ...(datasets.length ? [] : [h('tr', {}, h('td', { colspan: 7 }, 'No datasets yet: upload a CSV below.'))]),
-      ...datasets.map(datasetRow),
+      ...datasets.flatMap(datasetRow),
     );
   };
 
@@ -143,17 +143,42 @@ export async function jobsView(root, _id, { scope, showConnection }) {
         }
       },
     });
-    return h(
-      'tr',
-      { dataset: { datasetId: dataset.id } },
-      h('td', {}, dataset.id),
-      h('td', {}, text(dataset.name)),
-      h('td', { class: 'metric' }, text(dataset.rows)),
-      h('td', { class: 'metric' }, text(dataset.features)),
-      h('td', {}, dataset.classes === undefined ? `${text(dataset.outputs)} outputs` : `${dataset.classes} classes`),
-      h('td', {}, when(dataset.createdAt)),
-      h('td', {}, remove.element),
+    // A CSV's columns (their types, gaps and categories) are read when asked for.
+    const columns = h('tr', { class: 'dataset-columns', dataset: { columnsOf: dataset.id }, hidden: true }, h('td', { colspan: 7 }));
+    const toggle = h(
+      'button',
+      {
+        type: 'button',
+        id: `columns-${dataset.id}`,
+        onclick: async () => {
+          columns.hidden = !columns.hidden;
+          if (columns.hidden || columns.dataset.loaded) return;
+          const cell = columns.firstChild;
+          try {
+            const view = await get(`/v1/datasets/${encodeURIComponent(dataset.id)}`);
+            cell.replaceChildren(view.columns ? columnsTable(view.columns) : h('p', { class: 'hint' }, 'No column types: this dataset is not a CSV, or was stored before column types existed.'));
+            columns.dataset.loaded = 'yes';
+          } catch (error) {
+            cell.replaceChildren(h('span', { class: 'error' }, error.message));
+          }
+        },
+      },
+      'Columns',
     );
+    return [
+      h(
+        'tr',
+        { dataset: { datasetId: dataset.id } },
+        h('td', {}, dataset.id),
+        h('td', {}, text(dataset.name)),
+        h('td', { class: 'metric' }, text(dataset.rows)),
+        h('td', { class: 'metric' }, text(dataset.features)),
+        h('td', {}, dataset.classes === undefined ? `${text(dataset.outputs)} outputs` : `${dataset.classes} classes`),
+        h('td', {}, when(dataset.createdAt)),
+        h('td', {}, toggle, ' ', remove.element),
+      ),
+      columns,
+    ];
   };
 
   /** A filter changed: back to the newest page, and into the address. */
@@ -282,12 +307,48 @@ async function submitForm() {
   );
 }
 
+/**
+ * A CSV's columns as the service read them: each one's type, its missing cells, its most
+ * frequent categories and why the type was chosen (a job spec's `columns` may change it).
+ */
+function columnsTable(columns) {
+  const CATEGORIES_SHOWN = 6;
+  const categories = (list) =>
+    list === undefined
+      ? ''
+      : list
+          .slice(0, CATEGORIES_SHOWN)
+          .map((category) => `${category.value} (${category.count})`)
+          .join(', ') + (list.length > CATEGORIES_SHOWN ? `, and ${list.length - CATEGORIES_SHOWN} more` : '');
+  return h(
+    'table',
+    { class: 'columns' },
+    h('thead', {}, h('tr', {}, ...['column', 'type', 'missing', 'categories', 'why'].map((title) => h('th', {}, title)))),
+    h(
+      'tbody',
+      {},
+      ...columns.map((column) =>
+        h(
+          'tr',
+          { dataset: { column: column.name, type: column.type } },
+          h('td', {}, column.name),
+          h('td', {}, column.type),
+          h('td', { class: 'metric' }, String(column.missing)),
+          h('td', {}, categories(column.categories)),
+          h('td', { class: 'hint' }, column.reason),
+        ),
+      ),
+    ),
+  );
+}
+
 /** `onUploaded` runs after each upload (the datasets list reads itself again). */
 function uploadForm(onUploaded) {
   const file = h('input', { type: 'file', id: 'dataset-file', accept: '.csv,text/csv', required: true });
   const name = h('input', { id: 'dataset-name', placeholder: 'name (default: the file name)' });
   const label = h('input', { id: 'dataset-label', placeholder: 'label column (default: the last)' });
   const result = h('p', { id: 'upload-result', class: 'message', role: 'status' });
+  const uploadedColumns = h('div', { id: 'upload-columns' });
 
   const upload = async (event) => {
     event.preventDefault();
@@ -301,6 +362,7 @@ function uploadForm(onUploaded) {
       const dataset = await request('POST', `/v1/datasets?${query}`, chosen, { contentType: 'text/csv' });
       const shape = `${dataset.rows} rows, ${dataset.features} features, ${dataset.classes === undefined ? `${dataset.outputs} outputs` : `${dataset.classes} classes`}`;
       result.dataset.datasetId = dataset.id;
+      uploadedColumns.replaceChildren(...(dataset.columns ? [columnsTable(dataset.columns)] : []));
       onUploaded();
       // Point the spec in the form at the new dataset, when the form holds a spec.
       try {
@@ -315,6 +377,7 @@ function uploadForm(onUploaded) {
     } catch (error) {
       result.className = 'message error';
       result.textContent = `Upload refused: ${error.message}`;
+      uploadedColumns.replaceChildren();
     }
   };
 
@@ -322,11 +385,12 @@ function uploadForm(onUploaded) {
     'form',
     { id: 'upload-form', class: 'panel', onsubmit: upload },
     h('h2', {}, 'Upload a CSV dataset'),
-    h('p', { class: 'hint' }, 'A header row, numeric features, and a label column (POST /v1/datasets).'),
+    h('p', { class: 'hint' }, 'A header row and a label column; the other columns may hold numbers, text, yes/no and empty cells (POST /v1/datasets).'),
     file,
     name,
     label,
     h('button', { type: 'submit', id: 'upload-dataset' }, 'Upload'),
     result,
+    uploadedColumns,
   );
 }
