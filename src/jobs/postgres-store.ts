@@ -11,6 +11,7 @@ import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EpochEvent, JobEvent, UnsequencedEvent } from './events.js';
 import { FinalStatusSchema, JOB_STATUSES, isFinal, type JobStatus } from './status.js';
+import { StoreUnavailableError } from './store.js';
 import type {
   DatasetRecord,
   EpochRecord,
@@ -155,6 +156,21 @@ export interface StoreChange {
   seq: number;
 }
 
+/** Failures that say the database cannot be reached now, not that a statement is wrong. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNREACHABLE_MESSAGE = /connection terminated|timeout exceeded when trying to connect|query read timeout|connection error|not queryable/i;
+
+/** An error of pg, as the store's callers should see it: StoreUnavailableError when the database cannot be reached. */
+function storeError(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof StoreUnavailableError) return error;
+  const code = (error as { code?: unknown }).code;
+  // SQLSTATE class 08: connection exceptions; 57P01-03: the server shuts down or starts.
+  const unreachable =
+    (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code))) ||
+    UNREACHABLE_MESSAGE.test(error.message);
+  return unreachable ? new StoreUnavailableError(`the database cannot be reached: ${error.message}`, { cause: error }) : error;
+}
+
 /** A listening connection lost is opened again after this long. */
 const RELISTEN_MS = 1000;
 
@@ -240,8 +256,17 @@ export class PostgresStore implements JobStore {
     });
   }
 
+  /** A statement on any connection of the pool. */
+  private query<Row extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>> {
+    return this.pool.query<Row>(text, values).catch((error: unknown) => {
+      throw storeError(error);
+    });
+  }
+
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw storeError(error);
+    });
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -252,7 +277,7 @@ export class PostgresStore implements JobStore {
       await client.query('ROLLBACK').catch((rollback: Error) => {
         broken = rollback;
       });
-      throw error;
+      throw storeError(error);
     } finally {
       client.release(broken);
     }
@@ -330,7 +355,7 @@ export class PostgresStore implements JobStore {
   private async insertJobs(jobs: NewJob[]): Promise<JobEvent[]> {
     const events = jobs.map((job): JobEvent => ({ seq: 1, type: 'status', jobId: job.id, status: 'queued' }));
     const trials = jobs.filter((job) => job.trial !== undefined);
-    await this.pool.query(
+    await this.query(
       `WITH new_jobs AS (
          INSERT INTO jobs (id, name, spec, status, created_at, sweep_id, last_seq)
          SELECT id, name, spec, 'queued', now(), sweep_id, 1
@@ -360,7 +385,7 @@ export class PostgresStore implements JobStore {
   }
 
   async getJob(id: string): Promise<JobRecord | undefined> {
-    const { rows } = await this.pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [id]);
+    const { rows } = await this.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [id]);
     return rows[0] === undefined ? undefined : toJob(rows[0]);
   }
 
@@ -368,7 +393,7 @@ export class PostgresStore implements JobStore {
     const before = cursor === undefined ? null : decodeCursor(cursor);
     if (before === undefined) throw new RangeError(`'${cursor}' is not a cursor this service gave`);
     // Each filter is on when its parameter is not null, so one statement serves them all.
-    const { rows } = await this.pool.query<JobRow>(
+    const { rows } = await this.query<JobRow>(
       `SELECT * FROM jobs
        WHERE ($1::bigint IS NULL OR position < $1)
          AND ($2::text IS NULL OR status = $2)
@@ -385,7 +410,7 @@ export class PostgresStore implements JobStore {
 
   async countByStatus(): Promise<Record<JobStatus, number>> {
     const counts = Object.fromEntries(JOB_STATUSES.map((status) => [status, 0])) as Record<JobStatus, number>;
-    const { rows } = await this.pool.query<{ status: JobStatus; count: number }>(
+    const { rows } = await this.query<{ status: JobStatus; count: number }>(
       'SELECT status, count(*)::integer AS count FROM jobs GROUP BY status',
     );
     for (const { status, count } of rows) counts[status] = count;
@@ -487,7 +512,7 @@ export class PostgresStore implements JobStore {
   }
 
   async epochs(jobId: string): Promise<EpochEvent[]> {
-    const { rows } = await this.pool.query<{ body: string }>(
+    const { rows } = await this.query<{ body: string }>(
       'SELECT body FROM events WHERE job_id = $1 AND epoch IS NOT NULL ORDER BY epoch',
       [jobId],
     );
@@ -496,7 +521,7 @@ export class PostgresStore implements JobStore {
 
   async deleteJob(id: string): Promise<boolean> {
     // Its events, checkpoints and model go with it (ON DELETE CASCADE).
-    const { rowCount } = await this.pool.query('DELETE FROM jobs WHERE id = $1 AND sweep_id IS NULL AND status = ANY($2)', [id, FINAL]);
+    const { rowCount } = await this.query('DELETE FROM jobs WHERE id = $1 AND sweep_id IS NULL AND status = ANY($2)', [id, FINAL]);
     return rowCount === 1;
   }
 
@@ -514,7 +539,7 @@ export class PostgresStore implements JobStore {
   }
 
   async setPendingLearningRate(id: string, learningRate: number): Promise<number> {
-    const { rows } = await this.pool.query<{ rate_changes: number }>(
+    const { rows } = await this.query<{ rate_changes: number }>(
       'UPDATE jobs SET pending_learning_rate = $2, rate_changes = rate_changes + 1 WHERE id = $1 RETURNING rate_changes',
       [id, learningRate],
     );
@@ -524,7 +549,7 @@ export class PostgresStore implements JobStore {
   }
 
   async eventsAfter(jobId: string, since: number, limit: number): Promise<JobEvent[]> {
-    const { rows } = await this.pool.query<{ body: string }>(
+    const { rows } = await this.query<{ body: string }>(
       'SELECT body FROM events WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
       [jobId, since, limit],
     );
@@ -532,17 +557,17 @@ export class PostgresStore implements JobStore {
   }
 
   async checkpoint(jobId: string, which: 'latest' | 'best' = 'latest'): Promise<Uint8Array | undefined> {
-    const { rows } = await this.pool.query<{ bytes: Buffer }>('SELECT bytes FROM checkpoints WHERE job_id = $1 AND which = $2', [jobId, which]);
+    const { rows } = await this.query<{ bytes: Buffer }>('SELECT bytes FROM checkpoints WHERE job_id = $1 AND which = $2', [jobId, which]);
     return rows[0]?.bytes;
   }
 
   async model(jobId: string): Promise<string | undefined> {
-    const { rows } = await this.pool.query<{ model: string }>('SELECT model FROM models WHERE job_id = $1', [jobId]);
+    const { rows } = await this.query<{ model: string }>('SELECT model FROM models WHERE job_id = $1', [jobId]);
     return rows[0]?.model;
   }
 
   async createSweep(record: SweepRecord): Promise<void> {
-    await this.pool.query('INSERT INTO sweeps (id, spec, status, created_at) VALUES ($1, $2, $3, $4)', [
+    await this.query('INSERT INTO sweeps (id, spec, status, created_at) VALUES ($1, $2, $3, $4)', [
       record.id,
       JSON.stringify(record.spec),
       record.status,
@@ -551,7 +576,7 @@ export class PostgresStore implements JobStore {
   }
 
   async getSweep(id: string): Promise<SweepRecord | undefined> {
-    const { rows } = await this.pool.query<SweepRow>(`SELECT *, ${TRIAL_COUNT} FROM sweeps WHERE id = $1`, [id]);
+    const { rows } = await this.query<SweepRow>(`SELECT *, ${TRIAL_COUNT} FROM sweeps WHERE id = $1`, [id]);
     return rows[0] === undefined ? undefined : toSweep(rows[0]);
   }
 
@@ -559,18 +584,18 @@ export class PostgresStore implements JobStore {
     // As the embedded store: all of them newest first, those of one status oldest first.
     const { rows } =
       status === undefined
-        ? await this.pool.query<SweepRow>(`SELECT *, ${TRIAL_COUNT} FROM sweeps ORDER BY position DESC`)
-        : await this.pool.query<SweepRow>(`SELECT *, ${TRIAL_COUNT} FROM sweeps WHERE status = $1 ORDER BY position`, [status]);
+        ? await this.query<SweepRow>(`SELECT *, ${TRIAL_COUNT} FROM sweeps ORDER BY position DESC`)
+        : await this.query<SweepRow>(`SELECT *, ${TRIAL_COUNT} FROM sweeps WHERE status = $1 ORDER BY position`, [status]);
     return rows.map(toSweep);
   }
 
   async trials(sweepId: string): Promise<TrialRecord[]> {
-    const { rows } = await this.pool.query<TrialRow>('SELECT * FROM trials WHERE sweep_id = $1 ORDER BY trial', [sweepId]);
+    const { rows } = await this.query<TrialRow>('SELECT * FROM trials WHERE sweep_id = $1 ORDER BY trial', [sweepId]);
     return rows.map(toTrial);
   }
 
   async markTrialStopped(jobId: string): Promise<void> {
-    await this.pool.query('UPDATE trials SET stopped = true WHERE job_id = $1', [jobId]);
+    await this.query('UPDATE trials SET stopped = true WHERE job_id = $1', [jobId]);
   }
 
   async finishSweep(id: string, status: SweepStatus, done: UnsequencedSweepEvent): Promise<SweepEvent> {
@@ -585,7 +610,7 @@ export class PostgresStore implements JobStore {
   }
 
   async sweepEventsAfter(sweepId: string, since: number, limit: number): Promise<SweepEvent[]> {
-    const { rows } = await this.pool.query<{ body: string }>(
+    const { rows } = await this.query<{ body: string }>(
       'SELECT body FROM sweep_events WHERE sweep_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
       [sweepId, since, limit],
     );
@@ -610,7 +635,7 @@ export class PostgresStore implements JobStore {
 
   /** Writes the dataset's files into a folder of its own, then renames it: the cache never holds half a dataset. */
   private async fetchDataset(id: string, directory: string): Promise<string> {
-    const { rows: files } = await this.pool.query<{ file: string; chunks: number }>(
+    const { rows: files } = await this.query<{ file: string; chunks: number }>(
       'SELECT file, count(*)::integer AS chunks FROM dataset_chunks WHERE dataset_id = $1 GROUP BY file',
       [id],
     );
@@ -622,7 +647,7 @@ export class PostgresStore implements JobStore {
         const handle = await open(join(partial, file), 'w');
         try {
           for (let chunk = 0; chunk < chunks; chunk += 1) {
-            const { rows } = await this.pool.query<{ bytes: Buffer }>(
+            const { rows } = await this.query<{ bytes: Buffer }>(
               'SELECT bytes FROM dataset_chunks WHERE dataset_id = $1 AND file = $2 AND chunk = $3',
               [id, file, chunk],
             );
@@ -686,19 +711,19 @@ export class PostgresStore implements JobStore {
   }
 
   async getDataset(id: string): Promise<DatasetRecord | undefined> {
-    const { rows } = await this.pool.query<DatasetRow>('SELECT * FROM datasets WHERE id = $1', [id]);
+    const { rows } = await this.query<DatasetRow>('SELECT * FROM datasets WHERE id = $1', [id]);
     return rows[0] === undefined ? undefined : toDataset(rows[0]);
   }
 
   async listDatasets(): Promise<DatasetRecord[]> {
-    const { rows } = await this.pool.query<DatasetRow>('SELECT * FROM datasets ORDER BY created_at DESC');
+    const { rows } = await this.query<DatasetRow>('SELECT * FROM datasets ORDER BY created_at DESC');
     return rows.map(toDataset);
   }
 
   async deleteDataset(id: string): Promise<boolean> {
     // Its chunks go with it (ON DELETE CASCADE); copies other hosts cached stay until
     // their folders are cleared, unused: ids are never given twice.
-    const { rowCount } = await this.pool.query('DELETE FROM datasets WHERE id = $1', [id]);
+    const { rowCount } = await this.query('DELETE FROM datasets WHERE id = $1', [id]);
     if (rowCount === 1) await rm(this.datasetDirectory(id), { recursive: true, force: true });
     return rowCount === 1;
   }
@@ -751,7 +776,7 @@ export class PostgresStore implements JobStore {
 
   /** The seq of the newest event of each job (or sweep) named; ids the store lacks are left out. */
   async lastSeqs(kind: StoreChange['kind'], ids: string[]): Promise<Map<string, number>> {
-    const { rows } = await this.pool.query<{ id: string; last_seq: number }>(
+    const { rows } = await this.query<{ id: string; last_seq: number }>(
       `SELECT id, last_seq FROM ${kind === 'job' ? 'jobs' : 'sweeps'} WHERE id = ANY($1::text[])`,
       [ids],
     );

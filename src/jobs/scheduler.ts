@@ -8,7 +8,7 @@ import type { Lifecycle } from './lifecycle.js';
 import type { StoredDataset, WorkerTask } from './protocol.js';
 import { WorkerPool, type WorkerProcess, type Outcome } from './runner.js';
 import type { ControlStatus, FinalStatus } from './status.js';
-import type { JobRecord } from './store.js';
+import { StoreUnavailableError, type JobRecord } from './store.js';
 import { needsDevF1 } from './training.js';
 
 export interface SchedulerOptions {
@@ -47,10 +47,12 @@ export type RunEnd = 'ended' | 'requeued' | 'refused';
 /**
  * Why a running job was asked to stop; the worker's "cancelled" means different things.
  * 'moved': the store refused an epoch because another host took the job over (this one
- * was frozen or cut off past its lock): nothing more of this attempt is written.
+ * was frozen or cut off past its lock); 'unrecorded': in a cluster, the store could not be
+ * reached to keep an epoch, so the job goes back to the queue, to resume from the last
+ * epoch kept. Either way nothing more of this attempt is written.
  */
-type StopReason = 'cancel' | 'pause' | 'stop' | 'shutdown' | 'moved';
-type AskedStop = Exclude<StopReason, 'shutdown' | 'moved'>;
+type StopReason = 'cancel' | 'pause' | 'stop' | 'shutdown' | 'moved' | 'unrecorded';
+type AskedStop = Exclude<StopReason, 'shutdown' | 'moved' | 'unrecorded'>;
 
 /** Where a job a worker stopped goes, by why it was stopped (a shutdown requeues it). */
 const STOPPED_TO: Record<AskedStop, 'cancelled' | 'paused' | 'stopped'> = {
@@ -166,6 +168,11 @@ export class Scheduler {
       this.start(running, await this.task(job), leave);
     } catch (error) {
       this.running.delete(job.id);
+      // A store that cannot be reached fails no job: the delivery is tried again later.
+      if (error instanceof StoreUnavailableError) {
+        leave();
+        throw error;
+      }
       try {
         // A dataset deleted while its job waited is the job's fault; anything else is ours.
         const failure =
@@ -219,15 +226,25 @@ export class Scheduler {
         const event = epochEvent(job.id, metrics);
         // Only a job that restores its best epoch needs that epoch's checkpoint kept.
         const keepBest = best && job.spec.training.earlyStopping?.restoreBest === true;
-        const recorded = await this.lifecycle.recordEpoch({
-          jobId: job.id,
-          attempt: job.attempt,
-          event,
-          checkpoint,
-          best: keepBest,
-          appliedRateChange: metrics.appliedRateChange,
-        });
-        if (recorded === undefined && (await this.moved(job))) {
+        let moved: boolean;
+        try {
+          const recorded = await this.lifecycle.recordEpoch({
+            jobId: job.id,
+            attempt: job.attempt,
+            event,
+            checkpoint,
+            best: keepBest,
+            appliedRateChange: metrics.appliedRateChange,
+          });
+          moved = recorded === undefined && (await this.moved(job));
+        } catch (error) {
+          if (this.options.cluster === undefined) throw error;
+          log.error({ err: error, jobId: job.id, epoch: event.epoch }, 'could not record an epoch: the job goes back to the queue');
+          running.stop = 'unrecorded';
+          worker.kill();
+          return;
+        }
+        if (moved) {
           log.info({ jobId: job.id, attempt: job.attempt, epoch: event.epoch }, 'the job moved to another host: its epoch was refused; stopping its worker');
           running.stop = 'moved';
           worker.kill();
@@ -245,7 +262,11 @@ export class Scheduler {
     log.info({ jobId: job.id, attempt: job.attempt, pid: worker.pid }, 'job started');
     void worker.outcome
       .then((outcome) => this.finish(running, outcome))
-      .catch((error: unknown) => log.error({ err: error, jobId: job.id }, 'could not record how a job ended'))
+      .catch((error: unknown) => {
+        log.error({ err: error, jobId: job.id }, 'could not record how a job ended');
+        // In a cluster the job is delivered again and resumes from its last epoch kept.
+        if (this.options.cluster !== undefined) running.requeued = true;
+      })
       .finally(() => {
         this.running.delete(job.id);
         leave();
@@ -262,8 +283,12 @@ export class Scheduler {
   private async finish(running: Running, outcome: Outcome): Promise<void> {
     const { job, stop } = running;
     const { attempt } = job;
-    // Another host has the job now: whatever this worker did is not the job's.
+    // Another host has the job now, or the next one will: whatever this worker did is not the job's.
     if (stop === 'moved') return;
+    if (stop === 'unrecorded') {
+      running.requeued = true;
+      return;
+    }
     if (stop === 'shutdown') {
       // Killed or cancelled on the way out: the job resumes from its checkpoint next time.
       if (outcome.type !== 'succeeded') {
@@ -342,7 +367,7 @@ export class Scheduler {
     // A cancel overrides a pause asked for before it; nothing overrides a shutdown or a move.
     if (running.stop === undefined || (running.stop === 'pause' && reason !== 'pause')) running.stop = reason;
     running.worker?.cancel();
-    return running.stop === 'pause' ? 'pausing' : running.stop === 'shutdown' || running.stop === 'moved' ? 'running' : 'cancelling';
+    return running.stop === 'pause' ? 'pausing' : running.stop === 'cancel' || running.stop === 'stop' ? 'cancelling' : 'running';
   }
 
   /** Sends a stop to the host that runs the job, in a cluster; a job running nowhere here cannot take one on one machine. */

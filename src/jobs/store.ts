@@ -8,6 +8,11 @@ import type { JobSpec } from './spec.js';
 import type { JobStatus } from './status.js';
 import type { ResolvedSweepSpec, SweepEvent, SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
 
+/** The store cannot be reached now (its database is down or cut off); the same call may work later. */
+export class StoreUnavailableError extends Error {
+  readonly code = 'STORE_UNAVAILABLE';
+}
+
 export interface JobError {
   code: string;
   message: string;

@@ -5,10 +5,11 @@
 // checkpoint. The processor resolves when the job has left the host, whatever its outcome:
 // the store holds the outcome, BullMQ only delivers.
 import { hostname } from 'node:os';
-import { WaitingError, Worker } from 'bullmq';
+import { DelayedError, WaitingError, Worker } from 'bullmq';
 import { ControlChannel } from './control.js';
 import { QUEUE_NAME, redisOptions, type QueueSettings } from './queue.js';
-import type { Scheduler } from './scheduler.js';
+import type { RunEnd, Scheduler } from './scheduler.js';
+import { StoreUnavailableError } from './store.js';
 
 export interface WorkerHostOptions extends QueueSettings {
   /** Jobs trained at once. */
@@ -22,6 +23,9 @@ export interface WorkerHostOptions extends QueueSettings {
  * the lock plus one check, so the checks are frequent (one script for all hosts, not each).
  */
 const stalledCheckMs = (lockMs: number) => Math.max(200, Math.min(2000, Math.floor(lockMs / 2)));
+
+/** A delivery the store could not take (it cannot be reached) is tried again this much later. */
+const STORE_RETRY_MS = 2000;
 
 export class WorkerHost {
   private constructor(private readonly worker: Worker) {}
@@ -37,7 +41,15 @@ export class WorkerHost {
       QUEUE_NAME,
       async (job, token) => {
         const jobId = job.id as string;
-        const end = await scheduler.run(jobId);
+        let end: RunEnd;
+        try {
+          end = await scheduler.run(jobId);
+        } catch (error) {
+          if (!(error instanceof StoreUnavailableError)) throw error;
+          log.error({ err: error, jobId }, 'the store cannot be reached: the delivery is tried again shortly');
+          await job.moveToDelayed(Date.now() + STORE_RETRY_MS, token);
+          throw new DelayedError();
+        }
         if (end === 'refused') log.info({ jobId }, 'a delivered job no longer waits (cancelled, paused or finished): skipped');
         if (end === 'requeued') {
           // Back to BullMQ's waiting list, for another host (this one is stopping).

@@ -6,6 +6,10 @@ import { Type } from '@sinclair/typebox';
 import { EngineError } from '../engine/index.js';
 import { DataError } from '../data/index.js';
 import { SpecError } from '../jobs/admission.js';
+import { StoreUnavailableError } from '../jobs/store.js';
+
+/** What a 503 STORE_UNAVAILABLE asks a client to wait, in seconds. */
+const STORE_RETRY_SECONDS = 2;
 
 /**
  * Every code the API answers with, its HTTP status, and what it means: the one list. The
@@ -36,6 +40,7 @@ export const API_ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: [415, 'a body of a content type the route does not take: the message says what to send'],
   UPGRADE_REQUIRED: [426, 'a plain GET on a websocket route'],
   INTERNAL: [500, 'a failure on the server\'s side: its log has the details'],
+  STORE_UNAVAILABLE: [503, 'the store (PostgreSQL, in the distributed mode) cannot be reached now: retry after `Retry-After` seconds'],
   GRADCHECK_BUSY: [503, 'every gradient-check place is taken and its queue is full, or the wait for one ran out (CAVIAR_GRADCHECK_TIMEOUT_MS): retry after `Retry-After` seconds'],
   GRADCHECK_TIMEOUT: [504, 'an admitted gradient check ran past CAVIAR_GRADCHECK_TIMEOUT_MS'],
 } as const satisfies Record<string, readonly [number, string]>;
@@ -96,6 +101,11 @@ export function installErrorHandler(app: FastifyInstance): void {
     const send = (code: ApiErrorCode, message: string, path?: string) =>
       reply.code(API_ERRORS[code][0]).send({ error: { code, message, ...(path === undefined ? {} : { path }) } });
     if (error instanceof ApiError) return send(error.code, error.message, error.path);
+    if (error instanceof StoreUnavailableError) {
+      request.log.warn({ err: error }, 'the store cannot be reached');
+      void reply.header('retry-after', String(STORE_RETRY_SECONDS));
+      return send('STORE_UNAVAILABLE', 'the store cannot be reached now; retry shortly');
+    }
     if (error.validation !== undefined) {
       // The validator reports the first error only (allErrors would be a denial-of-service
       // risk), with its path in the message already.

@@ -4,6 +4,7 @@
 // are its own.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import type { JobEvent } from '../../src/jobs/index.js';
@@ -49,10 +50,10 @@ function startWorker(env: Record<string, string>): Promise<Host> {
 }
 
 /** A deployment of the test's own: its database, its Redis prefix, and the processes it starts, killed at the end. */
-async function deployment(t: Test) {
+async function deployment(t: Test, { databaseUrl, redisUrl }: { databaseUrl?: string; redisUrl?: string } = {}) {
   const env = {
-    CAVIAR_DATABASE_URL: await freshDatabase(t),
-    CAVIAR_REDIS_URL: REDIS_URL as string,
+    CAVIAR_DATABASE_URL: databaseUrl ?? (await freshDatabase(t)),
+    CAVIAR_REDIS_URL: redisUrl ?? (REDIS_URL as string),
     CAVIAR_REDIS_PREFIX: `test-${randomBytes(6).toString('hex')}`,
     CAVIAR_LOCK_MS: String(LOCK_MS),
   };
@@ -255,4 +256,144 @@ t.test('a worker host frozen (SIGSTOP) until its job moved: woken, its writes ar
   t.same(epochsOf(await history(api, id)), range(1, 30), 'every epoch once: none of the frozen host\'s writes was kept');
   t.same(await weights(api, id), await uninterrupted(api, spec), 'the model equals an uninterrupted run, bit for bit');
   t.ok(alive(frozen.process.pid as number), 'the woken host lives on');
+});
+
+/** A TCP proxy to `target` that a test cuts (every connection dropped, new ones refused) and restores, on the same port. */
+async function cuttableProxy(t: Test, target: URL) {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((resolve) => {
+      const next = createServer((client) => {
+        const upstream = connect(Number(target.port), target.hostname);
+        for (const socket of [client, upstream]) {
+          sockets.add(socket);
+          socket.on('close', () => sockets.delete(socket));
+          socket.on('error', () => {
+            client.destroy();
+            upstream.destroy();
+          });
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server = next;
+      next.listen(port, '127.0.0.1', () => {
+        port = (next.address() as { port: number }).port;
+        resolve();
+      });
+    });
+  const cut = async () => {
+    const closed = new Promise((resolve) => server?.close(resolve));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  };
+  await listen();
+  t.teardown(cut);
+  const url = new URL(target);
+  url.port = String(port);
+  return { url: url.toString(), cut, restore: listen };
+}
+
+/** A Redis of the test's own (the shared one must not restart under other tests), on a fixed port across restarts. */
+async function ownRedis(t: Test) {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as { port: number };
+      probe.close(() => resolve(free));
+    });
+  });
+  let server: ChildProcess | undefined;
+  const answers = () =>
+    new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
+      socket.on('data', (data) => {
+        resolve(data.toString().startsWith('+PONG'));
+        socket.destroy();
+      });
+      socket.on('error', () => resolve(false));
+    });
+  const start = async () => {
+    server = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', temporaryDirectory(), '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    await waitFor(async () => (await answers()) || undefined, 10_000);
+  };
+  const stop = async () => {
+    const child = server;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const ended = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await ended;
+  };
+  await start();
+  t.teardown(stop);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    /** Kills it and starts it again, empty (no persistence), as a Redis restarted without its data. */
+    restart: async () => {
+      await stop();
+      await start();
+    },
+  };
+}
+
+const noRedisServer = (() => {
+  try {
+    return spawn('redis-server', ['--version'], { stdio: 'ignore' }).pid === undefined ? 'no redis-server on PATH' : false;
+  } catch {
+    return 'no redis-server on PATH';
+  }
+})();
+
+t.test('Redis restarted empty: the jobs it held are delivered again, and every job ends with every epoch once', { skip: skip || noRedisServer }, async (t) => {
+  const redis = await ownRedis(t);
+  const cluster = await deployment(t, { redisUrl: redis.url });
+  const api = await cluster.api();
+  await cluster.worker();
+  const running = (await call(api, 'POST', '/v1/jobs', slowJob(8))).body.id as string;
+  const events = openEvents(api, `/v1/jobs/${running}/events`);
+  await events.next((event) => event.type === 'epoch' && event.epoch === 2);
+  const waiting = [
+    (await call(api, 'POST', '/v1/jobs', slowJob(2))).body.id as string,
+    (await call(api, 'POST', '/v1/jobs', slowJob(2, { training: { epochs: 2, seed: 2 } }))).body.id as string,
+  ];
+  const restartedAt = Date.now();
+  await redis.restart();
+  for (const id of [running, ...waiting]) t.equal((await finished(api, id)).status, 'succeeded', `${id} succeeded`);
+  t.comment(`all three ended ${((Date.now() - restartedAt) / 1000).toFixed(1)} s after the restart`);
+  t.same(epochsOf(await history(api, running)), range(1, 8), 'the job training through the restart has every epoch once');
+  for (const id of waiting) t.same(epochsOf(await history(api, id)), [1, 2], 'a job that waited in the lost queue trained once');
+});
+
+t.test('PostgreSQL cut off: requests answer 503 STORE_UNAVAILABLE at once (no 202 that is not kept), and once it is back every job ends with every epoch once', { skip }, async (t) => {
+  const proxy = await cuttableProxy(t, new URL(await freshDatabase(t)));
+  const cluster = await deployment(t, { databaseUrl: proxy.url });
+  const api = await cluster.api();
+  const host = await cluster.worker();
+  const running = (await call(api, 'POST', '/v1/jobs', slowJob(8))).body.id as string;
+  const waiting = (await call(api, 'POST', '/v1/jobs', slowJob(2))).body.id as string;
+  const events = openEvents(api, `/v1/jobs/${running}/events`);
+  await events.next((event) => event.type === 'epoch' && event.epoch === 2);
+  await proxy.cut();
+  const started = Date.now();
+  const refused = await call(api, 'POST', '/v1/jobs', slowJob(2));
+  t.same([refused.status, refused.body.error?.code], [503, 'STORE_UNAVAILABLE'], 'a submission is refused with the code');
+  t.ok(refused.headers.get('retry-after'), 'with a Retry-After');
+  const ready = await call(api, 'GET', '/readyz');
+  t.same([ready.status, ready.body.error?.code], [503, 'STORE_UNAVAILABLE'], '/readyz says the store is unreachable');
+  t.equal((await call(api, 'GET', `/v1/jobs/${running}`)).status, 503, 'a read too');
+  t.ok(Date.now() - started < 5000, `answered at once (${Date.now() - started} ms for three requests), not a hang`);
+  // The host's next epoch fails to be kept meanwhile: the job goes back to the queue.
+  await new Promise((resolve) => setTimeout(resolve, 4000));
+  await proxy.restore();
+  const back = await waitFor(async () => ((await call(api, 'GET', '/readyz')).status === 200 ? Date.now() : undefined), 30_000);
+  t.comment(`ready again ${((back - started) / 1000).toFixed(1)} s after the cut (restored after 4 s and the requests)`);
+  for (const id of [running, waiting]) t.equal((await finished(api, id)).status, 'succeeded', `${id} succeeded`);
+  t.same(epochsOf(await history(api, running)), range(1, 8), 'every epoch once across the outage');
+  const unkept = host.log().match(/could not record an epoch: the job goes back to the queue/g)?.length ?? 0;
+  const retried = host.log().match(/the store cannot be reached: the delivery is tried again shortly/g)?.length ?? 0;
+  t.comment(`the host: ${unkept} epoch(s) it could not keep (the job went back to the queue), ${retried} delivery(ies) tried again later`);
+  const { body } = await call(api, 'GET', '/v1/jobs');
+  t.same(body.jobs.map((job: { id: string }) => job.id).sort(), [running, waiting].sort(), 'the refused submission was not kept');
 });
