@@ -5,7 +5,7 @@
 // everything but GEMM costs (activations, loss, optimizer, the shuffled batch's gather,
 // thread hand-offs).
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,7 +72,9 @@ export function compileCeiling(): string {
   if (compiled !== undefined) return compiled;
   const source = sources.find((path) => existsSync(path));
   if (source === undefined) throw new Error(`bench/gemm-ceiling.c not found (looked in ${sources.join(', ')})`);
-  const binary = join(mkdtempSync(join(tmpdir(), 'caviar-gemm-ceiling-')), 'gemm-ceiling');
+  const directory = mkdtempSync(join(tmpdir(), 'caviar-gemm-ceiling-'));
+  process.once('exit', () => rmSync(directory, { recursive: true, force: true }));
+  const binary = join(directory, 'gemm-ceiling');
   execFileSync(process.env.CC ?? 'cc', ['-O2', '-o', binary, source, '-lopenblas'], { stdio: ['ignore', 'ignore', 'pipe'] });
   return (compiled = binary);
 }
