@@ -49,7 +49,7 @@ import { applySample } from '../src/jobs/search-space.js';
 import type { JobSpec } from '../src/jobs/spec.js';
 import type { SweepSpec, SweepView } from '../src/jobs/sweep-spec.js';
 import { jobData, scoreJob, trainJob, trainerSpec } from '../src/jobs/training.js';
-import { availableCores, availableMemory } from '../src/server/config.js';
+import { availableCores, availableMemory } from '../src/engine/machine.js';
 import { describeLoad, describeMachine, machine, withLoad, type LoadSpan } from './machine.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -25,7 +25,7 @@ import { JobSpecSchema, type JobSpec } from './jobs/spec.js';
 import { SweepSpecSchema, type RankedTrial, type SweepEvent, type SweepView } from './jobs/sweep-spec.js';
 import { runLocalSweep } from './jobs/local-sweep.js';
 import { StoreDamagedError } from './jobs/sqlite-store.js';
-import { availableCores, availableMemory } from './server/config.js';
+import { availableCores, availableMemory } from './engine/machine.js';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { epochEvent, jobData, needsDevF1, scoreJob, trainJob, trainerSpec, type EarlyStoppingResult } from './jobs/training.js';
 
@@ -365,7 +365,8 @@ environment:
   CAVIAR_PORT (8080), CAVIAR_HOST (127.0.0.1), CAVIAR_DATA_DIR (./data: the SQLite store,
   datasets, checkpoints, models), CAVIAR_CONCURRENCY (jobs at once; default: the cores),
   CAVIAR_TOKEN (when set, requests need Authorization: Bearer <token>),
-  CAVIAR_MAX_UPLOAD_MB (256), LOG_LEVEL (info)
+  CAVIAR_MAX_UPLOAD_MB (256), CAVIAR_MAX_CATEGORIES (1000: the distinct values a CSV
+  column may have and still be one-hot encoded), LOG_LEVEL (info)
 ${DISTRIBUTED_SETTINGS}
 
 Options:

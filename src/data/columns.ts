@@ -1,11 +1,12 @@
 // The columns of tabular data: which cells count as missing, what each column holds, the
 // type inferred for it and why, and a job spec's overrides checked against what it holds.
 import { Type, type Static } from '@sinclair/typebox';
-import { ColumnTypeName, oneOf, type ColumnType } from '../jobs/spec.js';
+import { oneOf } from '../engine/spec.js';
+import { ColumnTypeName, type ColumnType } from './spec.js';
 import { DataError } from './errors.js';
 import { quote } from './numbers.js';
 
-export { type ColumnType } from '../jobs/spec.js';
+export { type ColumnType } from './spec.js';
 
 /** Distinct values a category column may have unless CAVIAR_MAX_CATEGORIES says otherwise:
  * beyond it, one-hot encoding makes more inputs than most tables have rows. */
@@ -283,7 +284,7 @@ function typeProblem(column: StoredColumn, type: Exclude<ColumnType, 'ignore'>, 
   const first = column.firstText;
   if (type === 'number') return text && first !== undefined ? `${quote(first.value)} (row ${first.row}) is not a number` : undefined;
   if (type === 'category') {
-    if (column.overCap === true) return `more than ${column.distinct - 1} distinct values (the cap when it was uploaded, CAVIAR_MAX_CATEGORIES): too many categories`;
+    if (column.overCap === true) return `more than ${column.distinct - 1} distinct values (the cap, CAVIAR_MAX_CATEGORIES, when the file was read): too many categories`;
     if (column.distinct > maxCategories) return `${column.distinct} distinct values, more than the cap of ${maxCategories} (CAVIAR_MAX_CATEGORIES)`;
     return undefined;
   }

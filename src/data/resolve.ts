@@ -2,7 +2,7 @@
 // this machine whose format is told by their names. The server resolves dataset ids itself.
 import type { Static } from '@sinclair/typebox';
 import { basename, resolve } from 'node:path';
-import type { BuiltinDatasetSchema, FileDatasetSchema } from '../jobs/spec.js';
+import type { BuiltinDatasetSchema, FileDatasetSchema } from './spec.js';
 import { loadCourseDataset } from './course2.js';
 import { loadCsv } from './csv.js';
 import type { LoadedDataset } from './dataset.js';

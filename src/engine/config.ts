@@ -13,7 +13,7 @@ import {
   type ModelSpec,
   type OptimizerSpec,
   type TrainingSpec,
-} from '../jobs/spec.js';
+} from './spec.js';
 import { EngineError } from './errors.js';
 import type { NativeNetworkConfig, NativeTrainingConfig } from './native.js';
 

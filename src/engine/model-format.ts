@@ -2,7 +2,7 @@
 // base64 of little-endian float32, so a model moves between machines and languages.
 import { endianness } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
-import { ActivationName, InitName, LossName, NormalizationName } from '../jobs/spec.js';
+import { ActivationName, InitName, LossName, NormalizationName } from './spec.js';
 import { PreprocessingSchema, type Preprocessing } from '../data/preprocess.js';
 import { EngineError } from './errors.js';
 import type { NativeLayerParameters, NativeModelState } from './native.js';

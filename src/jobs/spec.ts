@@ -1,135 +1,14 @@
 // The job spec: the one definition of its shape, used by the CLI, the server, the OpenAPI
-// document and the TypeScript types. Defaults are filled by resolveSpec, in one place.
-import { Type, type Static, type TLiteral, type TUnion } from '@sinclair/typebox';
+// document and the TypeScript types, composed of the engine's and the data's vocabulary.
+// Defaults are filled by resolveSpec, in one place.
+import { Type, type Static } from '@sinclair/typebox';
+import { BuiltinDatasetSchema, ColumnsSchema, FileDatasetSchema, SplitSchema } from '../data/spec.js';
+import { LossName, ModelSchema, NormalizationName, TrainingSchema } from '../engine/spec.js';
+
+export * from '../data/spec.js';
+export * from '../engine/spec.js';
 
 const Strict = { additionalProperties: false } as const;
-
-/** A union of string literals that keeps each literal in the static type. */
-export function oneOf<Names extends string[]>(...names: Names): TUnion<TLiteral<Names[number]>[]> {
-  return Type.Union(names.map((name) => Type.Literal(name)));
-}
-
-export const ActivationName = oneOf('relu', 'leaky-relu', 'tanh', 'sigmoid', 'softmax', 'linear');
-export const LossName = oneOf('cross-entropy', 'binary-cross-entropy', 'mse');
-export const InitName = oneOf('he', 'xavier', 'glorot', 'normal', 'zeros');
-export const NormalizationName = oneOf('standard', 'minmax', 'none');
-export const OptimizerName = oneOf('sgd', 'momentum', 'rmsprop', 'adam', 'adamw');
-export const DecayName = oneOf('inverse-time', 'staircase', 'exponential', 'sqrt', 'step', 'cosine');
-/** What a column of tabular data is read as (src/data/columns.ts infers it; a spec may say). */
-export const ColumnTypeName = oneOf('number', 'category', 'boolean', 'ignore');
-
-export const LayerSchema = Type.Object(
-  {
-    units: Type.Integer({ minimum: 1, maximum: 65536 }),
-    activation: ActivationName,
-    batchNorm: Type.Optional(Type.Boolean()),
-    dropout: Type.Optional(
-      Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'probability of dropping a unit' }),
-    ),
-  },
-  Strict,
-);
-
-export const ModelSchema = Type.Object(
-  {
-    layers: Type.Array(LayerSchema, {
-      minItems: 1,
-      maxItems: 64,
-      description: 'hidden layers, then the output layer',
-    }),
-    init: Type.Optional(InitName),
-    initScale: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1000 })),
-  },
-  Strict,
-);
-
-const Rate = Type.Number({ exclusiveMinimum: 0, maximum: 1e3 });
-const Beta = Type.Number({ minimum: 0, exclusiveMaximum: 1 });
-
-export const OptimizerSchema = Type.Object(
-  {
-    type: OptimizerName,
-    learningRate: Type.Optional(Rate),
-    beta: Type.Optional(Beta),
-    beta1: Type.Optional(Beta),
-    beta2: Type.Optional(Beta),
-    epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
-    weightDecay: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-  },
-  Strict,
-);
-
-export const DecaySchema = Type.Object(
-  {
-    type: DecayName,
-    rate: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
-    interval: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e6 })),
-    floor: Type.Optional(Type.Number({ minimum: 0 })),
-    period: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e6 })),
-  },
-  Strict,
-);
-
-export const EarlyStoppingSchema = Type.Object(
-  {
-    metric: oneOf('dev.loss', 'dev.accuracy', 'dev.f1', 'train.loss', 'train.accuracy'),
-    patience: Type.Integer({ minimum: 1, maximum: 1e6 }),
-    minDelta: Type.Optional(Type.Number({ minimum: 0 })),
-    restoreBest: Type.Optional(Type.Boolean()),
-  },
-  Strict,
-);
-
-export const TrainingSchema = Type.Object(
-  {
-    epochs: Type.Integer({ minimum: 1, maximum: 1e6 }),
-    batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1 << 20 })),
-    shuffle: Type.Optional(Type.Boolean()),
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
-    optimizer: Type.Optional(OptimizerSchema),
-    lrDecay: Type.Optional(DecaySchema),
-    l2: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
-    earlyStopping: Type.Optional(EarlyStoppingSchema),
-    humanLevelError: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-  },
-  Strict,
-);
-
-export const BuiltinDatasetSchema = Type.Object(
-  {
-    builtin: Type.String({ minLength: 1, maxLength: 64 }),
-    samples: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e7 })),
-    noise: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
-    classes: Type.Optional(Type.Integer({ minimum: 2, maximum: 1000 })),
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
-  },
-  Strict,
-);
-
-export const FileDatasetSchema = Type.Object(
-  {
-    path: Type.String({ minLength: 1, maxLength: 4096 }),
-    label: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-    test: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
-  },
-  Strict,
-);
-
-export const SplitSchema = Type.Object(
-  {
-    dev: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
-    test: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
-  },
-  Strict,
-);
-
-/** Column types that override the inferred ones, by column name. */
-export const ColumnsSchema = Type.Record(
-  Type.String(),
-  Type.Object({ type: ColumnTypeName }, Strict),
-  { maxProperties: 10000, description: "overrides of the types inferred for a CSV dataset's columns, by column name" },
-);
 
 export const JobSpecSchema = Type.Object(
   {
@@ -149,13 +28,4 @@ export const JobSpecSchema = Type.Object(
   { ...Strict, $id: 'JobSpec' },
 );
 
-export type LayerSpec = Static<typeof LayerSchema>;
-export type ModelSpec = Static<typeof ModelSchema>;
-export type OptimizerSpec = Static<typeof OptimizerSchema>;
-export type DecaySpec = Static<typeof DecaySchema>;
-export type TrainingSpec = Static<typeof TrainingSchema>;
 export type JobSpec = Static<typeof JobSpecSchema>;
-export type ActivationName = Static<typeof ActivationName>;
-export type ColumnType = Static<typeof ColumnTypeName>;
-export type LossName = Static<typeof LossName>;
-export type OptimizerName = Static<typeof OptimizerName>;

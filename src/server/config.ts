@@ -1,7 +1,7 @@
 // The service's settings, from the environment (DESIGN.md, Configuration), checked once at start.
-import { readFileSync } from 'node:fs';
-import { availableParallelism, totalmem } from 'node:os';
+import { availableCores, availableMemory } from '../engine/machine.js';
 import { resolve } from 'node:path';
+import { maxCategories } from '../data/columns.js';
 
 export interface ServerConfig {
   port: number;
@@ -65,43 +65,6 @@ function distributed(env: NodeJS.ProcessEnv): DistributedConfig | undefined {
   return { databaseUrl, redisUrl, lockMs: integer(env, 'CAVIAR_LOCK_MS', 30_000, 500), redisPrefix };
 }
 
-/**
- * The cores this process may use. Node and OpenBLAS see the machine's, not a container's
- * CPU quota (cgroup v2 cpu.max, or v1 cfs_quota/period): the quota wins when there is one.
- */
-export function availableCores(): number {
-  const machine = availableParallelism();
-  const quota = (): number | undefined => {
-    try {
-      const [limit, period] = readFileSync('/sys/fs/cgroup/cpu.max', 'utf8').trim().split(/\s+/);
-      if (limit !== undefined && limit !== 'max') return Number(limit) / Number(period);
-    } catch {
-      try {
-        const limit = Number(readFileSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us', 'utf8'));
-        const period = Number(readFileSync('/sys/fs/cgroup/cpu/cpu.cfs_period_us', 'utf8'));
-        if (limit > 0 && period > 0) return limit / period;
-      } catch {
-        // No cgroup limits to read: the machine's cores are this process's.
-      }
-    }
-    return undefined;
-  };
-  const cores = quota();
-  return cores === undefined || !Number.isFinite(cores) ? machine : Math.max(1, Math.min(machine, Math.ceil(cores)));
-}
-
-/** The memory this process may use: the machine's, or a container's cgroup limit when lower. */
-export function availableMemory(): number {
-  const machine = totalmem();
-  try {
-    const limit = readFileSync('/sys/fs/cgroup/memory.max', 'utf8').trim();
-    if (limit !== 'max' && Number(limit) > 0) return Math.min(machine, Number(limit));
-  } catch {
-    // No cgroup v2 limit to read.
-  }
-  return machine;
-}
-
 /** Whether only this machine can reach `host`: localhost, 127.0.0.0/8 or ::1. */
 export function isLoopback(host: string): boolean {
   return /^(localhost|127(\.\d{1,3}){3}|::1|::ffff:127(\.\d{1,3}){3})$/i.test(host);
@@ -137,6 +100,12 @@ function origins(env: NodeJS.ProcessEnv, name: string): string[] {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  // Read where tables are read (src/data/columns.ts); a bad value stops the start here.
+  try {
+    maxCategories(env);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
   const cores = availableCores();
   const concurrency = integer(env, 'CAVIAR_CONCURRENCY', cores, 1);
   const token = env.CAVIAR_TOKEN;

@@ -10,7 +10,8 @@ import { PgHub } from '../jobs/pg-hub.js';
 import { PostgresStore } from '../jobs/postgres-store.js';
 import { JobQueue } from '../jobs/queue.js';
 import { WorkerHost } from '../jobs/worker-host.js';
-import { availableCores, type DistributedConfig, type ServerConfig } from './config.js';
+import { availableCores } from '../engine/machine.js';
+import type { DistributedConfig, ServerConfig } from './config.js';
 
 /** The reconciler's full pass; it also runs as soon as Redis answers again after a lost connection. */
 const RECONCILE_MS = 30_000;
