@@ -133,6 +133,17 @@ interface ActiveSweep {
 
 const OPEN: ReadonlySet<TrialStatus> = new Set(['queued', 'running', 'paused']);
 
+/**
+ * Where several API servers share the store: each sweep is controlled by the one server
+ * that holds its lease, and another takes it over (recover) once that one is gone.
+ */
+export interface SweepOwnership {
+  /** Takes the sweep's lease for this server; false when another server holds it. */
+  acquire(sweepId: string): Promise<boolean>;
+  /** Gives the lease up: the sweep has ended. */
+  release(sweepId: string): Promise<void>;
+}
+
 export class Sweeps implements EpochJudge {
   private readonly active = new Map<string, ActiveSweep>();
   private readonly sweepOfJob = new Map<string, string>();
@@ -142,6 +153,7 @@ export class Sweeps implements EpochJudge {
     private readonly scheduler: Scheduler,
     private readonly hub: EventHub,
     private readonly log: { error(object: object, message: string): void },
+    private readonly ownership?: SweepOwnership,
   ) {
     scheduler.setJudge(this);
     hub.subscribe('*', (event) => {
@@ -187,6 +199,8 @@ export class Sweeps implements EpochJudge {
 
   async start(id: string, spec: ResolvedSweepSpec): Promise<void> {
     const record: SweepRecord = { id, spec, status: 'running', createdAt: new Date().toISOString() };
+    // Held before the sweep exists, so that no other server takes it over as ownerless.
+    if (this.ownership !== undefined && !(await this.ownership.acquire(id))) throw new Error(`the lease of new sweep ${id} is held elsewhere`);
     await this.store.createSweep(record);
     const sweep: ActiveSweep = { record, trials: new Map(), queue: Promise.resolve() };
     this.active.set(id, sweep);
@@ -194,9 +208,15 @@ export class Sweeps implements EpochJudge {
     await sweep.queue;
   }
 
-  /** Picks up the sweeps a previous server left running, with their trials' histories. */
+  /**
+   * Picks up the sweeps a previous server left running, with their trials' histories; with
+   * an ownership, only those whose lease it takes (their server is gone), and it is called
+   * again to take over more.
+   */
   async recover(): Promise<void> {
     for (const record of await this.store.listSweeps('running')) {
+      if (this.active.has(record.id)) continue;
+      if (this.ownership !== undefined && !(await this.ownership.acquire(record.id))) continue;
       const sweep: ActiveSweep = { record, trials: new Map(), queue: Promise.resolve() };
       this.active.set(record.id, sweep);
       const unfinishedVerdicts: string[] = [];
@@ -351,8 +371,19 @@ export class Sweeps implements EpochJudge {
   private async finish(sweep: ActiveSweep, status: 'succeeded' | 'cancelled'): Promise<void> {
     sweep.record = { ...sweep.record, status };
     this.hub.publishSweep(await this.store.finishSweep(sweep.record.id, status, { type: 'done', sweepId: sweep.record.id, status }));
+    this.forget(sweep);
+    await this.ownership?.release(sweep.record.id);
+  }
+
+  private forget(sweep: ActiveSweep): void {
     this.active.delete(sweep.record.id);
     for (const jobId of sweep.trials.keys()) this.sweepOfJob.delete(jobId);
+  }
+
+  /** Stops controlling a sweep here, without ending it: its lease was lost, and the server that takes it next carries it on. */
+  drop(id: string): void {
+    const sweep = this.active.get(id);
+    if (sweep !== undefined) this.forget(sweep);
   }
 
   /** Cancels a running sweep: no more trials; the open ones are cancelled. */

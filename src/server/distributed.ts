@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { ControlChannel } from '../jobs/control.js';
 import { EventHub, Lifecycle, Scheduler, SqliteStore, type JobStore, type Sweeps } from '../jobs/index.js';
+import { SweepLeases } from '../jobs/lease.js';
+import type { SweepOwnership } from '../jobs/sweeps.js';
 import { PgHub } from '../jobs/pg-hub.js';
 import { PostgresStore } from '../jobs/postgres-store.js';
 import { JobQueue } from '../jobs/queue.js';
@@ -17,12 +19,16 @@ import type { DistributedConfig, ServerConfig } from './config.js';
 const RECONCILE_MS = 30_000;
 /** An API server's safety net for lost event notices. */
 const EVENT_POLL_MS = 2000;
+/** How often an API server looks for running sweeps whose server is gone, to take them over. */
+const SWEEP_TAKEOVER_MS = 3000;
 
 export interface JobSystem {
   store: JobStore;
   hub: EventHub;
   lifecycle: Lifecycle;
   scheduler: Scheduler;
+  /** Where several API servers share the store: which of them controls each sweep. */
+  sweepOwnership?: SweepOwnership;
   /** Settles what an earlier run left (before the server listens); resolves with the jobs requeued. */
   recover(sweeps: Sweeps): Promise<number>;
   /** Starts taking jobs. */
@@ -127,26 +133,55 @@ export async function clusterJobs(config: ServerConfig, cluster: DistributedConf
       },
     }));
   let parts: Awaited<ReturnType<typeof clusterParts>>;
+  let leases: SweepLeases;
   try {
-    parts = await clusterParts(config, cluster, slots, log, hubOf);
+    leases = await SweepLeases.open(cluster.databaseUrl, log);
+    try {
+      parts = await clusterParts(config, cluster, slots, log, hubOf);
+    } catch (error) {
+      await leases.close();
+      throw error;
+    }
   } catch (error) {
     await queue.close();
     throw error;
   }
   const { store, hub, control } = parts;
+  let takeovers: NodeJS.Timeout | undefined;
+  let closed = false;
   return {
     store,
     hub,
     lifecycle: parts.lifecycle,
     scheduler: parts.scheduler,
-    async recover() {
+    sweepOwnership: leases,
+    async recover(sweeps) {
       // Running jobs belong to their hosts; the queue redelivers those of dead ones.
       queue.startReconciler(store, RECONCILE_MS);
+      leases.onLost = (sweepIds) => {
+        for (const id of sweepIds) sweeps.drop(id);
+      };
+      // The sweeps of no live server (this one's before a restart among them), now and later.
+      await sweeps.recover();
+      const takeOver = () => {
+        if (closed) return;
+        takeovers = setTimeout(() => {
+          sweeps
+            .recover()
+            .catch((error: unknown) => log.warn({ err: error }, 'could not look for sweeps to take over'))
+            .finally(takeOver);
+        }, SWEEP_TAKEOVER_MS);
+        takeovers.unref();
+      };
+      takeOver();
       return 0;
     },
     start: parts.hostJobs,
     shutdown: parts.stopHost,
     async close() {
+      closed = true;
+      clearTimeout(takeovers);
+      await leases.close();
       await queue.close();
       await pgHub?.close();
       await control.close();

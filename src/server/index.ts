@@ -35,7 +35,7 @@ export async function startServer(config: ServerConfig = loadConfig(), options: 
   const sockets = new SocketRegistry();
   let app: FastifyInstance | undefined;
   try {
-    const sweeps = new Sweeps(lifecycle, scheduler, hub, log);
+    const sweeps = new Sweeps(lifecycle, scheduler, hub, log, jobs.sweepOwnership);
     app = await buildApp({ config, store, hub, lifecycle, scheduler, sweeps, log }, sockets);
     const recovered = await jobs.recover(sweeps);
     const url = await app.listen({ port: config.port, host: config.host });

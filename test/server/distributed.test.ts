@@ -397,3 +397,33 @@ t.test('PostgreSQL cut off: requests answer 503 STORE_UNAVAILABLE at once (no 20
   const { body } = await call(api, 'GET', '/v1/jobs');
   t.same(body.jobs.map((job: { id: string }) => job.id).sort(), [running, waiting].sort(), 'the refused submission was not kept');
 });
+
+t.test("a sweep whose API server is SIGKILLed is taken over by another: it goes on to its last trial, none twice", { skip }, async (t) => {
+  const cluster = await deployment(t);
+  const [owner, other] = await Promise.all([cluster.api(), cluster.api()]);
+  await Promise.all([cluster.worker(), cluster.worker()]);
+  const base = slowJob(4, { dataset: { builtin: 'moons', samples: 4000, noise: 0.2, seed: 3 } });
+  const space = { '/training/optimizer/learningRate': { logUniform: [0.0005, 0.01] } };
+  const submitted = await call(owner, 'POST', '/v1/sweeps', { name: 'takeover', base, space, trials: 5, parallel: 2, seed: 3 });
+  t.equal(submitted.status, 202);
+  const id = submitted.body.id as string;
+  const watched = openEvents(other, `/v1/sweeps/${id}/events`);
+  await watched.next((event) => (event.type as string) === 'epoch');
+  t.pass("the other server streams the sweep's trial epochs");
+  const killedAt = Date.now();
+  owner.process.kill('SIGKILL');
+  await owner.exited;
+  const sweep = await waitFor(async () => {
+    const { body } = await call(other, 'GET', `/v1/sweeps/${id}`);
+    return body.status === 'succeeded' ? body : undefined;
+  }, 180_000);
+  t.comment(`the sweep ended under the other server ${((Date.now() - killedAt) / 1000).toFixed(1)} s after its first server was killed`);
+  t.same(sweep.trials.map((trial: { trial: number }) => trial.trial).sort(), [0, 1, 2, 3, 4], 'five trials, each once');
+  t.ok(sweep.trials.every((trial: { status: string }) => trial.status === 'succeeded'), 'every trial succeeded');
+  for (const trial of sweep.trials as { jobId: string }[]) t.same(epochsOf(await history(other, trial.jobId)), [1, 2, 3, 4], `${trial.jobId}: every epoch once`);
+  const replay = openEvents(other, `/v1/sweeps/${id}/events?since=0`);
+  await replay.closed;
+  const sweepEvents = replay.events as unknown as { seq: number; type: string }[];
+  t.same(sweepEvents.map((event) => event.seq), range(1, sweepEvents.length), "the sweep's events have every seq once");
+  t.equal(sweepEvents.filter((event) => event.type === 'done').length, 1, 'one done event');
+});
