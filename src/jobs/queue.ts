@@ -54,7 +54,13 @@ interface Pending {
   priority: number;
 }
 
-export class JobQueue {
+/** What operators see of the queue: jobs waiting for a host or delivered, and the hosts connected. */
+export interface QueueView {
+  counts(): Promise<{ waiting: number; active: number }>;
+  workers(): Promise<number>;
+}
+
+export class JobQueue implements QueueView {
   private readonly queue: Queue;
   private pending: Pending[] = [];
   private flushing: Promise<void> | undefined;

@@ -29,6 +29,8 @@ export interface JobSystem {
   scheduler: Scheduler;
   /** Where several API servers share the store: which of them controls each sweep. */
   sweepOwnership?: SweepOwnership;
+  /** In the distributed mode: the queue that delivers jobs to worker hosts. */
+  queue?: JobQueue;
   /** Settles what an earlier run left (before the server listens); resolves with the jobs requeued. */
   recover(sweeps: Sweeps): Promise<number>;
   /** Starts taking jobs. */
@@ -155,6 +157,7 @@ export async function clusterJobs(config: ServerConfig, cluster: DistributedConf
     lifecycle: parts.lifecycle,
     scheduler: parts.scheduler,
     sweepOwnership: leases,
+    queue,
     async recover(sweeps) {
       // Running jobs belong to their hosts; the queue redelivers those of dead ones.
       queue.startReconciler(store, RECONCILE_MS);

@@ -36,7 +36,7 @@ export async function startServer(config: ServerConfig = loadConfig(), options: 
   let app: FastifyInstance | undefined;
   try {
     const sweeps = new Sweeps(lifecycle, scheduler, hub, log, jobs.sweepOwnership);
-    app = await buildApp({ config, store, hub, lifecycle, scheduler, sweeps, log }, sockets);
+    app = await buildApp({ config, store, hub, lifecycle, scheduler, sweeps, log, ...(jobs.queue === undefined ? {} : { queue: jobs.queue }) }, sockets);
     const recovered = await jobs.recover(sweeps);
     const url = await app.listen({ port: config.port, host: config.host });
     if (config.token === undefined && !isLoopback(config.host))

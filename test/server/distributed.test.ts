@@ -102,10 +102,15 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 t.test('a job submitted to an API server that trains nothing trains on a worker host; its result and model come back over HTTP', { skip }, async (t) => {
   const cluster = await deployment(t);
   const api = await cluster.api();
-  const host = await cluster.worker();
   const submitted = await call(api, 'POST', '/v1/jobs', slowJob(3, { dataset: { builtin: 'moons', samples: 2000, noise: 0.2, seed: 3 } }));
   t.equal(submitted.status, 202);
   const id = submitted.body.id as string;
+  const waiting = await waitFor(async () => {
+    const ready = await call(api, 'GET', '/readyz');
+    return ready.body.queue?.waiting === 1 ? ready : undefined;
+  });
+  t.match(waiting, { status: 200, body: { status: 'ready', mode: 'distributed', queue: { waiting: 1, active: 0 }, workerHosts: 0 } }, '/readyz: one job waits, no host yet');
+  const host = await cluster.worker();
   const job = await finished(api, id);
   t.equal(job.status, 'succeeded');
   t.equal(job.result.epochs, 3);
@@ -118,6 +123,10 @@ t.test('a job submitted to an API server that trains nothing trains on a worker 
   const prediction = await call(api, 'POST', `/v1/jobs/${id}/predict`, { inputs: [[0, 0.5], [1.5, -0.4]] });
   t.equal(prediction.status, 200);
   t.equal(prediction.body.outputs.length, 2, 'the API server predicts from the model the host trained');
+  t.match(await call(api, 'GET', '/readyz'), { status: 200, body: { queue: { waiting: 0, active: 0 }, workerHosts: 1 } }, '/readyz: the queue is empty, one host is connected');
+  const exposition = (await call(api, 'GET', '/metrics')).body as string;
+  t.match(exposition, /^caviar_queue_depth 0$/m, '/metrics: the queue depth, from BullMQ');
+  t.match(exposition, /^caviar_worker_hosts 1$/m, '/metrics: the worker hosts seen');
 });
 
 t.test("two API servers: a websocket client on each gets every event of a job the other took, in order and once", { skip }, async (t) => {

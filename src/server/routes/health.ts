@@ -26,7 +26,7 @@ function countBy<Status extends string>(statuses: readonly Status[], items: Iter
   return counts;
 }
 
-const healthPlugin: FastifyPluginAsync<Services & { sockets: SocketRegistry }> = async (app, { store, hub, scheduler, sockets }) => {
+const healthPlugin: FastifyPluginAsync<Services & { sockets: SocketRegistry }> = async (app, { store, hub, scheduler, sockets, queue }) => {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   for (const name of GAUGES_NAMED_AS_COUNTERS) registry.removeSingleMetric(name);
@@ -55,12 +55,27 @@ const healthPlugin: FastifyPluginAsync<Services & { sockets: SocketRegistry }> =
   });
   new Gauge({
     name: 'caviar_queue_depth',
-    help: 'Jobs waiting for a slot',
+    help: 'Jobs waiting for a slot (in the distributed mode, in the BullMQ queue for a worker host)',
     registers: [registry],
     async collect() {
-      this.set((await store.countByStatus()).queued);
+      if (queue === undefined) this.set((await store.countByStatus()).queued);
+      else {
+        // Redis down: the series keeps its last value rather than failing the whole scrape.
+        const counts = await queue.counts().catch(() => undefined);
+        if (counts !== undefined) this.set(counts.waiting);
+      }
     },
   });
+  if (queue !== undefined)
+    new Gauge({
+      name: 'caviar_worker_hosts',
+      help: 'Worker hosts connected to the queue (the distributed mode)',
+      registers: [registry],
+      async collect() {
+        const hosts = await queue.workers().catch(() => undefined);
+        if (hosts !== undefined) this.set(hosts);
+      },
+    });
   new Gauge({
     name: 'caviar_running_jobs',
     help: 'Jobs training now, one worker process each',
@@ -114,10 +129,29 @@ const healthPlugin: FastifyPluginAsync<Services & { sockets: SocketRegistry }> =
 
   app.get(
     '/readyz',
-    { config: { public: true }, schema: { summary: 'readiness: the store answers and the engine is loaded', operationId: 'checkReadiness', tags: ['operations'], response: { 200: Type.Object({ status: Type.String(), blas: Type.String() }) } } },
+    {
+      config: { public: true },
+      schema: {
+        summary: 'readiness: the store answers and the engine is loaded',
+        description: "In the distributed mode, 503 STORE_UNAVAILABLE while PostgreSQL cannot be reached; the reply names the mode, the queue's jobs and the worker hosts connected (null while Redis cannot be asked: jobs are still accepted, and delivered once it is back).",
+        operationId: 'checkReadiness',
+        tags: ['operations'],
+        response: {
+          200: Type.Object({
+            status: Type.String(),
+            blas: Type.String(),
+            mode: Type.Union([Type.Literal('embedded'), Type.Literal('distributed')]),
+            queue: Type.Optional(Type.Union([Type.Object({ waiting: Type.Integer(), active: Type.Integer() }), Type.Null()])),
+            workerHosts: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+          }),
+        },
+      },
+    },
     async () => {
       await store.countByStatus();
-      return { status: 'ready', blas: blasInfo() };
+      if (queue === undefined) return { status: 'ready', blas: blasInfo(), mode: 'embedded' as const };
+      const [counts, hosts] = await Promise.all([queue.counts().catch(() => null), queue.workers().catch(() => null)]);
+      return { status: 'ready', blas: blasInfo(), mode: 'distributed' as const, queue: counts, workerHosts: hosts };
     },
   );
 
