@@ -243,6 +243,20 @@ t.test('trains on a CSV of text columns and gaps, and predicts raw rows from it'
   const wrongType = await caviar('train', retyped);
   t.equal(wrongType.code, 1);
   t.match(wrongType.stderr, /INVALID_SPEC: \/columns\/island: '\w+' \(row \d+\) is not a number/);
+
+  // Under a cap of 2 categories the three islands are too many: ignored, and refused as a category.
+  const capped = writeSpec('penguins-capped.json', 1, {
+    dataset: { path: 'penguins.csv', label: 'species' },
+    columns: { island: { type: 'category' } },
+    model: { layers: [{ units: 3, activation: 'softmax' }] },
+  });
+  const overCap = await new Promise<Outcome>((resolve) =>
+    execFile(process.execPath, [cli, 'train', capped], { env: { ...process.env, CAVIAR_MAX_CATEGORIES: '2' } }, (error, stdout, stderr) =>
+      resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
+    ),
+  );
+  t.equal(overCap.code, 1);
+  t.match(overCap.stderr, /INVALID_SPEC: \/columns\/island: more than 2 distinct values \(the cap, CAVIAR_MAX_CATEGORIES/);
 });
 
 t.test('mistakes get a clear message and an exit code', async (t) => {

@@ -6,7 +6,7 @@
 // missing, or a text column's codes, for the preprocessing a job fits on its train part.
 import { isUtf8 } from 'node:buffer';
 import { basename } from 'node:path';
-import { ColumnBuilder, DEFAULT_MAX_CATEGORIES, isMissingText, type StoredColumn } from './columns.js';
+import { ColumnBuilder, isMissingText, maxCategories, type StoredColumn } from './columns.js';
 import { requireRows, type LoadedDataset } from './dataset.js';
 import { invalid, type DataLocation } from './errors.js';
 import { asBuffer, readDataFile } from './files.js';
@@ -27,7 +27,7 @@ export interface CsvOptions {
   test?: string | Uint8Array;
   /** Where the test text came from, for messages. */
   testSource?: string;
-  /** Distinct values a text column may have and still be a category (DEFAULT_MAX_CATEGORIES). */
+  /** Distinct values a text column may have and still be a category (the cap in force: CAVIAR_MAX_CATEGORIES). */
   maxCategories?: number;
 }
 
@@ -44,7 +44,7 @@ export function parseCsv(text: string | Uint8Array, options: CsvOptions = {}): L
     : options.label === undefined
       ? { kind: 'last' }
       : { kind: 'named', name: options.label };
-  const reader = new TableReader(options.maxCategories ?? DEFAULT_MAX_CATEGORIES);
+  const reader = new TableReader(options.maxCategories ?? maxCategories());
   const train = reader.read(toBytes(text, source), source, choice);
   const labelName = train.labelIndex === -1 ? undefined : train.header[train.labelIndex];
   const test =

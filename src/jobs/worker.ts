@@ -5,7 +5,7 @@ import { setPriority } from 'node:os';
 import { DataError, Random, parseCsv, parseJson, resolveDataset, type LoadedDataset } from '../data/index.js';
 import { EngineError, Trainer, gradCheck, type Dataset } from '../engine/index.js';
 import { readDataset, writeDatasetArrays } from './datasets.js';
-import { columnView, maxCategories } from '../data/columns.js';
+import { columnView } from '../data/columns.js';
 import { requireTwoLabels } from '../data/labels.js';
 import type { FromWorker, GradCheckTask, ImportTask, ToWorker, TrainTask, WorkerError } from './protocol.js';
 import { jobData, needsDevF1, scoreJob, trainJob, trainerSpec, type JobData } from './training.js';
@@ -118,7 +118,7 @@ async function importDataset(task: ImportTask): Promise<FromWorker> {
   const bytes = readFileSync(task.file);
   const loaded =
     task.format === 'csv'
-      ? parseCsv(bytes, { ...options, maxCategories: maxCategories(), ...(task.label === undefined ? {} : { label: task.label }) })
+      ? parseCsv(bytes, { ...options, ...(task.label === undefined ? {} : { label: task.label }) })
       : parseJson(bytes, options);
   requireTwoLabels(loaded, task.name);
   writeDatasetArrays(task.directory, loaded);

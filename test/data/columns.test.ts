@@ -1,6 +1,6 @@
 import t from 'tap';
 import { parseCsv } from '../../src/data/csv.js';
-import { columnView, isMissingText, resolveColumnTypes, type StoredColumn } from '../../src/data/columns.js';
+import { DEFAULT_MAX_CATEGORIES, columnView, isMissingText, maxCategories, resolveColumnTypes, type StoredColumn } from '../../src/data/columns.js';
 
 /** A table of mixed columns with gaps, as a spreadsheet exports it. */
 const PENGUINS = [
@@ -110,4 +110,11 @@ t.test("a job spec's column types override the inferred ones, and a type that ca
   const all = Object.fromEntries(found.map((column) => [column.name, { type: 'ignore' as const }]));
   t.throws(() => resolveColumnTypes(found, all, options), { path: '/columns', message: /every feature column is ignored/ });
   t.throws(() => resolveColumnTypes(found, { 'a/b~c': { type: 'ignore' } }, options), { code: 'INVALID_SPEC', path: '/columns/a~1b~0c' }, 'the path escapes / and ~');
+});
+
+t.test('the category cap comes from CAVIAR_MAX_CATEGORIES, 1000 by default', async (t) => {
+  t.equal(maxCategories({}), DEFAULT_MAX_CATEGORIES);
+  t.equal(DEFAULT_MAX_CATEGORIES, 1000);
+  t.equal(maxCategories({ CAVIAR_MAX_CATEGORIES: '50' }), 50);
+  for (const bad of ['1', 'many', '2.5']) t.throws(() => maxCategories({ CAVIAR_MAX_CATEGORIES: bad }), { message: /CAVIAR_MAX_CATEGORIES must be an integer of at least 2/ }, bad);
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { chromium } from 'playwright-core';
+import { loadConfig } from '../../src/server/config.js';
 import { call, openEvents, startService } from '../fixtures/service.js';
 import { penguinsCsv } from '../fixtures/tabular.js';
 
@@ -264,6 +265,10 @@ t.test('a dataset stored before column types existed still trains, as numbers', 
   t.notOk('columns' in (await call(service, 'GET', `/v1/datasets/${numeric.body.id}`)).body);
 });
 
+t.test('the service refuses to start with a category cap that is no whole number of at least 2', async (t) => {
+  t.throws(() => loadConfig({ CAVIAR_MAX_CATEGORIES: '1' }), { name: 'Error', message: /CAVIAR_MAX_CATEGORIES must be an integer of at least 2, not '1'/ });
+});
+
 t.test('files users bring by mistake are 4xx with the row and column, and the server goes on', async (t) => {
   const cases = [
     { name: 'one class', csv: 'a,label\n1,x\n2,x\n', message: /column 'label': every label is 'x': one class/ },
@@ -276,6 +281,12 @@ t.test('files users bring by mistake are 4xx with the row and column, and the se
     const response = await fetch(`${service.url}/v1/datasets`, { method: 'POST', headers: csvHeaders, body: csv });
     t.match({ status: response.status, body: await response.json() }, { status: 400, body: { error: { code: 'INVALID_DATA', message } } }, name);
   }
+  // A column of more values than the cap (1000) is ignored, and a job may not make it a category.
+  const cities = Array.from({ length: 1200 }, (_, row) => `city${row % 1100},${row % 2}`);
+  const wide = await call(service, 'POST', '/v1/datasets', `city,label\n${cities.join('\n')}\n`, csvHeaders);
+  t.match(wide, { status: 201, body: { columns: [{ name: 'city', type: 'ignore', reason: /more than 1000 distinct values \(the cap, CAVIAR_MAX_CATEGORIES\)/ }] } });
+  const forced = await call(service, 'POST', '/v1/jobs', { ...penguinJob(wide.body.id), columns: { city: { type: 'category' } }, model: { layers: [{ units: 2, activation: 'softmax' }] } });
+  t.match(forced, { status: 400, body: { error: { code: 'INVALID_SPEC', path: '/columns/city', message: /more than 1000 distinct values/ } } });
   const bom = await call(service, 'POST', '/v1/datasets', '\ufeffa,label\n1,x\n2,y\n', csvHeaders);
   t.match(bom, { status: 201, body: { featureNames: ['a'] } }, 'a byte order mark is skipped');
   t.equal((await call(service, 'GET', '/healthz')).status, 200);
