@@ -10,7 +10,7 @@ import t, { type Test } from 'tap';
 import type { JobEvent } from '../../src/jobs/index.js';
 import { freshDatabase, noPostgres } from '../fixtures/postgres.js';
 import { alive, childPids } from '../fixtures/processes.js';
-import { call, openEvents, slowJob, startService, temporaryDirectory, waitFor, type Service } from '../fixtures/service.js';
+import { call, moonsJob, openEvents, slowJob, startService, temporaryDirectory, waitFor, type Service } from '../fixtures/service.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 const REDIS_URL = process.env.CAVIAR_TEST_REDIS_URL;
@@ -435,4 +435,70 @@ t.test("a sweep whose API server is SIGKILLed is taken over by another: it goes 
   const sweepEvents = replay.events as unknown as { seq: number; type: string }[];
   t.same(sweepEvents.map((event) => event.seq), range(1, sweepEvents.length), "the sweep's events have every seq once");
   t.equal(sweepEvents.filter((event) => event.type === 'done').length, 1, 'one done event');
+});
+
+t.test('a worker host stopped with SIGTERM puts its job back at its checkpoint and exits 0; another host resumes it', { skip }, async (t) => {
+  const cluster = await deployment(t);
+  const api = await cluster.api();
+  const hosts = await Promise.all([cluster.worker(), cluster.worker()]);
+  const id = (await call(api, 'POST', '/v1/jobs', slowJob(8))).body.id as string;
+  const events = openEvents(api, `/v1/jobs/${id}/events`);
+  await events.next((event) => event.type === 'epoch' && event.epoch === 2);
+  const stopping = runnerOf(hosts, id, 1);
+  const stoppedAt = Date.now();
+  stopping.process.kill('SIGTERM');
+  t.equal(await stopping.exited, 0, 'the host exits 0');
+  t.ok(Date.now() - stoppedAt < 8000, 'within 8 s');
+  await events.next((event) => event.type === 'status' && event.status === 'queued');
+  t.equal((await finished(api, id)).status, 'succeeded');
+  t.not(runnerOf(hosts, id, 2), stopping, 'the other host took it at once, without waiting for a lock to expire');
+  t.same(epochsOf(await history(api, id)), range(1, 8), 'every epoch once');
+});
+
+t.test('an API server SIGKILLed amid submissions: every job it answered 202 is kept and queued for a host', { skip }, async (t) => {
+  const cluster = await deployment(t);
+  const [victim, survivor] = await Promise.all([cluster.api(), cluster.api()]);
+  const accepted: string[] = [];
+  let refused = 0;
+  const started = Date.now();
+  let measured = 0;
+  const submitter = async () => {
+    for (;;) {
+      try {
+        const reply = await call(victim, 'POST', '/v1/jobs', moonsJob(1));
+        if (reply.status !== 202) {
+          refused += 1;
+          continue;
+        }
+        accepted.push(reply.body.id as string);
+        if (Date.now() - started < 3000) measured = accepted.length;
+      } catch {
+        return;
+      }
+    }
+  };
+  const submitters = Array.from({ length: 32 }, submitter);
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  t.comment(`${(measured / 3).toFixed(0)} durable submits/s through one API server in the distributed mode (32 clients, 3 s, this machine's load)`);
+  victim.process.kill('SIGKILL');
+  await victim.exited;
+  await Promise.all(submitters);
+  t.equal(refused, 0, 'no submission was refused before the kill');
+  t.ok(accepted.length > 0, `${accepted.length} jobs accepted`);
+  const missing: string[] = [];
+  for (const id of accepted) if ((await call(survivor, 'GET', `/v1/jobs/${id}`)).body.status !== 'queued') missing.push(id);
+  t.same(missing, [], 'every 202 is in the store, queued');
+  // A job committed as the server died may have had no reply: it is kept and queued too.
+  let kept = 0;
+  for (let cursor: string | undefined, first = true; first || cursor !== undefined; first = false) {
+    const { body } = await call(survivor, 'GET', `/v1/jobs?status=queued&limit=1000${cursor === undefined ? '' : `&cursor=${cursor}`}`);
+    kept += body.jobs.length as number;
+    cursor = body.nextCursor;
+  }
+  t.ok(kept >= accepted.length && kept <= accepted.length + 32, `${kept} queued in the store: the ${accepted.length} answered, and at most one a client`);
+  const ready = await waitFor(async () => {
+    const { body } = await call(survivor, 'GET', '/readyz');
+    return body.queue?.waiting === kept ? body : undefined;
+  }, 60_000);
+  t.equal(ready.queue.waiting, kept, "and all in the queue: what the dead server had not added, the other's reconciler did");
 });
