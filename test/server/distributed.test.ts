@@ -4,6 +4,7 @@
 // are its own.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
@@ -98,6 +99,28 @@ async function weights(service: Service, id: string) {
 
 const epochsOf = (events: JobEvent[]) => events.flatMap((event) => (event.type === 'epoch' ? [event.epoch] : []));
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index);
+
+/** Runs the CLI to its end: its exit code and what it printed on stderr. */
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, CAVIAR_DATABASE_URL: '', CAVIAR_REDIS_URL: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+}
+
+t.test('the distributed mode needs both of its servers named; caviar worker needs the mode', async (t) => {
+  const halfway = await runCli(['serve'], { CAVIAR_REDIS_URL: 'redis://127.0.0.1:1', CAVIAR_PORT: '0' });
+  t.equal(halfway.code, 2);
+  t.match(halfway.stderr, /^caviar: the distributed mode needs both CAVIAR_DATABASE_URL \(postgres:\/\/\.\.\.\) and CAVIAR_REDIS_URL \(redis:\/\/\.\.\.\), but only CAVIAR_REDIS_URL is set/);
+  const wrong = await runCli(['serve'], { CAVIAR_DATABASE_URL: 'mysql://db/caviar', CAVIAR_REDIS_URL: 'redis://127.0.0.1:1', CAVIAR_PORT: '0' });
+  t.same([wrong.code, wrong.stderr.trim()], [2, 'caviar: CAVIAR_DATABASE_URL must be a postgres:// or postgresql:// URL'], 'a URL of another scheme is refused, not echoed');
+  const embedded = await runCli(['worker'], {});
+  t.equal(embedded.code, 2);
+  t.match(embedded.stderr, /caviar worker takes jobs from the distributed mode's queue: set CAVIAR_DATABASE_URL and CAVIAR_REDIS_URL/);
+  const workers = await runCli(['serve', '--workers', '2'], { CAVIAR_PORT: '0' });
+  t.equal(workers.code, 2);
+  t.match(workers.stderr, /--workers is for the distributed mode/);
+});
 
 t.test('a job submitted to an API server that trains nothing trains on a worker host; its result and model come back over HTTP', { skip }, async (t) => {
   const cluster = await deployment(t);
@@ -501,4 +524,19 @@ t.test('an API server SIGKILLed amid submissions: every job it answered 202 is k
     return body.queue?.waiting === kept ? body : undefined;
   }, 60_000);
   t.equal(ready.queue.waiting, kept, "and all in the queue: what the dead server had not added, the other's reconciler did");
+});
+
+t.test('a dataset uploaded to one API server trains on a worker host, which fetches it from the store', { skip }, async (t) => {
+  const cluster = await deployment(t);
+  const api = await cluster.api();
+  const host = await cluster.worker();
+  const csv = readFileSync(new URL('../../examples/moons.csv', import.meta.url), 'utf8');
+  const uploaded = await call(api, 'POST', '/v1/datasets?name=moons&label=moon', csv, { 'content-type': 'text/csv' });
+  t.equal(uploaded.status, 201, 'uploaded');
+  const spec = { ...slowJob(2), dataset: uploaded.body.id as string };
+  const id = (await call(api, 'POST', '/v1/jobs', spec)).body.id as string;
+  const job = await finished(api, id);
+  t.equal(job.status, 'succeeded', 'trained on the host');
+  t.match(host.log(), new RegExp(`"jobId":"${id}","attempt":1,`), 'by the worker host');
+  t.equal(job.result.epochs, 2);
 });
