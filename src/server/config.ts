@@ -65,6 +65,11 @@ function distributed(env: NodeJS.ProcessEnv): DistributedConfig | undefined {
   return { databaseUrl, redisUrl, lockMs: integer(env, 'CAVIAR_LOCK_MS', 30_000, 500), redisPrefix };
 }
 
+/** Each job's OpenBLAS threads when `slots` jobs train at once: the cores shared among them. */
+export function threadsPerJob(slots: number, cores = availableCores()): number {
+  return Math.max(1, Math.floor(cores / Math.max(1, slots)));
+}
+
 /** Whether only this machine can reach `host`: localhost, 127.0.0.0/8 or ::1. */
 export function isLoopback(host: string): boolean {
   return /^(localhost|127(\.\d{1,3}){3}|::1|::ffff:127(\.\d{1,3}){3})$/i.test(host);
@@ -117,7 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     host: env.CAVIAR_HOST || '127.0.0.1',
     dataDirectory: resolve(env.CAVIAR_DATA_DIR || './data'),
     concurrency,
-    threadsPerJob: Math.max(1, Math.floor(cores / concurrency)),
+    threadsPerJob: threadsPerJob(concurrency, cores),
     ...(token ? { token } : {}),
     logLevel: env.LOG_LEVEL || 'info',
     // Four fifths of the memory shared among the slots leaves room for the server itself.

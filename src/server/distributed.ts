@@ -12,8 +12,7 @@ import { PgHub } from '../jobs/pg-hub.js';
 import { PostgresStore } from '../jobs/postgres-store.js';
 import { JobQueue } from '../jobs/queue.js';
 import { WorkerHost } from '../jobs/worker-host.js';
-import { availableCores } from '../engine/machine.js';
-import type { DistributedConfig, ServerConfig } from './config.js';
+import { threadsPerJob, type DistributedConfig, type ServerConfig } from './config.js';
 
 /** The reconciler's full pass; it also runs as soon as Redis answers again after a lost connection. */
 const RECONCILE_MS = 30_000;
@@ -42,9 +41,6 @@ export interface JobSystem {
 }
 
 type Log = FastifyBaseLogger;
-
-/** Each job's OpenBLAS threads: the cores shared among the slots. */
-const threadsFor = (slots: number) => Math.max(1, Math.floor(availableCores() / Math.max(1, slots)));
 
 /** One machine: the SQLite store, and every job trains in this process's slots. */
 export function embeddedJobs(config: ServerConfig, log: Log): JobSystem {
@@ -100,7 +96,7 @@ async function clusterParts(
   const lifecycle = new Lifecycle(store, hub);
   const scheduler = new Scheduler(lifecycle, {
     concurrency: slots,
-    threads: slots === config.concurrency ? config.threadsPerJob : threadsFor(slots),
+    threads: slots === config.concurrency ? config.threadsPerJob : threadsPerJob(slots),
     heartbeatMs: config.heartbeatMs,
     stallMs: config.stallMs,
     log,
