@@ -540,3 +540,17 @@ t.test('a dataset uploaded to one API server trains on a worker host, which fetc
   t.match(host.log(), new RegExp(`"jobId":"${id}","attempt":1,`), 'by the worker host');
   t.equal(job.result.epochs, 2);
 });
+
+t.test('caviar serve --workers 1 trains jobs of the queue in the API server itself, and takes their controls', { skip }, async (t) => {
+  const cluster = await deployment(t);
+  const api = await cluster.api({}, ['--workers', '1']);
+  const id = (await call(api, 'POST', '/v1/jobs', slowJob(200))).body.id as string;
+  const events = openEvents(api, `/v1/jobs/${id}/events`);
+  await events.next((event) => event.type === 'epoch' && event.epoch === 1);
+  t.match(api.log(), new RegExp(`"jobId":"${id}","attempt":1,"pid":\\d+,"msg":"job started"`), 'the API server trains it');
+  const cancelling = await call(api, 'POST', `/v1/jobs/${id}/cancel`);
+  t.same([cancelling.status, cancelling.body], [202, { id, status: 'cancelling' }]);
+  t.match(await events.next((event) => event.type === 'done'), { status: 'cancelled' });
+  const quick = (await call(api, 'POST', '/v1/jobs', slowJob(2, { dataset: { builtin: 'moons', samples: 2000, noise: 0.2, seed: 3 } }))).body.id as string;
+  t.equal((await finished(api, quick)).status, 'succeeded', 'and the next job after it');
+});
