@@ -3,7 +3,7 @@
 import type { JobEvent } from './events.js';
 import { isFinal, sources, type JobStatus } from './status.js';
 import type { EventHub } from './hub.js';
-import type { EpochRecord, JobRecord, JobStore, NewJob, Transition } from './store.js';
+import type { EpochRecord, JobRecord, JobStore, NewJob, RecordedEpoch, Transition } from './store.js';
 
 export type Change = Omit<Transition, 'from' | 'to' | 'event'>;
 
@@ -51,11 +51,11 @@ export class Lifecycle {
   }
 
   /** Keeps an epoch and sends its events; undefined when the store refused it (stale or kept). */
-  async recordEpoch(record: EpochRecord): Promise<JobEvent | undefined> {
+  async recordEpoch(record: EpochRecord): Promise<RecordedEpoch | undefined> {
     const recorded = await this.store.appendEpoch(record);
     if (recorded === undefined) return undefined;
     this.publish(recorded.event);
     if (recorded.sweepEvent !== undefined) this.hub.publishSweep(recorded.sweepEvent);
-    return recorded.event;
+    return recorded;
   }
 }

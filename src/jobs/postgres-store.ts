@@ -21,14 +21,17 @@ import type {
   JobStore,
   NewJob,
   RecordedEpoch,
+  StopRequest,
   SweepRecord,
   TrialRecord,
   Transition,
 } from './store.js';
 import type { SweepEvent, SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
 import {
+  askedOfEpoch,
   decodeCursor,
   encodeCursor,
+  keepStop,
   toDataset,
   toJob,
   toSweep,
@@ -129,6 +132,8 @@ const MIGRATIONS = [
   // that applied one reports (the embedded store's schema 4).
   `ALTER TABLE jobs ADD COLUMN rate_changes integer NOT NULL DEFAULT 0;
    UPDATE jobs SET rate_changes = 1 WHERE pending_learning_rate IS NOT NULL;`,
+  // 3: a stop asked for a running job is kept with it (the embedded store's schema 5).
+  `ALTER TABLE jobs ADD COLUMN stop_requested text;`,
 ];
 const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -455,7 +460,7 @@ export class PostgresStore implements JobStore {
       if (change.attempt !== undefined && change.attempt !== row.attempt) return undefined;
       await client.query(
         `UPDATE jobs SET status = $2, finished_at = CASE WHEN $3 THEN now() END,
-           result = coalesce($4, result), error = coalesce($5, error)
+           result = coalesce($4, result), error = coalesce($5, error), stop_requested = NULL
          WHERE id = $1`,
         [
           id,
@@ -495,7 +500,8 @@ export class PostgresStore implements JobStore {
         [jobId, event.epoch, appliedRateChange ?? null],
       );
       const recorded = await this.append(client, row.last_seq, event);
-      if (row.sweep_id === null || row.trial === null) return { event: recorded };
+      const asked = askedOfEpoch(row, appliedRateChange);
+      if (row.sweep_id === null || row.trial === null) return { event: recorded, ...asked };
       const { epoch, lr, train, dev } = event;
       const sweepEvent = await this.appendSweep(client, row.sweep_id, {
         type: 'epoch',
@@ -507,8 +513,13 @@ export class PostgresStore implements JobStore {
         train,
         ...(dev === undefined ? {} : { dev }),
       });
-      return { event: recorded, sweepEvent };
+      return { event: recorded, sweepEvent, ...asked };
     });
+  }
+
+  async requestStop(id: string, stop: StopRequest): Promise<boolean> {
+    const { rowCount } = await this.query(`UPDATE jobs SET ${keepStop('$2::text')} WHERE id = $1 AND status = 'running'`, [id, stop]);
+    return rowCount === 1;
   }
 
   async epochs(jobId: string): Promise<EpochEvent[]> {
@@ -598,9 +609,10 @@ export class PostgresStore implements JobStore {
     await this.query('UPDATE trials SET stopped = true WHERE job_id = $1', [jobId]);
   }
 
-  async finishSweep(id: string, status: SweepStatus, done: UnsequencedSweepEvent): Promise<SweepEvent> {
+  async finishSweep(id: string, status: SweepStatus, done: UnsequencedSweepEvent): Promise<SweepEvent | undefined> {
     return this.transaction(async (client) => {
-      await client.query(`UPDATE sweeps SET status = $2, finished_at = now() WHERE id = $1 AND status = 'running'`, [id, status]);
+      const { rowCount } = await client.query(`UPDATE sweeps SET status = $2, finished_at = now() WHERE id = $1 AND status = 'running'`, [id, status]);
+      if (rowCount === 0) return undefined;
       return this.appendSweep(client, id, done);
     });
   }

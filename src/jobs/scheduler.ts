@@ -8,7 +8,7 @@ import type { Lifecycle } from './lifecycle.js';
 import type { StoredDataset, WorkerTask } from './protocol.js';
 import { WorkerPool, type WorkerProcess, type Outcome } from './runner.js';
 import type { ControlStatus, FinalStatus } from './status.js';
-import { StoreUnavailableError, type JobRecord } from './store.js';
+import { StoreUnavailableError, type JobRecord, type StopRequest } from './store.js';
 import { needsDevF1 } from './training.js';
 
 export interface SchedulerOptions {
@@ -51,11 +51,10 @@ export type RunEnd = 'ended' | 'requeued' | 'refused';
  * reached to keep an epoch, so the job goes back to the queue, to resume from the last
  * epoch kept. Either way nothing more of this attempt is written.
  */
-type StopReason = 'cancel' | 'pause' | 'stop' | 'shutdown' | 'moved' | 'unrecorded';
-type AskedStop = Exclude<StopReason, 'shutdown' | 'moved' | 'unrecorded'>;
+type StopReason = StopRequest | 'shutdown' | 'moved' | 'unrecorded';
 
 /** Where a job a worker stopped goes, by why it was stopped (a shutdown requeues it). */
-const STOPPED_TO: Record<AskedStop, 'cancelled' | 'paused' | 'stopped'> = {
+const STOPPED_TO: Record<StopRequest, 'cancelled' | 'paused' | 'stopped'> = {
   cancel: 'cancelled',
   pause: 'paused',
   stop: 'stopped',
@@ -69,6 +68,8 @@ interface Running {
   stop?: StopReason;
   /** Set once the job is back in the queue (a shutdown stopped it). */
   requeued?: boolean;
+  /** The newest rate change its worker has been given. */
+  rateChange?: number;
   /** Resolves once the job has left its slot, with its end recorded. */
   left: Promise<void>;
 }
@@ -110,11 +111,18 @@ export class Scheduler {
     return this.running.size;
   }
 
-  /** Jobs a previous server left running go back to the queue, to resume from their checkpoints. */
+  /**
+   * Jobs a previous server left running go back to the queue, to resume from their
+   * checkpoints; those asked to stop before it went down stop now.
+   */
   async recover(): Promise<number> {
     const { jobs: orphans } = await this.lifecycle.store.listJobs({ status: 'running', limit: Number.MAX_SAFE_INTEGER });
-    for (const job of orphans) await this.lifecycle.change(job.id, 'queued');
-    return orphans.length;
+    let requeued = 0;
+    for (const job of orphans) {
+      if (job.stopRequested !== undefined) await this.lifecycle.change(job.id, STOPPED_TO[job.stopRequested]);
+      else if ((await this.lifecycle.change(job.id, 'queued')) !== undefined) requeued += 1;
+    }
+    return requeued;
   }
 
   /** Fills free slots with the oldest queued jobs (on one machine: in a cluster, jobs come through run). */
@@ -149,6 +157,11 @@ export class Scheduler {
     if (!this.accepting) return 'requeued';
     const job = await this.lifecycle.claim(jobId);
     if (job === undefined) return 'refused';
+    // Asked to stop while the host it came from had it: it stops without training again.
+    if (job.stopRequested !== undefined) {
+      await this.lifecycle.change(job.id, STOPPED_TO[job.stopRequested], { attempt: job.attempt });
+      return 'ended';
+    }
     if (!this.accepting) {
       await this.lifecycle.change(job.id, 'queued', { attempt: job.attempt });
       return 'requeued';
@@ -237,6 +250,9 @@ export class Scheduler {
             appliedRateChange: metrics.appliedRateChange,
           });
           moved = recorded === undefined && (await this.moved(job));
+          // What was asked while the epoch trained, in case its message never came.
+          if (recorded?.stopRequested !== undefined) this.stopRunning(job.id, recorded.stopRequested);
+          if (recorded?.pendingRate !== undefined) this.giveRate(running, recorded.pendingRate.learningRate, recorded.pendingRate.change);
         } catch (error) {
           if (this.options.cluster === undefined) throw error;
           log.error({ err: error, jobId: job.id, epoch: event.epoch }, 'could not record an epoch: the job goes back to the queue');
@@ -258,6 +274,7 @@ export class Scheduler {
       onError: (error) => log.error({ err: error, jobId: job.id }, 'could not record an epoch'),
     });
     running.worker = worker;
+    if (task.kind === 'train' && task.rateChange !== undefined) running.rateChange = task.rateChange;
     if (running.stop !== undefined) worker.cancel();
     log.info({ jobId: job.id, attempt: job.attempt, pid: worker.pid }, 'job started');
     void worker.outcome
@@ -317,17 +334,37 @@ export class Scheduler {
    * mini-batch when it runs ('cancelling' until then).
    */
   async cancel(id: string): Promise<ControlResult> {
-    return this.stopRunning(id, 'cancel') ?? this.settle(id, 'cancel');
+    return this.requestStop(id, 'cancel');
   }
 
   /** Pauses a job: a running one stops at its last checkpoint and frees its slot ('pausing' until then). */
   async pause(id: string): Promise<ControlResult> {
-    return this.stopRunning(id, 'pause') ?? this.settle(id, 'pause');
+    return this.requestStop(id, 'pause');
   }
 
   /** Ends a trial that a sweep's rule stopped, as `stopped`. */
   async stop(id: string): Promise<ControlResult> {
-    return this.stopRunning(id, 'stop') ?? this.settle(id, 'stop');
+    return this.requestStop(id, 'stop');
+  }
+
+  /**
+   * A job that waits stops at once. For a running one the stop is kept in the store, where
+   * its host reads it back with its next epoch (and a host that takes it over, at the
+   * claim), and it is sent at once to its worker, here or through every host.
+   */
+  private async requestStop(id: string, reason: StopRequest): Promise<ControlResult> {
+    const job = await this.lifecycle.store.getJob(id);
+    if (job === undefined) return 'not-found';
+    if (job.status !== 'running') {
+      const to = STOPPED_TO[reason];
+      // The attempt fences a claim in between: a job that started meanwhile is stopped as a running one.
+      if ((await this.lifecycle.change(id, to, { attempt: job.attempt })) !== undefined) return to;
+    }
+    if (!(await this.lifecycle.store.requestStop(id, reason))) return 'conflict';
+    const here = this.stopRunning(id, reason);
+    if (here !== undefined) return here;
+    await this.options.cluster?.control({ jobId: id, action: reason });
+    return reason === 'pause' ? 'pausing' : 'cancelling';
   }
 
   async resume(id: string): Promise<ControlResult> {
@@ -346,7 +383,7 @@ export class Scheduler {
     if (job.status !== 'queued' && job.status !== 'running' && job.status !== 'paused') return 'conflict';
     const change = await this.lifecycle.store.setPendingLearningRate(id, learningRate);
     const running = this.running.get(id);
-    if (running !== undefined) running.worker?.setLearningRate(learningRate, change);
+    if (running !== undefined) this.giveRate(running, learningRate, change);
     else if (job.status === 'running') await this.options.cluster?.control({ jobId: id, action: 'learningRate', learningRate, change });
     return job.status;
   }
@@ -355,37 +392,26 @@ export class Scheduler {
   control(message: ControlMessage): boolean {
     const running = this.running.get(message.jobId);
     if (running === undefined) return false;
-    if (message.action === 'learningRate') running.worker?.setLearningRate(message.learningRate, message.change);
+    if (message.action === 'learningRate') this.giveRate(running, message.learningRate, message.change);
     else this.stopRunning(message.jobId, message.action);
     return true;
   }
 
+  /** Gives a running worker a rate change it has not had (its message and an epoch's commit may both bring it). */
+  private giveRate(running: Running, learningRate: number, change: number): void {
+    if (running.worker === undefined || change <= (running.rateChange ?? 0)) return;
+    running.rateChange = change;
+    running.worker.setLearningRate(learningRate, change);
+  }
+
   /** Asks a running job's worker to stop; undefined when the job does not run here. */
-  private stopRunning(id: string, reason: AskedStop): ControlResult | undefined {
+  private stopRunning(id: string, reason: StopRequest): ControlResult | undefined {
     const running = this.running.get(id);
     if (running === undefined) return undefined;
     // A cancel overrides a pause asked for before it; nothing overrides a shutdown or a move.
     if (running.stop === undefined || (running.stop === 'pause' && reason !== 'pause')) running.stop = reason;
     running.worker?.cancel();
     return running.stop === 'pause' ? 'pausing' : running.stop === 'cancel' || running.stop === 'stop' ? 'cancelling' : 'running';
-  }
-
-  /** Sends a stop to the host that runs the job, in a cluster; a job running nowhere here cannot take one on one machine. */
-  private async stopElsewhere(id: string, reason: AskedStop): Promise<ControlResult> {
-    const { cluster } = this.options;
-    if (cluster === undefined) return 'conflict';
-    await cluster.control({ jobId: id, action: reason });
-    return reason === 'pause' ? 'pausing' : 'cancelling';
-  }
-
-  private async settle(id: string, reason: AskedStop): Promise<ControlResult> {
-    const job = await this.lifecycle.store.getJob(id);
-    if (job === undefined) return 'not-found';
-    // A job that became running meanwhile is reached through its worker.
-    if (job.status === 'running') return this.stopRunning(id, reason) ?? this.stopElsewhere(id, reason);
-    const to: FinalStatus | 'paused' = STOPPED_TO[reason];
-    const moved = await this.lifecycle.change(id, to);
-    return moved === undefined ? 'conflict' : to;
   }
 
   /** Runs a short task (a gradient check, a dataset import) in a worker, outside the slots. */

@@ -15,14 +15,17 @@ import type {
   JobStore,
   NewJob,
   RecordedEpoch,
+  StopRequest,
   SweepRecord,
   TrialRecord,
   Transition,
 } from './store.js';
 import type { SweepEvent, SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
 import {
+  askedOfEpoch,
   decodeCursor,
   encodeCursor,
+  keepStop,
   toDataset,
   toJob,
   toSweep,
@@ -156,6 +159,9 @@ const MIGRATIONS = [
   // the job's next epoch.
   `ALTER TABLE jobs ADD COLUMN rate_changes INTEGER NOT NULL DEFAULT 0;
    UPDATE jobs SET rate_changes = 1 WHERE pending_learning_rate IS NOT NULL;`,
+  // 5: a stop asked for a running job is kept with it, so that it outlives a lost control
+  // message or a crash: the job's host reads it back with each epoch's commit.
+  `ALTER TABLE jobs ADD COLUMN stop_requested TEXT;`,
 ];
 const SCHEMA_VERSION = MIGRATIONS.length + 1;
 
@@ -220,7 +226,8 @@ export class SqliteStore implements JobStore {
         `UPDATE jobs SET status = 'running', attempt = attempt + 1, started_at = coalesce(started_at, ?) WHERE id = ?`,
       ),
       setStatus: db.prepare(
-        `UPDATE jobs SET status = ?, finished_at = ?, result = coalesce(?, result), error = coalesce(?, error) WHERE id = ?`,
+        `UPDATE jobs SET status = ?, finished_at = ?, result = coalesce(?, result), error = coalesce(?, error), stop_requested = NULL
+         WHERE id = ?`,
       ),
       epochs: db.prepare<[string], { body: string }>(
         'SELECT body FROM events WHERE job_id = ? AND epoch IS NOT NULL ORDER BY epoch',
@@ -237,6 +244,7 @@ export class SqliteStore implements JobStore {
       ),
       dropCheckpoint: db.prepare('DELETE FROM checkpoints WHERE job_id = ?'),
       saveModel: db.prepare('INSERT OR REPLACE INTO models (job_id, model) VALUES (?, ?)'),
+      requestStop: db.prepare<{ id: string; stop: StopRequest }>(`UPDATE jobs SET ${keepStop('@stop')} WHERE id = @id AND status = 'running'`),
       setPendingRate: db.prepare<[number, string], { rate_changes: number }>(
         'UPDATE jobs SET pending_learning_rate = ?, rate_changes = rate_changes + 1 WHERE id = ? RETURNING rate_changes',
       ),
@@ -418,7 +426,8 @@ export class SqliteStore implements JobStore {
       if (best === true) this.statements.saveCheckpoint.run(jobId, 'best', event.epoch, checkpoint);
       this.statements.recordEpoch.run({ id: jobId, epoch: event.epoch, applied: appliedRateChange ?? null });
       const recorded = this.append(jobId, event);
-      if (row.sweep_id === null) return { event: recorded };
+      const asked = askedOfEpoch(row, appliedRateChange);
+      if (row.sweep_id === null) return { event: recorded, ...asked };
       const { trial } = this.statements.trialOf.get(jobId) as { trial: number };
       const { epoch, lr, train, dev } = event;
       const sweepEvent = this.appendSweep(row.sweep_id, {
@@ -431,8 +440,12 @@ export class SqliteStore implements JobStore {
         train,
         ...(dev === undefined ? {} : { dev }),
       });
-      return { event: recorded, sweepEvent };
+      return { event: recorded, sweepEvent, ...asked };
     })();
+  }
+
+  async requestStop(id: string, stop: StopRequest): Promise<boolean> {
+    return this.statements.requestStop.run({ id, stop }).changes === 1;
   }
 
   async epochs(jobId: string): Promise<EpochEvent[]> {
@@ -500,9 +513,9 @@ export class SqliteStore implements JobStore {
     this.statements.stopTrial.run(jobId);
   }
 
-  async finishSweep(id: string, status: SweepStatus, done: UnsequencedSweepEvent): Promise<SweepEvent> {
+  async finishSweep(id: string, status: SweepStatus, done: UnsequencedSweepEvent): Promise<SweepEvent | undefined> {
     return this.db.transaction(() => {
-      this.statements.finishSweep.run(status, new Date().toISOString(), id);
+      if (this.statements.finishSweep.run(status, new Date().toISOString(), id).changes === 0) return undefined;
       return this.appendSweep(id, done);
     })();
   }

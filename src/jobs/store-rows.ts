@@ -3,7 +3,7 @@
 // differs, so the conversions exist once.
 import type { JobEvent } from './events.js';
 import type { JobStatus } from './status.js';
-import type { DatasetRecord, JobRecord, NewJob, SweepRecord, TrialRecord } from './store.js';
+import type { DatasetRecord, JobRecord, NewJob, RecordedEpoch, StopRequest, SweepRecord, TrialRecord } from './store.js';
 import type { SweepStatus } from './sweep-spec.js';
 
 type Time = string | Date;
@@ -24,6 +24,7 @@ export interface JobRow {
   /** Rate changes set so far: the pending one, when there is one, is the last. */
   rate_changes: number;
   last_seq: number;
+  stop_requested: StopRequest | null;
   result: string | null;
   error: string | null;
   sweep_id: string | null;
@@ -75,11 +76,25 @@ export function toJob(row: JobRow): JobRecord {
       ? {}
       : { pendingLearningRate: row.pending_learning_rate, pendingRateChange: row.rate_changes }),
     lastSeq: row.last_seq,
+    ...(row.stop_requested === null ? {} : { stopRequested: row.stop_requested }),
     ...(row.result === null ? {} : { result: JSON.parse(row.result) }),
     ...(row.error === null ? {} : { error: JSON.parse(row.error) }),
     ...(row.sweep_id === null ? {} : { sweepId: row.sweep_id }),
   };
 }
+
+/** What an epoch's commit tells its host, read from the job's row before the commit's own change. */
+export function askedOfEpoch(row: JobRow, appliedRateChange: number | undefined): Pick<RecordedEpoch, 'stopRequested' | 'pendingRate'> {
+  const pending = row.pending_learning_rate !== null && row.rate_changes !== appliedRateChange;
+  return {
+    ...(row.stop_requested === null ? {} : { stopRequested: row.stop_requested }),
+    ...(pending ? { pendingRate: { learningRate: row.pending_learning_rate as number, change: row.rate_changes } } : {}),
+  };
+}
+
+/** The SET clause of requestStop, in either SQL dialect: `stop` is the new stop's placeholder. */
+export const keepStop = (stop: string) =>
+  `stop_requested = CASE WHEN stop_requested IS NULL OR (stop_requested = 'pause' AND ${stop} != 'pause') THEN ${stop} ELSE stop_requested END`;
 
 export function toSweep(row: SweepRow): SweepRecord {
   return {

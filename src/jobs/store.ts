@@ -13,6 +13,9 @@ export class StoreUnavailableError extends Error {
   readonly code = 'STORE_UNAVAILABLE';
 }
 
+/** A stop asked for a running job, kept for whichever host runs it (or takes it over). */
+export type StopRequest = 'cancel' | 'pause' | 'stop';
+
 export interface JobError {
   code: string;
   message: string;
@@ -36,6 +39,8 @@ export interface JobRecord {
   pendingRateChange?: number;
   /** The seq of the job's last event. */
   lastSeq: number;
+  /** A stop asked for while it runs, which its host has yet to carry out. */
+  stopRequested?: StopRequest;
   result?: JobResult;
   error?: JobError;
   sweepId?: string;
@@ -87,10 +92,16 @@ export interface EpochRecord {
   appliedRateChange?: number;
 }
 
-/** The stored events an epoch made: the job's, and its sweep's when the job is a trial. */
+/**
+ * The stored events an epoch made (the job's, and its sweep's when the job is a trial), and
+ * what was asked of the job that its host may not have heard: a stop, and a rate set from
+ * outside that this epoch did not apply.
+ */
 export interface RecordedEpoch {
   event: JobEvent;
   sweepEvent?: SweepEvent;
+  stopRequested?: StopRequest;
+  pendingRate?: { learningRate: number; change: number };
 }
 
 export interface JobQuery {
@@ -147,8 +158,13 @@ export interface JobStore {
    * the writes of the earlier one are refused. Undefined for a job in any other status.
    */
   claim(id: string): Promise<{ job: JobRecord; event: JobEvent } | undefined>;
-  /** The event, or undefined when the job was not in `from` (or the attempt is stale). */
+  /** The event, or undefined when the job was not in `from` (or the attempt is stale). A stop asked for is cleared. */
   transition(id: string, transition: Transition): Promise<JobEvent | undefined>;
+  /**
+   * Keeps a stop for a running job (a cancel or a sweep's stop replaces a pause asked for
+   * before, never the reverse); false when the job is not running.
+   */
+  requestStop(id: string, stop: StopRequest): Promise<boolean>;
   /**
    * An epoch's event and checkpoint in one commit, with the sweep's epoch event for a trial;
    * undefined for a stale attempt or an epoch already kept.
@@ -174,8 +190,8 @@ export interface JobStore {
   listSweeps(status?: SweepStatus): Promise<SweepRecord[]>;
   trials(sweepId: string): Promise<TrialRecord[]>;
   markTrialStopped(jobId: string): Promise<void>;
-  /** Ends a sweep with its done event, in one transaction: a finished sweep has it. */
-  finishSweep(id: string, status: SweepStatus, done: UnsequencedSweepEvent): Promise<SweepEvent>;
+  /** Ends a running sweep with its done event, in one transaction; undefined when it had already ended. */
+  finishSweep(id: string, status: SweepStatus, done: UnsequencedSweepEvent): Promise<SweepEvent | undefined>;
   appendSweepEvent(sweepId: string, event: UnsequencedSweepEvent): Promise<SweepEvent>;
   /** Deletes an ended sweep whose trials have all ended, with them; false otherwise. */
   deleteSweep(id: string): Promise<boolean>;

@@ -329,6 +329,7 @@ export class Sweeps implements EpochJudge {
     if (room <= 0) return;
     const points = this.nextPoints(sweep, created, room);
     if (points.length === 0) return;
+    if (await this.endedElsewhere(sweep)) return this.stopControlling(sweep);
     const jobs = points.map(({ values, round }, offset) => {
       const index = created + offset;
       const jobId = `${record.id}_t${index}`;
@@ -339,6 +340,12 @@ export class Sweeps implements EpochJudge {
     });
     await this.lifecycle.submit(jobs);
     this.scheduler.kick();
+    // Cancelled elsewhere between the look above and the commit: the server that cancelled
+    // it may have listed its trials before these, so they are cancelled here.
+    if (await this.endedElsewhere(sweep)) {
+      for (const job of jobs) await this.scheduler.cancel(job.id);
+      await this.stopControlling(sweep);
+    }
   }
 
   /** The values of the next trials: fewer than asked (none) while a coarse-to-fine round must wait. */
@@ -370,9 +377,21 @@ export class Sweeps implements EpochJudge {
 
   private async finish(sweep: ActiveSweep, status: 'succeeded' | 'cancelled'): Promise<void> {
     sweep.record = { ...sweep.record, status };
-    this.hub.publishSweep(await this.store.finishSweep(sweep.record.id, status, { type: 'done', sweepId: sweep.record.id, status }));
+    const done = await this.store.finishSweep(sweep.record.id, status, { type: 'done', sweepId: sweep.record.id, status });
+    // Undefined: another server cancelled it first, and sent its done event.
+    if (done !== undefined) this.hub.publishSweep(done);
+    await this.stopControlling(sweep);
+  }
+
+  private async stopControlling(sweep: ActiveSweep): Promise<void> {
     this.forget(sweep);
     await this.ownership?.release(sweep.record.id);
+  }
+
+  /** Whether a server that does not control the sweep has ended it (only where servers share the store). */
+  private async endedElsewhere(sweep: ActiveSweep): Promise<boolean> {
+    if (this.ownership === undefined) return false;
+    return (await this.store.getSweep(sweep.record.id))?.status !== 'running';
   }
 
   private forget(sweep: ActiveSweep): void {
@@ -386,10 +405,14 @@ export class Sweeps implements EpochJudge {
     if (sweep !== undefined) this.forget(sweep);
   }
 
-  /** Cancels a running sweep: no more trials; the open ones are cancelled. */
+  /**
+   * Cancels a running sweep: no more trials; the open ones are cancelled. From a server
+   * that does not control it, the store's commit ends it and its controller sees that
+   * before it adds trials.
+   */
   async cancel(id: string): Promise<'done' | 'not-found' | 'conflict'> {
     const sweep = this.active.get(id);
-    if (sweep === undefined) return (await this.store.getSweep(id)) === undefined ? 'not-found' : 'conflict';
+    if (sweep === undefined) return this.cancelElsewhere(id);
     const result = new Promise<void>((resolve) =>
       this.enqueue(sweep, async () => {
         const open = [...sweep.trials.values()].filter((trial) => OPEN.has(trial.status));
@@ -399,6 +422,15 @@ export class Sweeps implements EpochJudge {
       }),
     );
     await result;
+    return 'done';
+  }
+
+  private async cancelElsewhere(id: string): Promise<'done' | 'not-found' | 'conflict'> {
+    if ((await this.store.getSweep(id)) === undefined) return 'not-found';
+    const done = await this.store.finishSweep(id, 'cancelled', { type: 'done', sweepId: id, status: 'cancelled' });
+    if (done === undefined) return 'conflict';
+    this.hub.publishSweep(done);
+    for (const trial of await this.store.trials(id)) await this.scheduler.cancel(trial.jobId);
     return 'done';
   }
 

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventHub, Lifecycle, Scheduler, SqliteStore, type JobEvent } from '../../src/jobs/index.js';
+import { EventHub, Lifecycle, Scheduler, SqliteStore, type EpochEvent, type JobEvent } from '../../src/jobs/index.js';
 import { moonsJob, slowJob } from '../fixtures/service.js';
 
 const quiet = { info: () => {}, error: () => {} };
@@ -124,4 +124,89 @@ t.test('after a restart, jobs left running go back to the queue and finish', asy
   scheduler.kick();
   t.match(await ended, { status: 'succeeded' });
   t.equal((await store.getJob('job_orphan'))?.attempt, 2, 'a new start, with its own attempt');
+});
+
+t.test('after a restart, a job asked to stop before the crash stops instead of training again', async (t) => {
+  const directory = mkdtempSync(join(tmpdir(), 'caviar-scheduler-'));
+  const first = new SqliteStore(directory);
+  const lifecycle = new Lifecycle(first, new EventHub());
+  await lifecycle.submit([{ id: 'job_cancelled', spec: moonsJob(2) }, { id: 'job_paused', spec: moonsJob(2) }]);
+  await lifecycle.claim();
+  await lifecycle.claim();
+  await first.requestStop('job_cancelled', 'cancel');
+  await first.requestStop('job_paused', 'pause');
+  first.close();
+
+  const store = new SqliteStore(directory);
+  const scheduler = new Scheduler(new Lifecycle(store, new EventHub()), { concurrency: 1, threads: 1, heartbeatMs: 500, stallMs: 30_000, log: quiet });
+  t.teardown(async () => {
+    await scheduler.shutdown(1000);
+    store.close();
+  });
+  t.equal(await scheduler.recover(), 0, 'none goes back to the queue');
+  t.equal((await store.getJob('job_cancelled'))?.status, 'cancelled');
+  t.equal((await store.getJob('job_paused'))?.status, 'paused');
+});
+
+/**
+ * Two hosts over one store, as past one machine: one trains the job the queue gave it, the
+ * other (an API server) takes control requests, and every message between them is lost.
+ */
+function twoHosts(t: Test) {
+  const store = new SqliteStore(mkdtempSync(join(tmpdir(), 'caviar-scheduler-')));
+  const lostMessages: unknown[] = [];
+  const cluster = { control: async (message: unknown) => void lostMessages.push(message) };
+  const options = { threads: 1, heartbeatMs: 500, stallMs: 30_000, log: quiet, cluster };
+  const trainerHub = new EventHub();
+  const trainer = new Scheduler(new Lifecycle(store, trainerHub), { ...options, concurrency: 1 });
+  const api = new Scheduler(new Lifecycle(store, new EventHub()), { ...options, concurrency: 0 });
+  t.teardown(async () => {
+    await trainer.shutdown(1000);
+    store.close();
+  });
+  const epochs: EpochEvent[] = [];
+  trainerHub.subscribe('*', (event) => event.type === 'epoch' && epochs.push(event));
+  const firstEpoch = (id: string) => new Promise<void>((resolve) => trainerHub.subscribe(id, (event) => event.type === 'epoch' && resolve()));
+  return { store, trainer, api, lostMessages, epochs, firstEpoch };
+}
+
+t.test('past one machine, a cancel whose message is lost still stops the job, at its next epoch', async (t) => {
+  const { store, trainer, api, lostMessages, firstEpoch } = twoHosts(t);
+  await store.createJobs([{ id: 'job_far', spec: slowJob(8) }]);
+  const run = trainer.run('job_far');
+  await firstEpoch('job_far');
+  t.equal(await api.cancel('job_far'), 'cancelling');
+  t.equal(lostMessages.length, 1, 'the message was sent, and lost');
+  t.equal(await run, 'ended');
+  const job = await store.getJob('job_far');
+  t.equal(job?.status, 'cancelled');
+  t.ok((job?.epochsDone ?? 8) <= 3, `it stopped after ${job?.epochsDone} of 8 epochs`);
+});
+
+t.test('past one machine, a learning rate whose message is lost reaches the job by the epoch after next', async (t) => {
+  const { store, trainer, api, epochs, firstEpoch } = twoHosts(t);
+  // Epochs long beside a commit, so that the worker is not several epochs ahead of the store.
+  await store.createJobs([{ id: 'job_rate', spec: slowJob(8) }]);
+  const run = trainer.run('job_rate');
+  await firstEpoch('job_rate');
+  t.equal(await api.setLearningRate('job_rate', 0.0123), 'running');
+  const setAt = epochs.length;
+  await run;
+  const job = await store.getJob('job_rate');
+  t.equal(job?.status, 'succeeded');
+  const changed = epochs.findIndex((event) => event.lr === 0.0123);
+  t.ok(changed >= 0, 'an epoch trained at the new rate');
+  t.ok(changed <= setAt + 2, `the new rate from epoch ${changed + 1}, set during epoch ${setAt + 1}`);
+  t.equal(job?.pendingLearningRate, undefined, 'and it is no longer pending');
+});
+
+t.test('past one machine, a host that takes over a job asked to stop stops it without training', async (t) => {
+  const { store, trainer } = twoHosts(t);
+  await store.createJobs([{ id: 'job_orphan', spec: moonsJob(2) }]);
+  await store.claim('job_orphan');
+  await store.requestStop('job_orphan', 'pause');
+  t.equal(await trainer.run('job_orphan'), 'ended');
+  const job = await store.getJob('job_orphan');
+  t.equal(job?.status, 'paused');
+  t.equal(job?.epochsDone, 0);
 });

@@ -11,13 +11,14 @@ const directory = () => mkdtempSync(join(tmpdir(), 'caviar-store-'));
 
 /**
  * Turns a store written by this version back into what version 1 wrote: no name or
- * rate_changes column, stopped trials cancelled, no sweep events for trial epochs.
+ * rate_changes or stop_requested column, stopped trials cancelled, no sweep events for trial epochs.
  */
 function downgradeToVersion1(file: string, stoppedJob: string): void {
   const db = new Database(file);
   db.exec(`DELETE FROM sweep_events WHERE json_extract(body, '$.type') = 'epoch';
            UPDATE sweeps SET last_seq = coalesce((SELECT max(seq) FROM sweep_events WHERE sweep_id = sweeps.id), 0);`);
-  db.exec(`DROP INDEX jobs_by_sweep; ALTER TABLE jobs DROP COLUMN name; ALTER TABLE jobs DROP COLUMN rate_changes;`);
+  db.exec(`DROP INDEX jobs_by_sweep; ALTER TABLE jobs DROP COLUMN name; ALTER TABLE jobs DROP COLUMN rate_changes;
+           ALTER TABLE jobs DROP COLUMN stop_requested;`);
   db.prepare(`UPDATE jobs SET status = 'cancelled' WHERE id = ?`).run(stoppedJob);
   db.prepare(`UPDATE events SET body = json_set(body, '$.status', 'cancelled') WHERE job_id = ? AND json_extract(body, '$.type') = 'done'`).run(
     stoppedJob,
@@ -70,7 +71,7 @@ t.test('a store of schema 3 is migrated: a rate pending there is change 1, clear
   await store.setPendingLearningRate('job_lr', 0.05);
   await store.close();
   const db = new Database(join(folder, 'caviar.db'));
-  db.exec('ALTER TABLE jobs DROP COLUMN rate_changes');
+  db.exec('ALTER TABLE jobs DROP COLUMN rate_changes; ALTER TABLE jobs DROP COLUMN stop_requested');
   db.pragma('user_version = 3');
   db.close();
 

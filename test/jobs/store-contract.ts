@@ -384,6 +384,37 @@ export function storeContract(t: Test, open: StoreFactory): void {
     t.equal(await store.setPendingLearningRate('job_lr', 0.03), 3, 'a number is never given twice');
   });
 
+  t.test('a stop asked for a running job is kept for its host: a cancel replaces a pause, and a status change clears it', async (t) => {
+    const { store, another } = await open(t);
+    await store.createJobs([job('job_stop')]);
+    t.equal(await store.requestStop('job_stop', 'cancel'), false, 'a queued job takes no stop request: it is stopped at once instead');
+    const attempt = await claim(t, store, 'job_stop');
+    t.equal(await store.requestStop('job_stop', 'pause'), true);
+    t.equal((await store.getJob('job_stop'))?.stopRequested, 'pause');
+    t.equal(await store.requestStop('job_stop', 'cancel'), true);
+    t.equal(await store.requestStop('job_stop', 'pause'), true, 'a pause after a cancel is taken, and changes nothing');
+    const other = await another();
+    t.equal((await other.getJob('job_stop'))?.stopRequested, 'cancel', 'another host reads it');
+    t.match(await store.appendEpoch(epochRecord('job_stop', attempt, 1)), { stopRequested: 'cancel' }, "the epoch's commit tells the host");
+    const takenOver = await store.claim('job_stop');
+    t.equal(takenOver?.job.stopRequested, 'cancel', 'a host that takes the job over gets it with the claim');
+    await move(store, 'job_stop', 'cancelled', takenOver?.job.attempt);
+    t.equal((await store.getJob('job_stop'))?.stopRequested, undefined, 'the change it asked for clears it');
+    t.equal(await store.requestStop('job_stop', 'cancel'), false, 'a finished job takes none');
+  });
+
+  t.test("an epoch's commit tells the host of a rate set from outside that the epoch did not apply", async (t) => {
+    const { store } = await open(t);
+    await store.createJobs([job('job_rate')]);
+    const attempt = await claim(t, store, 'job_rate');
+    const plain = await store.appendEpoch(epochRecord('job_rate', attempt, 1));
+    t.equal(plain?.pendingRate, undefined, 'nothing pending, nothing told');
+    t.equal(plain?.stopRequested, undefined);
+    const change = await store.setPendingLearningRate('job_rate', 0.04);
+    t.same((await store.appendEpoch(epochRecord('job_rate', attempt, 2)))?.pendingRate, { learningRate: 0.04, change });
+    t.equal((await store.appendEpoch(epochRecord('job_rate', attempt, 3, { appliedRateChange: change })))?.pendingRate, undefined, 'applied: no longer pending');
+  });
+
   t.test('listJobs pages newest first with a cursor, and refuses one it did not make', async (t) => {
     const { store } = await open(t);
     for (let index = 1; index <= 5; index += 1) await store.createJobs([job(`job_${index}`)]);
@@ -502,8 +533,10 @@ export function storeContract(t: Test, open: StoreFactory): void {
     t.match(ended, { status: 'succeeded', lastSeq: 1 });
     t.ok(ended?.finishedAt, 'it has a finish time');
     t.same(await store.sweepEventsAfter('sweep_end', 0, 10), [done]);
-    await store.finishSweep('sweep_end', 'cancelled', { type: 'done', sweepId: 'sweep_end', status: 'cancelled' });
+    const again = await store.finishSweep('sweep_end', 'cancelled', { type: 'done', sweepId: 'sweep_end', status: 'cancelled' });
+    t.equal(again, undefined, 'ending it again makes no event');
     t.equal((await store.getSweep('sweep_end'))?.status, 'succeeded', 'an ended sweep keeps the status it ended with');
+    t.equal((await store.getSweep('sweep_end'))?.lastSeq, 1);
   });
 
   t.test('deleteJob removes a finished job with all it keeps, and nothing else', async (t) => {

@@ -460,6 +460,34 @@ t.test("a sweep whose API server is SIGKILLed is taken over by another: it goes 
   t.equal(sweepEvents.filter((event) => event.type === 'done').length, 1, 'one done event');
 });
 
+t.test('a sweep cancelled through an API server that does not control it ends cancelled; its controller adds no trial after', { skip }, async (t) => {
+  const cluster = await deployment(t);
+  const [owner, other] = await Promise.all([cluster.api(), cluster.api()]);
+  await cluster.worker();
+  const base = slowJob(30, { dataset: { builtin: 'moons', samples: 4000, noise: 0.2, seed: 3 } });
+  const space = { '/training/optimizer/learningRate': { logUniform: [0.0005, 0.01] } };
+  const submitted = await call(owner, 'POST', '/v1/sweeps', { base, space, trials: 6, parallel: 1, seed: 3 });
+  const id = submitted.body.id as string;
+  const watched = openEvents(other, `/v1/sweeps/${id}/events`);
+  await watched.next((event) => (event.type as string) === 'epoch');
+  const cancelled = await call(other, 'POST', `/v1/sweeps/${id}/cancel`);
+  t.same([cancelled.status, cancelled.body.status], [200, 'cancelled'], 'the other server cancels it');
+  t.match(await watched.next((event) => event.type === 'done'), { type: 'done', status: 'cancelled' });
+  const ended = await waitFor(async () => {
+    const { body } = await call(owner, 'GET', `/v1/sweeps/${id}`);
+    return body.trials.every((trial: { status: string }) => ['cancelled', 'succeeded'].includes(trial.status)) ? body : undefined;
+  });
+  t.equal(ended.status, 'cancelled', 'its controller reads it cancelled');
+  t.equal(ended.trials.length, 1, 'the one trial that ran, cancelled');
+  // The controller hears the trial's end and would add the next trial then: it must not.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  t.equal((await call(owner, 'GET', `/v1/sweeps/${id}`)).body.trials.length, 1, 'no trial added after the cancel');
+  t.equal((await call(owner, 'POST', `/v1/sweeps/${id}/cancel`)).status, 409, 'a second cancel, on its controller, answers 409');
+  const replay = openEvents(other, `/v1/sweeps/${id}/events?since=0`);
+  await replay.closed;
+  t.equal(replay.events.filter((event) => event.type === 'done').length, 1, 'one done event');
+});
+
 t.test('a worker host stopped with SIGTERM puts its job back at its checkpoint and exits 0; another host resumes it', { skip }, async (t) => {
   const cluster = await deployment(t);
   const api = await cluster.api();
