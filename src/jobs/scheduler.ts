@@ -8,7 +8,7 @@ import type { Lifecycle } from './lifecycle.js';
 import type { StoredDataset, WorkerTask } from './protocol.js';
 import { WorkerPool, type WorkerProcess, type Outcome } from './runner.js';
 import type { ControlStatus, FinalStatus } from './status.js';
-import { StoreUnavailableError, type JobRecord, type StopRequest } from './store.js';
+import { StoreUnavailableError, isStorageFull, type JobError, type JobRecord, type StopRequest } from './store.js';
 import { needsDevF1 } from './training.js';
 
 export interface SchedulerOptions {
@@ -47,9 +47,10 @@ export type RunEnd = 'ended' | 'requeued' | 'refused';
 /**
  * Why a running job was asked to stop; the worker's "cancelled" means different things.
  * 'moved': the store refused an epoch because another host took the job over (this one
- * was frozen or cut off past its lock); 'unrecorded': in a cluster, the store could not be
- * reached to keep an epoch, so the job goes back to the queue, to resume from the last
- * epoch kept. Either way nothing more of this attempt is written.
+ * was frozen or cut off past its lock); 'unrecorded': the store could not keep an epoch (a
+ * full disk, a database cut off), so the job ends at the last epoch kept: in a cluster it
+ * goes back to the queue to resume from there, on one machine it fails with why. Either
+ * way nothing more of this attempt is written.
  */
 type StopReason = StopRequest | 'shutdown' | 'moved' | 'unrecorded';
 
@@ -59,6 +60,10 @@ const STOPPED_TO: Record<StopRequest, 'cancelled' | 'paused' | 'stopped'> = {
   pause: 'paused',
   stop: 'stopped',
 };
+
+/** The waits between tries to record how a job ended, on one machine: doubling from the first to the last. */
+const END_RETRY_FIRST_MS = 500;
+const END_RETRY_LAST_MS = 30_000;
 
 /** A job in a slot: claimed, then (once its task is read) training in a worker. */
 interface Running {
@@ -70,6 +75,8 @@ interface Running {
   requeued?: boolean;
   /** The newest rate change its worker has been given. */
   rateChange?: number;
+  /** Why the job failed, when the store could not keep one of its epochs on one machine. */
+  unrecorded?: JobError;
   /** Resolves once the job has left its slot, with its end recorded. */
   left: Promise<void>;
 }
@@ -92,6 +99,7 @@ export class Scheduler {
   private judge: EpochJudge | undefined;
   private accepting = true;
   private filling = false;
+  private fillAgain = false;
   private idle: Promise<void> = Promise.resolve();
   private readonly workers: WorkerPool;
 
@@ -127,10 +135,19 @@ export class Scheduler {
 
   /** Fills free slots with the oldest queued jobs (on one machine: in a cluster, jobs come through run). */
   kick(): void {
-    if (this.filling || !this.accepting || this.options.cluster !== undefined) return;
+    if (!this.accepting || this.options.cluster !== undefined) return;
+    // A slot freed while a fill runs may come after the fill looked: it fills again then.
+    if (this.filling) {
+      this.fillAgain = true;
+      return;
+    }
     this.filling = true;
     this.idle = this.fill().finally(() => {
       this.filling = false;
+      if (this.fillAgain) {
+        this.fillAgain = false;
+        this.kick();
+      }
     });
   }
 
@@ -254,9 +271,15 @@ export class Scheduler {
           if (recorded?.stopRequested !== undefined) this.stopRunning(job.id, recorded.stopRequested);
           if (recorded?.pendingRate !== undefined) this.giveRate(running, recorded.pendingRate.learningRate, recorded.pendingRate.change);
         } catch (error) {
-          if (this.options.cluster === undefined) throw error;
-          log.error({ err: error, jobId: job.id, epoch: event.epoch }, 'could not record an epoch: the job goes back to the queue');
+          const inCluster = this.options.cluster !== undefined;
+          log.error(
+            { err: error, jobId: job.id, epoch: event.epoch },
+            `could not record an epoch: the job ${inCluster ? 'goes back to the queue' : 'fails'} at its last epoch kept`,
+          );
           running.stop = 'unrecorded';
+          running.unrecorded = isStorageFull(error)
+            ? { code: 'STORAGE_FULL', message: `the disk under the store is full: epoch ${event.epoch} could not be kept, so the job ended after epoch ${event.epoch - 1}` }
+            : { code: 'INTERNAL', message: `the store could not keep epoch ${event.epoch}; the server log has the details` };
           worker.kill();
           return;
         }
@@ -278,7 +301,7 @@ export class Scheduler {
     if (running.stop !== undefined) worker.cancel();
     log.info({ jobId: job.id, attempt: job.attempt, pid: worker.pid }, 'job started');
     void worker.outcome
-      .then((outcome) => this.finish(running, outcome))
+      .then((outcome) => this.recordEnd(running, outcome))
       .catch((error: unknown) => {
         log.error({ err: error, jobId: job.id }, 'could not record how a job ended');
         // In a cluster the job is delivered again and resumes from its last epoch kept.
@@ -297,13 +320,31 @@ export class Scheduler {
     return stored === undefined || stored.status !== 'running' || stored.attempt !== job.attempt;
   }
 
+  /**
+   * Records how a job ended. On one machine a store that cannot write now (a full disk) is
+   * tried again while the job holds its slot, so that it never stays `running` with nothing
+   * running; in a cluster, or when the server stops, the job is delivered or recovered again.
+   */
+  private async recordEnd(running: Running, outcome: Outcome): Promise<void> {
+    for (let waitMs = END_RETRY_FIRST_MS; ; waitMs = Math.min(2 * waitMs, END_RETRY_LAST_MS)) {
+      try {
+        return await this.finish(running, outcome);
+      } catch (error) {
+        if (this.options.cluster !== undefined || !this.accepting) throw error;
+        this.options.log.error({ err: error, jobId: running.job.id }, `could not record how a job ended; trying again in ${waitMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
+    }
+  }
+
   private async finish(running: Running, outcome: Outcome): Promise<void> {
     const { job, stop } = running;
     const { attempt } = job;
     // Another host has the job now, or the next one will: whatever this worker did is not the job's.
     if (stop === 'moved') return;
     if (stop === 'unrecorded') {
-      running.requeued = true;
+      if (this.options.cluster !== undefined || running.unrecorded === undefined) running.requeued = true;
+      else await this.lifecycle.change(job.id, 'failed', { attempt, error: running.unrecorded });
       return;
     }
     if (stop === 'shutdown') {

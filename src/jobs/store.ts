@@ -13,6 +13,12 @@ export class StoreUnavailableError extends Error {
   readonly code = 'STORE_UNAVAILABLE';
 }
 
+/** Whether an error says the disk under the store is full: SQLite's SQLITE_FULL, a file write's ENOSPC, PostgreSQL's disk_full. */
+export function isStorageFull(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === '53100';
+}
+
 /** A stop asked for a running job, kept for whichever host runs it (or takes it over). */
 export type StopRequest = 'cancel' | 'pause' | 'stop';
 

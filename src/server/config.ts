@@ -18,6 +18,8 @@ export interface ServerConfig {
   jobMemoryBytes: number;
   /** The largest dataset upload, in bytes. */
   maxUploadBytes: number;
+  /** Below this much free space on the data folder's disk, /readyz answers 503: the store may soon fail to write. */
+  minFreeBytes: number;
   heartbeatMs: number;
   /** A worker silent this long is failed as stalled. */
   stallMs: number;
@@ -129,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     jobMemoryBytes:
       integer(env, 'CAVIAR_JOB_MEMORY_MB', Math.floor((0.8 * availableMemory()) / concurrency / 2 ** 20), 1) * 2 ** 20,
     maxUploadBytes: integer(env, 'CAVIAR_MAX_UPLOAD_MB', 256, 1) * 1024 * 1024,
+    minFreeBytes: integer(env, 'CAVIAR_MIN_FREE_MB', 64, 0) * 1024 * 1024,
     heartbeatMs: integer(env, 'CAVIAR_HEARTBEAT_MS', 1000, 10),
     stallMs: integer(env, 'CAVIAR_STALL_MS', 30_000, 100),
     pingMs: integer(env, 'CAVIAR_PING_MS', 30_000, 10),

@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox';
 import { EngineError } from '../engine/index.js';
 import { DataError } from '../data/index.js';
 import { SpecError } from '../jobs/admission.js';
-import { StoreUnavailableError } from '../jobs/store.js';
+import { StoreUnavailableError, isStorageFull } from '../jobs/store.js';
 
 /** What a 503 STORE_UNAVAILABLE asks a client to wait, in seconds. */
 const STORE_RETRY_SECONDS = 2;
@@ -43,6 +43,7 @@ export const API_ERRORS = {
   STORE_UNAVAILABLE: [503, 'the store (PostgreSQL, in the distributed mode) cannot be reached now: retry after `Retry-After` seconds'],
   GRADCHECK_BUSY: [503, 'every gradient-check place is taken and its queue is full, or the wait for one ran out (CAVIAR_GRADCHECK_TIMEOUT_MS): retry after `Retry-After` seconds'],
   GRADCHECK_TIMEOUT: [504, 'an admitted gradient check ran past CAVIAR_GRADCHECK_TIMEOUT_MS'],
+  STORAGE_FULL: [507, "the disk under the server's data is full: nothing of the request was kept; retry once space is freed"],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
@@ -105,6 +106,10 @@ export function installErrorHandler(app: FastifyInstance): void {
       request.log.warn({ err: error }, 'the store cannot be reached');
       void reply.header('retry-after', String(STORE_RETRY_SECONDS));
       return send('STORE_UNAVAILABLE', 'the store cannot be reached now; retry shortly');
+    }
+    if (isStorageFull(error)) {
+      request.log.error({ err: error }, 'the disk under the store is full');
+      return send('STORAGE_FULL', "the server's disk is full: nothing of this request was kept");
     }
     if (error.validation !== undefined) {
       // The validator reports the first error only (allErrors would be a denial-of-service

@@ -210,3 +210,39 @@ t.test('past one machine, a host that takes over a job asked to stop stops it wi
   t.equal(job?.status, 'paused');
   t.equal(job?.epochsDone, 0);
 });
+
+const diskFull = () => Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+
+t.test('on one machine, an epoch the store cannot keep ends the job at its last epoch kept, failed with STORAGE_FULL', async (t) => {
+  const { store, next, submit } = setUp(t, 1);
+  const appendEpoch = store.appendEpoch.bind(store);
+  store.appendEpoch = async (record) => {
+    if (record.event.epoch === 2) throw diskFull();
+    return appendEpoch(record);
+  };
+  const ended = next('job_full', done);
+  await submit('job_full', moonsJob(5));
+  t.match(await ended, { status: 'failed', error: { code: 'STORAGE_FULL', message: /after epoch 1$/ } });
+  t.equal((await store.getJob('job_full'))?.epochsDone, 1);
+});
+
+t.test('on one machine, an end the store cannot write now is tried again, the job holding its slot until it is kept', async (t) => {
+  const { store, next, submit, errors } = setUp(t, 1);
+  const transition = store.transition.bind(store);
+  let refusals = 2;
+  store.transition = async (id, change) => {
+    if (change.to === 'succeeded' && refusals > 0) {
+      refusals -= 1;
+      throw diskFull();
+    }
+    return transition(id, change);
+  };
+  const ended = next('job_end', done);
+  const after = next('job_after', running);
+  await submit('job_end');
+  await submit('job_after');
+  t.match(await ended, { status: 'succeeded' }, 'kept on the third try');
+  t.equal(errors.filter(({ message }) => message.startsWith('could not record how a job ended')).length, 2);
+  await after;
+  t.equal((await store.getJob('job_end'))?.status, 'succeeded', 'the next job took the slot only after');
+});

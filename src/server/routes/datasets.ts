@@ -3,7 +3,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -75,7 +75,7 @@ export const datasetRoutes: FastifyPluginAsync<Services> = async (plain, { store
         operationId: 'uploadDataset',
         tags: ['datasets'],
         querystring: DatasetUploadQuery,
-        response: { 201: DatasetViewSchema, 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema },
+        response: { 201: DatasetViewSchema, 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 507: ErrorSchema },
       },
     },
     async (request, reply) => {
@@ -110,9 +110,9 @@ export const datasetRoutes: FastifyPluginAsync<Services> = async (plain, { store
           .send({ ...datasetView(record), ...(columns === undefined ? {} : { columns }), ...labelNote });
       } catch (error) {
         await rm(directory, { recursive: true, force: true });
-        // The rest of an upload cut short is never read: the connection cannot carry another
-        // request (one sent on it would hang), so the reply closes it.
-        if (error instanceof ApiError && error.statusCode === 413) void reply.header('connection', 'close');
+        // The rest of an upload cut short (over its cap, or a full disk) is never read: the
+        // connection cannot carry another request (one sent on it would hang), so the reply closes it.
+        if (!(request.body as Readable).readableEnded) void reply.header('connection', 'close');
         throw error;
       } finally {
         await rm(file, { force: true });

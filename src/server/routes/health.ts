@@ -1,11 +1,13 @@
-// Liveness (/healthz), readiness (/readyz: the store answers, the engine is loaded) and
+// Liveness (/healthz), readiness (/readyz: the store answers and has room, the engine is loaded) and
 // Prometheus metrics (/metrics): the process, every route's requests, jobs and sweeps.
+import { statfs } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { blasInfo } from '../../engine/index.js';
 import { JOB_STATUSES, SweepStatusSchema, type JobStatus, type SweepStatus } from '../../jobs/index.js';
 import type { Services } from '../context.js';
+import { ApiError, ErrorSchema } from '../errors.js';
 import type { SocketRegistry } from './events.js';
 
 const PREFIX = 'caviar_';
@@ -26,7 +28,7 @@ function countBy<Status extends string>(statuses: readonly Status[], items: Iter
   return counts;
 }
 
-const healthPlugin: FastifyPluginAsync<Services & { sockets: SocketRegistry }> = async (app, { store, hub, scheduler, sockets, queue }) => {
+const healthPlugin: FastifyPluginAsync<Services & { sockets: SocketRegistry }> = async (app, { config, store, hub, scheduler, sockets, queue }) => {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   for (const name of GAUGES_NAMED_AS_COUNTERS) registry.removeSingleMetric(name);
@@ -132,26 +134,35 @@ const healthPlugin: FastifyPluginAsync<Services & { sockets: SocketRegistry }> =
     {
       config: { public: true },
       schema: {
-        summary: 'readiness: the store answers and the engine is loaded',
-        description: "In the distributed mode, 503 STORE_UNAVAILABLE while PostgreSQL cannot be reached; the reply names the mode, the queue's jobs and the worker hosts connected (null while Redis cannot be asked: jobs are still accepted, and delivered once it is back).",
+        summary: 'readiness: the store answers and has room, and the engine is loaded',
+        description:
+          "507 STORAGE_FULL while the data folder's disk has less free space than CAVIAR_MIN_FREE_MB. In the distributed mode, 503 STORE_UNAVAILABLE while PostgreSQL cannot be reached; the reply names the mode, the queue's jobs and the worker hosts connected (null while Redis cannot be asked: jobs are still accepted, and delivered once it is back).",
         operationId: 'checkReadiness',
         tags: ['operations'],
         response: {
           200: Type.Object({
             status: Type.String(),
             blas: Type.String(),
+            freeBytes: Type.Integer({ description: "free space on the data folder's disk" }),
             mode: Type.Union([Type.Literal('embedded'), Type.Literal('distributed')]),
             queue: Type.Optional(Type.Union([Type.Object({ waiting: Type.Integer(), active: Type.Integer() }), Type.Null()])),
             workerHosts: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
           }),
+          503: ErrorSchema,
+          507: ErrorSchema,
         },
       },
     },
     async () => {
       await store.countByStatus();
-      if (queue === undefined) return { status: 'ready', blas: blasInfo(), mode: 'embedded' as const };
+      const disk = await statfs(config.dataDirectory);
+      const freeBytes = disk.bavail * disk.bsize;
+      if (freeBytes < config.minFreeBytes)
+        throw new ApiError('STORAGE_FULL', `${freeBytes} bytes free on the data folder's disk, under CAVIAR_MIN_FREE_MB (${config.minFreeBytes / 1024 / 1024})`);
+      const ready = { status: 'ready', blas: blasInfo(), freeBytes };
+      if (queue === undefined) return { ...ready, mode: 'embedded' as const };
       const [counts, hosts] = await Promise.all([queue.counts().catch(() => null), queue.workers().catch(() => null)]);
-      return { status: 'ready', blas: blasInfo(), mode: 'distributed' as const, queue: counts, workerHosts: hosts };
+      return { ...ready, mode: 'distributed' as const, queue: counts, workerHosts: hosts };
     },
   );
 

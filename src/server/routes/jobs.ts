@@ -108,7 +108,7 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
     {
       bodyLimit: 256 * 1024,
       config: { invalidBodyCode: 'INVALID_SPEC' },
-      schema: { summary: 'submit a training job', operationId: 'submitJob', tags: ['jobs'], body: JobSpecSchema, response: { 202: SubmittedSchema, ...Errors } },
+      schema: { summary: 'submit a training job', operationId: 'submitJob', tags: ['jobs'], body: JobSpecSchema, response: { 202: SubmittedSchema, ...Errors, 507: ErrorSchema } },
     },
     async (request, reply) => {
       await admit(request.body, store, config.jobMemoryBytes);
