@@ -13,6 +13,8 @@ declare module 'autocannon' {
       pipelining?: number;
       /** Seconds a request may take before it counts as a timeout. */
       timeout?: number;
+      /** The requests each connection sends in turn; onResponse is told of every response. */
+      requests?: { onResponse?: (status: number, body: string) => void }[];
     }
     interface Histogram {
       average: number;

@@ -1,6 +1,7 @@
 // The real server in a child process, for the benchmarks that measure the service from
-// outside (service.ts, scale.ts, soak.ts): started on an ephemeral port with a data
-// directory of its own, its log in a file, stopped by signal.
+// outside (service.ts, scale.ts, soak.ts, host-kills.ts): started on an ephemeral port with
+// a data directory of its own, its log in a file, stopped by signal; and a worker host of
+// the distributed mode (`caviar worker`) the same way.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,13 +16,17 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 /** Resolves with 'timeout' after `ms`, without keeping the process alive until then. */
 export const deadline = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
 
-export interface ServerProcess {
-  url: string;
+/** A process of the service: an API server or a worker host. */
+export interface ServiceProcess {
   dataDirectory: string;
   child: ChildProcess;
   exited: Promise<number | NodeJS.Signals>;
-  /** The server's log so far (pino JSON lines). */
+  /** Its log so far (pino JSON lines). */
   log(): string;
+}
+
+export interface ServerProcess extends ServiceProcess {
+  url: string;
 }
 
 export interface StartOptions {
@@ -32,17 +37,34 @@ export interface StartOptions {
 }
 
 /**
- * Starts `node script ...args` as a server on an ephemeral port of 127.0.0.1, and resolves
- * with its URL from the "caviar is ready" line. Its log goes to a file rather than a pipe:
- * at info level it writes two lines a request, which this process would otherwise have to
- * read while it measures.
+ * Starts `node script ...args` and resolves once its log has a line that matches `ready`,
+ * with that match. Its log goes to a file rather than a pipe: at info level a server writes
+ * two lines a request, which this process would otherwise have to read while it measures.
  */
-export async function startServerProcess(script: string, args: string[], env: Record<string, string>, options: StartOptions = {}): Promise<ServerProcess> {
+async function startProcess(
+  what: string,
+  ready: RegExp,
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  options: StartOptions,
+): Promise<{ service: ServiceProcess; match: RegExpExecArray }> {
   const dataDirectory = options.dataDirectory ?? mkdtempSync(join(tmpdir(), 'caviar-bench-service-'));
   const logPath = join(dataDirectory, 'server.log');
   const logFd = openSync(logPath, 'a');
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...args], {
-    env: { ...process.env, CAVIAR_PORT: '0', CAVIAR_HOST: '127.0.0.1', CAVIAR_DATA_DIR: dataDirectory, LOG_LEVEL: 'info', ...env },
+    // Embedded unless `env` names the distributed mode's servers: the variables this process
+    // was given (to find them for the distributed benchmarks) must not turn every server into one.
+    env: {
+      ...process.env,
+      CAVIAR_PORT: '0',
+      CAVIAR_HOST: '127.0.0.1',
+      CAVIAR_DATA_DIR: dataDirectory,
+      LOG_LEVEL: 'info',
+      CAVIAR_DATABASE_URL: '',
+      CAVIAR_REDIS_URL: '',
+      ...env,
+    },
     stdio: ['ignore', logFd, logFd],
   });
   closeSync(logFd);
@@ -52,17 +74,28 @@ export async function startServerProcess(script: string, args: string[], env: Re
   const log = () => readFileSync(logPath, 'utf8');
   const started = Date.now();
   for (;;) {
-    const ready = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"caviar is ready"/.exec(log());
-    if (ready !== null) return { url: ready[1] as string, dataDirectory, child, exited, log };
+    const match = ready.exec(log());
+    if (match !== null) return { service: { dataDirectory, child, exited, log }, match };
     if (ended !== undefined || Date.now() - started > 60_000) {
       child.kill('SIGKILL');
-      throw new Error(`the server ${ended === undefined ? 'did not start' : `exited (${ended})`}:\n${log().slice(-2000)}`);
+      throw new Error(`the ${what} ${ended === undefined ? 'did not start' : `exited (${ended})`}:\n${log().slice(-2000)}`);
     }
     await sleep(20);
   }
 }
 
-export async function stopServer(server: ServerProcess, signal: NodeJS.Signals): Promise<number | NodeJS.Signals> {
+/** Starts `node script ...args` as a server on an ephemeral port of 127.0.0.1, and resolves with its URL from the "caviar is ready" line. */
+export async function startServerProcess(script: string, args: string[], env: Record<string, string>, options: StartOptions = {}): Promise<ServerProcess> {
+  const { service, match } = await startProcess('server', /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"caviar is ready"/, script, args, env, options);
+  return { ...service, url: match[1] as string };
+}
+
+/** Starts `node script worker` (`caviar worker` by default; the distributed mode's settings in `env`) and resolves once it takes jobs. */
+export async function startWorkerProcess(env: Record<string, string>, script = cli, options: StartOptions = {}): Promise<ServiceProcess> {
+  return (await startProcess('worker host', /"msg":"caviar worker is ready"/, script, ['worker'], env, options)).service;
+}
+
+export async function stopServer(server: ServiceProcess, signal: NodeJS.Signals): Promise<number | NodeJS.Signals> {
   if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill(signal);
   const code = await Promise.race([server.exited, deadline(15_000)]);
   if (code === 'timeout') {

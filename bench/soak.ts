@@ -30,6 +30,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { childrenOf, describeLoad, describeMachine, load, machine, memoryOf, openHandlesOf, type Load } from './machine.js';
+import { count } from './options.js';
 import { call, cli, deadline, root, sleep, startServerProcess, stopServer, type ServerProcess } from './server-process.js';
 
 const { values } = parseArgs({
@@ -44,12 +45,6 @@ const { values } = parseArgs({
   },
 });
 const smoke = values.smoke === true;
-const count = (name: string, text: string | undefined, fallback: number, minimum = 1): number => {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < minimum) throw new Error(`--${name} takes an integer >= ${minimum}, not '${text}'`);
-  return value;
-};
 const sizes = {
   jobs: count('jobs', values.jobs, smoke ? 40 : 2000),
   wave: count('wave', values.wave, smoke ? 10 : 100),

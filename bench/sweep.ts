@@ -51,6 +51,8 @@ import type { SweepSpec, SweepView } from '../src/jobs/sweep-spec.js';
 import { jobData, scoreJob, trainJob, trainerSpec } from '../src/jobs/training.js';
 import { availableCores, availableMemory } from '../src/engine/machine.js';
 import { describeLoad, describeMachine, machine, withLoad, type LoadSpan } from './machine.js';
+import { count } from './options.js';
+import { sweepSpec } from './sweep-workload.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -223,12 +225,6 @@ if (values['one-at-a-time'] !== undefined) {
 // ---- The benchmark ----
 
 const smoke = values.smoke === true;
-const count = (name: string, text: string | undefined, fallback: number, minimum = 1): number => {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < minimum) throw new Error(`--${name} takes an integer >= ${minimum}, not '${text}'`);
-  return value;
-};
 const sizes = {
   trials: count('trials', values.trials, smoke ? 4 : 64),
   samples: count('samples', values.samples, smoke ? 200 : 2000, 10),
@@ -240,43 +236,7 @@ const sizes = {
 };
 const peers = new Set(values.peers?.split(',') ?? ['caviar', 'torch']);
 const cores = availableCores();
-
-const base: JobSpec = {
-  dataset: { builtin: 'moons', samples: sizes.samples, noise: 0.2, seed: 1 },
-  split: { dev: 0.2, seed: 0 },
-  normalize: 'standard',
-  model: {
-    layers: [
-      { units: 32, activation: 'relu' },
-      { units: 32, activation: 'relu' },
-      { units: 1, activation: 'sigmoid' },
-    ],
-    init: 'he',
-  },
-  training: {
-    epochs: sizes.epochs,
-    batchSize: 32,
-    shuffle: true,
-    seed: 1,
-    optimizer: { type: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
-  },
-};
-
-function sweepSpec(trials: number, epochs: number, samples: number): SweepSpec {
-  return {
-    name: 'bench-sweep-moons',
-    base: { ...base, dataset: { ...(base.dataset as object), samples } as JobSpec['dataset'], training: { ...base.training, epochs } },
-    space: {
-      '/training/optimizer/learningRate': { logUniform: [1e-4, 1e-1] },
-      '/model/layers/0/units': { choice: [16, 32, 64] },
-      '/model/layers/1/units': { choice: [16, 32, 64] },
-    },
-    trials,
-    strategy: 'random',
-    metric: 'dev.accuracy',
-    seed: 7,
-  };
-}
+const workload = sweepSpec(sizes.trials, sizes.epochs, sizes.samples);
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
@@ -449,9 +409,8 @@ const results: Record<string, RunnerFigures | Failure> = {};
 let trialsFile: TrialsFile | undefined;
 let long: { sweep?: RunnerFigures | Failure; oneAtATime?: RunnerFigures | Failure } | undefined;
 try {
-  const spec = sweepSpec(sizes.trials, sizes.epochs, sizes.samples);
   log(`caviar sweep: ${sizes.trials} trials, concurrency ${sizes.concurrency}...`);
-  const sweep = await timed('caviar sweep', () => caviarSweep(spec));
+  const sweep = await timed('caviar sweep', () => caviarSweep(workload));
   results['caviar sweep'] = sweep.figures;
   const written = await writeTrialsFile(sweep.view, workdir, 'trials.json');
   trialsFile = written.file;
@@ -540,7 +499,7 @@ const percent = (number: number | undefined) => (number === undefined ? '-' : `$
 const lines: string[] = [`Machine: ${describeMachine(host)}; node ${host.node}`];
 lines.push(
   `Sweep: ${sizes.trials} random trials; moons ${sizes.samples} (${trialsFile?.data.train.length ?? '?'} train / ${trialsFile?.data.dev.length ?? '?'} dev), ` +
-    `2-H1-H2-1 relu/relu/sigmoid (H in 16, 32, 64), He init, Adam (lr log-uniform 1e-4..1e-1), batch ${base.training.batchSize}, ${sizes.epochs} epochs; ${cores} cores`,
+    `2-H1-H2-1 relu/relu/sigmoid (H in 16, 32, 64), He init, Adam (lr log-uniform 1e-4..1e-1), batch ${workload.base.training.batchSize}, ${sizes.epochs} epochs; ${cores} cores`,
 );
 const row = (cells: string[]) => `  ${(cells[0] ?? '').padEnd(34)}${cells.slice(1).map((cell, index) => cell.padStart([9, 12, 9, 10, 14, 14][index] ?? 10)).join('')}`;
 const table = (entries: [string, RunnerFigures | Failure | undefined][]) => {
@@ -612,7 +571,7 @@ writeFileSync(
       smoke,
       machine: host,
       loads,
-      workload: { sizes, sweep: sweepSpec(sizes.trials, sizes.epochs, sizes.samples) },
+      workload: { sizes, sweep: workload },
       results,
       ratios: {
         sweep_speedup_over_one_at_a_time: speedup,

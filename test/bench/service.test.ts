@@ -31,6 +31,7 @@ t.test('the service benchmark measures submits and event fan-out and prints the 
   t.ok(fanout.events > 2, 'status events, epochs and done');
   t.equal(fanout.everySubscriberGotEveryEvent, true, fanout.incomplete?.join('; '));
   t.equal(fanout.received.min, fanout.events);
+  t.equal(fanout.timed, fanout.events, 'every event has its commit stamp: the server committed them all');
   for (const figures of [fanout.latencyMs, fanout.lastSubscriberMs])
     for (const key of ['p50', 'p99', 'max']) t.type(figures[key], 'number');
   t.ok(Number.isFinite(fanout.latencyMs.p99));
