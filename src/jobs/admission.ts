@@ -110,17 +110,23 @@ function outputProblem(spec: JobSpec, labels: Labels): string | undefined {
   return undefined;
 }
 
+/** A training process before its data and network: Node, the addon, and OpenBLAS's buffers once its products are large (70 MB idle, about 130 MB at most, measured). */
+const PROCESS_BYTES = 128 * 2 ** 20;
+
 /**
- * The bytes a worker will need, roughly: the data about three times (as loaded, split, and
- * copied into the engine); parameters nine times (weights, gradients, two optimizer moments,
- * the epoch's rollback copy of the weights and moments, a checkpoint and its copy in
- * flight); four activations a unit for one mini-batch.
+ * The bytes a training process will need at its peak, from measured peaks (the tests hold
+ * the estimate to them): the process itself; the data ten times (made or read, shuffled,
+ * split into parts, normalized, and the engine's copies); the parameters 24 times
+ * (weights, gradients, two optimizer moments, the epoch's rollback copy of weights and
+ * moments, a checkpoint with its copies on the way to the server, the saved model); four
+ * activations a unit for one mini-batch. On a busy machine the garbage collector falls
+ * behind and the peaks run up to a third above a quiet machine's: the factors cover that.
  */
-export function estimateJobBytes(spec: JobSpec, shape: Pick<Shape, 'features' | 'rows'>): { data: number; network: number } {
+export function estimateJobBytes(spec: JobSpec, shape: Pick<Shape, 'features' | 'rows'>): { process: number; data: number; network: number } {
   const FLOAT = 4;
   const output = spec.model.layers[spec.model.layers.length - 1] as { units: number };
   const width = 1 + output.units;
-  const data = 3 * shape.rows * (shape.features + width) * FLOAT;
+  const data = 10 * shape.rows * (shape.features + width) * FLOAT;
   let inputs = shape.features;
   let parameters = 0;
   let units = 0;
@@ -130,7 +136,7 @@ export function estimateJobBytes(spec: JobSpec, shape: Pick<Shape, 'features' | 
     inputs = layer.units;
   }
   const batch = Math.min(spec.training.batchSize ?? Defaults.batchSize, shape.rows);
-  return { data, network: 9 * parameters * FLOAT + 4 * batch * units * FLOAT };
+  return { process: PROCESS_BYTES, data, network: 24 * parameters * FLOAT + 4 * batch * units * FLOAT };
 }
 
 /** Throws SpecError (or the engine's INVALID_SPEC) for a spec the service must refuse. */
@@ -144,10 +150,10 @@ export async function admit(spec: JobSpec, store: JobStore, memoryLimitBytes: nu
   const shape = await datasetShape(spec, store);
   const problem = outputProblem(spec, shape.labels);
   if (problem !== undefined) throw new SpecError('INVALID_SPEC', problem, `/model/layers/${spec.model.layers.length - 1}/units`);
-  const { data, network } = estimateJobBytes(spec, shape);
-  if (data + network > memoryLimitBytes) {
+  const { process, data, network } = estimateJobBytes(spec, shape);
+  if (process + data + network > memoryLimitBytes) {
     const mib = (bytes: number) => `${Math.ceil(bytes / 2 ** 20)} MiB`;
-    const problem = `the job would need about ${mib(data + network)} (data ${mib(data)}, network ${mib(network)}); a job may use ${mib(memoryLimitBytes)} (CAVIAR_JOB_MEMORY_MB)`;
+    const problem = `the job would need about ${mib(process + data + network)} (data ${mib(data)}, network ${mib(network)}, the training process ${mib(process)}); a job may use ${mib(memoryLimitBytes)} (CAVIAR_JOB_MEMORY_MB)`;
     throw new SpecError('TOO_LARGE', problem, data > network ? '/dataset' : '/model/layers');
   }
 }
