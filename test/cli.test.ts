@@ -148,6 +148,18 @@ t.test('--checkpoint then --resume ends where one uninterrupted run ends', async
   t.same(JSON.parse(readFileSync(resumedModel, 'utf8')).layers, JSON.parse(readFileSync(straightModel, 'utf8')).layers);
 });
 
+t.test('--resume refuses a checkpoint damaged after it was written, with its code and a non-zero exit', async (t) => {
+  const checkpoint = join(directory, 'damaged.checkpoint');
+  const first = await caviar('train', writeSpec('damaged-first.json', 2), '--checkpoint', checkpoint);
+  t.equal(first.code, 0, first.stderr);
+  const bytes = readFileSync(checkpoint);
+  bytes[500] = (bytes[500] as number) ^ 0x01;
+  writeFileSync(checkpoint, bytes);
+  const resumed = await caviar('train', writeSpec('damaged-resumed.json', 4), '--resume', checkpoint);
+  t.equal(resumed.code, 1, 'a non-zero exit');
+  t.match(resumed.stderr, /^caviar: CHECKPOINT_CORRUPT: the checkpoint's bytes do not match their checksum/);
+});
+
 t.test('sweep runs every trial and prints them ranked; --json prints the events', async (t) => {
   const base = JSON.parse(readFileSync(writeSpec('base.json', 4), 'utf8'));
   const path = join(directory, 'sweep.json');

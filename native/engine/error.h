@@ -30,6 +30,7 @@ inline constexpr const char* kDiverged = "DIVERGED";
 inline constexpr const char* kCancelled = "CANCELLED";
 inline constexpr const char* kBusy = "BUSY";
 inline constexpr const char* kInvalidCheckpoint = "INVALID_CHECKPOINT";
+inline constexpr const char* kCheckpointCorrupt = "CHECKPOINT_CORRUPT";
 }  // namespace codes
 
 }  // namespace caviar

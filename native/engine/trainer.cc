@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "crc32c.h"
 #include "denormals.h"
 #include "error.h"
 #include "network.h"
@@ -25,11 +26,46 @@ constexpr int kEvaluationRows = 512;
 enum Stream : uint64_t { kInitStream = 0, kShuffleStream = 1, kDropoutStream = 2 };
 
 constexpr char kCheckpointMagic[8] = {'C', 'A', 'V', 'I', 'A', 'R', 'C', 'K'};
-// Version 2 keeps the rate the schedule's first epoch trains at where version 1 kept the
-// base rate of its formula; they differ for sqrt decay (start = base * rate).
-constexpr uint32_t kCheckpointVersion = 2;
+// Version 3 is version 2 followed by a CRC-32C of every byte before it. Version 2 keeps the
+// rate the schedule's first epoch trains at where version 1 kept the base rate of its
+// formula; they differ for sqrt decay (start = base * rate).
+constexpr uint32_t kCheckpointVersion = 3;
 constexpr uint32_t kCheckpointVersion1 = 1;
 constexpr uint32_t kByteOrderMark = 0x01020304;
+constexpr size_t kChecksumBytes = 4;
+
+// The checksum is stored little-endian whatever the machine, unlike the fields it covers: a
+// checkpoint from a machine of the other byte order then passes it, and is refused for its
+// byte order rather than reported as damaged.
+void appendChecksum(std::vector<uint8_t>& bytes) {
+  const uint32_t checksum = crc32c(bytes.data(), bytes.size());
+  for (size_t index = 0; index < kChecksumBytes; ++index)
+    bytes.push_back(static_cast<uint8_t>(checksum >> (8 * index)));
+}
+
+void verifyChecksum(const uint8_t* bytes, size_t size) {
+  bool matches = size >= sizeof kCheckpointMagic + sizeof kCheckpointVersion + kChecksumBytes;
+  if (matches) {
+    const size_t covered = size - kChecksumBytes;
+    uint32_t stored = 0;
+    for (size_t index = 0; index < kChecksumBytes; ++index)
+      stored |= static_cast<uint32_t>(bytes[covered + index]) << (8 * index);
+    matches = crc32c(bytes, covered) == stored;
+  }
+  if (!matches)
+    throw Error(codes::kCheckpointCorrupt,
+                "the checkpoint's bytes do not match their checksum: it was damaged (changed or cut "
+                "short) after it was written");
+}
+
+// Whether the bytes begin with the magic and the current version's number.
+bool claimsCurrentVersion(const uint8_t* bytes, size_t size) {
+  if (size < sizeof kCheckpointMagic + sizeof kCheckpointVersion) return false;
+  uint32_t version = 0;
+  std::memcpy(&version, bytes + sizeof kCheckpointMagic, sizeof version);
+  return std::memcmp(bytes, kCheckpointMagic, sizeof kCheckpointMagic) == 0 &&
+         version == kCheckpointVersion;
+}
 
 // What must match for a checkpoint to fit a trainer: the architecture and the optimizer.
 std::string fingerprint(const NetworkSpec& network, const TrainingSpec& training) {
@@ -44,29 +80,43 @@ std::string fingerprint(const NetworkSpec& network, const TrainingSpec& training
   return text.str();
 }
 
+// Writes fields, or only counts their bytes: the length restore expects of a checkpoint
+// comes from the same list of fields that writes one.
 class ByteWriter {
  public:
+  enum class Mode { kWrite, kCount };
+  explicit ByteWriter(Mode mode = Mode::kWrite) : mode_(mode) {}
   template <typename Value>
   void put(const Value& value) {
-    const auto* bytes = reinterpret_cast<const uint8_t*>(&value);
-    bytes_.insert(bytes_.end(), bytes, bytes + sizeof(Value));
+    append(&value, sizeof(Value));
   }
   template <typename Value>
   void putVector(const std::vector<Value>& values) {
     put<uint64_t>(values.size());
-    const auto* bytes = reinterpret_cast<const uint8_t*>(values.data());
-    bytes_.insert(bytes_.end(), bytes, bytes + values.size() * sizeof(Value));
+    append(values.data(), values.size() * sizeof(Value));
   }
-  void putString(const std::string& text) { putVector(std::vector<char>(text.begin(), text.end())); }
+  void putString(const std::string& text) {
+    put<uint64_t>(text.size());
+    append(text.data(), text.size());
+  }
   void putRng(const Rng& rng) {
     const Rng::State state = rng.state();
     for (uint64_t word : state.words) put(word);
     put<uint8_t>(state.hasSpareNormal);
     put(state.spareNormal);
   }
+  size_t size() const { return size_; }
   std::vector<uint8_t> take() { return std::move(bytes_); }
 
  private:
+  void append(const void* data, size_t count) {
+    size_ += count;
+    if (mode_ == Mode::kCount || count == 0) return;
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    bytes_.insert(bytes_.end(), bytes, bytes + count);
+  }
+  Mode mode_;
+  size_t size_ = 0;
   std::vector<uint8_t> bytes_;
 };
 
@@ -105,6 +155,8 @@ class ByteReader {
     return state;
   }
   bool done() const { return offset_ == size_; }
+  // Leaves the last `count` bytes (the checksum, already verified) out of what is read.
+  void endBefore(size_t count) { size_ -= count; }
   [[noreturn]] static void fail(const std::string& why) {
     throw Error(codes::kInvalidCheckpoint, "not a usable checkpoint: " + why);
   }
@@ -195,6 +247,34 @@ struct Trainer::State {
 
   double learningRate() const {
     return scheduledLearningRate(training.decay, startRate, epochsDone - scheduleStart);
+  }
+
+  // A checkpoint's fields, all but the checksum that ends it.
+  void writeFields(ByteWriter& writer) const {
+    for (char byte : kCheckpointMagic) writer.put(byte);
+    writer.put(kCheckpointVersion);
+    writer.put(kByteOrderMark);
+    writer.putString(fingerprint(network, training));
+    writer.put<int32_t>(epochsDone);
+    writer.put<double>(startRate);
+    writer.put<int32_t>(scheduleStart);
+    writer.put<int64_t>(optimizer.steps());
+    writer.putVector(model.parameters());
+    writer.putVector(model.runningStatistics());
+    writer.putVector(optimizer.firstMoments());
+    writer.putVector(optimizer.secondMoments());
+    writer.putVector(shift);
+    writer.putVector(scale);
+    writer.putRng(shuffleRng);
+    writer.putRng(dropoutRng);
+  }
+
+  // Every checkpoint of this network in the current version has this length, whatever
+  // its contents.
+  size_t checkpointSize() const {
+    ByteWriter counter(ByteWriter::Mode::kCount);
+    writeFields(counter);
+    return counter.size() + kChecksumBytes;
   }
 
   PartMetrics evaluateNormalized(const float* x, const float* y, int64_t rows) {
@@ -362,38 +442,30 @@ PartMetrics Trainer::evaluate(const DataView& data) {
 }
 
 std::vector<uint8_t> Trainer::checkpoint() const {
-  const State& s = *state_;
   ByteWriter writer;
-  for (char byte : kCheckpointMagic) writer.put(byte);
-  writer.put(kCheckpointVersion);
-  writer.put(kByteOrderMark);
-  writer.putString(fingerprint(s.network, s.training));
-  writer.put<int32_t>(s.epochsDone);
-  writer.put<double>(s.startRate);
-  writer.put<int32_t>(s.scheduleStart);
-  writer.put<int64_t>(s.optimizer.steps());
-  writer.putVector(s.model.parameters());
-  writer.putVector(s.model.runningStatistics());
-  writer.putVector(s.optimizer.firstMoments());
-  writer.putVector(s.optimizer.secondMoments());
-  writer.putVector(s.shift);
-  writer.putVector(s.scale);
-  writer.putRng(s.shuffleRng);
-  writer.putRng(s.dropoutRng);
-  return writer.take();
+  state_->writeFields(writer);
+  std::vector<uint8_t> bytes = writer.take();
+  appendChecksum(bytes);
+  return bytes;
 }
 
 void Trainer::restore(const uint8_t* bytes, size_t size) {
   State& s = *state_;
+  // The checksum is verified before any field is read, whenever the bytes may be a
+  // checkpoint of the current version: when they start as one, and when they have the
+  // length of this network's, since the damage may have hit the magic or the version
+  // itself (one flipped bit turns 3 into 1 or 2). Versions 1 and 2 have no checksum.
+  if (size == s.checkpointSize() || claimsCurrentVersion(bytes, size)) verifyChecksum(bytes, size);
   ByteReader reader(bytes, size);
   for (char expected : kCheckpointMagic) {
     if (reader.get<char>() != expected) ByteReader::fail("it does not start with CAVIARCK");
   }
   const auto version = reader.get<uint32_t>();
-  if (version != kCheckpointVersion && version != kCheckpointVersion1)
+  if (version < kCheckpointVersion1 || version > kCheckpointVersion)
     ByteReader::fail("version " + std::to_string(version) + " is not supported (this build reads " +
-                     std::to_string(kCheckpointVersion1) + " and " +
+                     std::to_string(kCheckpointVersion1) + " to " +
                      std::to_string(kCheckpointVersion) + ")");
+  if (version == kCheckpointVersion) reader.endBefore(kChecksumBytes);
   if (reader.get<uint32_t>() != kByteOrderMark)
     ByteReader::fail("it was written on a machine of another byte order");
   const std::string expected = fingerprint(s.network, s.training);

@@ -64,9 +64,12 @@ class Trainer {
   PartMetrics evaluate(const DataView& data);
 
   // Everything needed to go on training: parameters, optimizer moments, step counter,
-  // batch-norm running statistics, RNG state, epoch, schedule. Versioned binary format.
+  // batch-norm running statistics, RNG state, epoch, schedule. Versioned binary format,
+  // ending with a CRC-32C of every byte before it.
   std::vector<uint8_t> checkpoint() const;
-  // Throws INVALID_CHECKPOINT when the bytes are not a checkpoint of this network.
+  // Throws CHECKPOINT_CORRUPT when the bytes do not match their checksum (they were damaged
+  // after they were written) and INVALID_CHECKPOINT when they are not a checkpoint of this
+  // network; either way the trainer is left as it was.
   void restore(const uint8_t* bytes, size_t size);
 
   // The trained model as it would be saved: architecture, normalization, parameters.

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "crc32c.h"
 #include "error.h"
 #include "schedule.h"
 #include "testkit.h"
@@ -311,9 +312,31 @@ INSTANTIATE_TEST_SUITE_P(
                       DecayCase{"Cosine", decayOf(DecayType::kCosine, 1.0, 1, 0.013, 6)}),
     testkit::caseName<DecayCase>);
 
+constexpr size_t kChecksumBytes = 4;
+
+// Version 3 is version 2 followed by its checksum: `bytes` (version 3) as version 2 wrote them.
+std::vector<uint8_t> asVersion2(std::vector<uint8_t> bytes) {
+  bytes.resize(bytes.size() - kChecksumBytes);
+  const uint32_t version = 2;
+  std::memcpy(bytes.data() + 8, &version, sizeof version);
+  return bytes;
+}
+
+// `bytes` (version 3) under another version number, with the checksum that goes with it:
+// what a later build might write.
+std::vector<uint8_t> withVersion(std::vector<uint8_t> bytes, uint32_t version) {
+  bytes.resize(bytes.size() - kChecksumBytes);
+  std::memcpy(bytes.data() + 8, &version, sizeof version);
+  const uint32_t checksum = crc32c(bytes.data(), bytes.size());
+  for (size_t index = 0; index < kChecksumBytes; ++index)
+    bytes.push_back(static_cast<uint8_t>(checksum >> (8 * index)));
+  return bytes;
+}
+
 // Version 1 kept the base rate of the schedule's formula where version 2 keeps its first
-// epoch's rate: `bytes` (version 2) rewritten as version 1 would have written them.
+// epoch's rate: `bytes` (version 3) rewritten as version 1 would have written them.
 std::vector<uint8_t> asVersion1(std::vector<uint8_t> bytes, double baseRate) {
+  bytes = asVersion2(std::move(bytes));
   const uint32_t version = 1;
   std::memcpy(bytes.data() + 8, &version, sizeof version);
   uint64_t fingerprint = 0;  // after the magic, the version and the byte-order mark
@@ -341,12 +364,86 @@ TEST(Trainer, RestoresAVersion1CheckpointAsItsWriterWouldHaveGoneOn) {
     EXPECT_EQ(rest[index].learningRate, expected[index].learningRate);
     EXPECT_EQ(rest[index].train.loss, expected[index].train.loss);
   }
+}
 
-  std::vector<uint8_t> later = straight->checkpoint();
-  const uint32_t version = 3;
-  std::memcpy(later.data() + 8, &version, sizeof version);
-  EXPECT_EQ(errorCode([&] { resumed->restore(later.data(), later.size()); }),
-            codes::kInvalidCheckpoint);
+// A job checkpointed by the build before checksums resumes as that build would have gone
+// on, and its next checkpoint is of the current version.
+TEST(Trainer, RestoresAVersion2CheckpointWhichHasNoChecksum) {
+  const Scenario scenario = adamBatchNormDropout();
+  const auto straight = scenario.makeTrainer();
+  trainEpochs(*straight, 3);
+  const std::vector<uint8_t> old = asVersion2(straight->checkpoint());
+  const auto resumed = scenario.makeTrainer();
+  resumed->restore(old.data(), old.size());
+  EXPECT_EQ(resumed->epochsDone(), 3);
+  const std::vector<EpochMetrics> expected = trainEpochs(*straight, 3);
+  const std::vector<EpochMetrics> rest = trainEpochs(*resumed, 3);
+  for (size_t index = 0; index < rest.size(); ++index)
+    EXPECT_EQ(rest[index].train.loss, expected[index].train.loss) << "epoch " << index + 4;
+  EXPECT_TRUE(bitIdentical(allValues(resumed->model()), allValues(straight->model())));
+  EXPECT_EQ(resumed->checkpoint(), straight->checkpoint());
+}
+
+// Every bit counts, the magic's and the version's too: a checkpoint with any one bit
+// flipped is reported as damaged, none is read, and the trainer is left as it was.
+TEST(Trainer, RestoreRefusesACheckpointWithAnyOneBitFlipped) {
+  const Scenario scenario = adamBatchNormDropout();
+  const auto source = scenario.makeTrainer();
+  trainEpochs(*source, 1);
+  const std::vector<uint8_t> valid = source->checkpoint();
+  const auto target = scenario.makeTrainer();
+  trainEpochs(*target, 2);
+  const std::vector<float> before = allValues(target->model());
+
+  std::vector<uint8_t> damaged = valid;
+  std::vector<std::string> missed;
+  for (size_t bit = 0; bit < valid.size() * 8; ++bit) {
+    damaged[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+    const std::string code = errorCode([&] { target->restore(damaged.data(), damaged.size()); });
+    damaged[bit / 8] = valid[bit / 8];
+    if (code != codes::kCheckpointCorrupt)
+      missed.push_back("bit " + std::to_string(bit) + ": " + (code.empty() ? "restored" : code));
+  }
+  EXPECT_TRUE(missed.empty()) << missed.size() << " of " << valid.size() * 8
+                              << " flips not reported, the first: " << missed.front();
+  EXPECT_EQ(target->epochsDone(), 2);
+  EXPECT_TRUE(bitIdentical(allValues(target->model()), before));
+}
+
+// Damage other than a flip: bytes cut off or added, eight bytes overwritten, all of them.
+TEST(Trainer, RestoreRefusesACheckpointCutShortLengthenedOrOverwritten) {
+  const Scenario scenario = adamBatchNormDropout();
+  const auto source = scenario.makeTrainer();
+  trainEpochs(*source, 1);
+  const std::vector<uint8_t> valid = source->checkpoint();
+
+  std::vector<uint8_t> xored = valid;
+  for (size_t index = valid.size() / 2; index < valid.size() / 2 + 8; ++index) xored[index] ^= 0x5A;
+  Rng rng(6);
+  std::vector<uint8_t> garbage(valid.size());
+  for (uint8_t& byte : garbage) byte = static_cast<uint8_t>(rng.below(256));
+  std::vector<uint8_t> lengthened = valid;
+  lengthened.push_back(0);
+  struct Damaged {
+    std::string name;
+    std::vector<uint8_t> bytes;
+  };
+  const std::vector<Damaged> cases = {
+      {"last byte cut off", std::vector<uint8_t>(valid.begin(), valid.end() - 1)},
+      {"cut in half", std::vector<uint8_t>(valid.begin(), valid.begin() + valid.size() / 2)},
+      {"a byte added", lengthened},
+      {"eight bytes XORed", xored},
+      {"every byte overwritten", garbage}};
+  const auto target = scenario.makeTrainer();
+  trainEpochs(*target, 2);
+  const std::vector<float> before = allValues(target->model());
+  for (const Damaged& damaged : cases) {
+    EXPECT_EQ(errorCode([&] { target->restore(damaged.bytes.data(), damaged.bytes.size()); }),
+              codes::kCheckpointCorrupt)
+        << damaged.name;
+    EXPECT_EQ(target->epochsDone(), 2) << damaged.name;
+    EXPECT_TRUE(bitIdentical(allValues(target->model()), before)) << damaged.name;
+  }
 }
 
 TEST(Trainer, RestoreRejectsWhatIsNotThisNetworksCheckpoint) {
@@ -366,14 +463,12 @@ TEST(Trainer, RestoreRejectsWhatIsNotThisNetworksCheckpoint) {
     trainEpochs(*trainer, 1);
     return trainer->checkpoint();
   };
+  // Bytes of a checkpoint's length are checked as one (the test above): garbage of
+  // another length is not a checkpoint at all.
   Rng rng(5);
-  std::vector<uint8_t> garbage(valid.size());
+  std::vector<uint8_t> garbage(valid.size() / 2);
   for (uint8_t& byte : garbage) byte = static_cast<uint8_t>(rng.below(256));
-  std::vector<uint8_t> badMagic = valid;
-  badMagic[0] ^= 0xff;
-  std::vector<uint8_t> truncated(valid.begin(), valid.end() - 1);
-  std::vector<uint8_t> trailing = valid;
-  trailing.push_back(0);
+  const std::vector<uint8_t> version2 = asVersion2(valid);
 
   struct Rejected {
     std::string name;
@@ -381,9 +476,14 @@ TEST(Trainer, RestoreRejectsWhatIsNotThisNetworksCheckpoint) {
   };
   const std::vector<Rejected> cases = {{"empty", {}},
                                        {"garbage", garbage},
-                                       {"bad magic", badMagic},
-                                       {"truncated", truncated},
-                                       {"trailing byte", trailing},
+                                       {"a later version", withVersion(valid, 4)},
+                                       // Without a checksum, damage is only what the lengths show.
+                                       {"version 2, truncated", {version2.begin(), version2.end() - 1}},
+                                       {"version 2, a trailing byte", [&] {
+                                          std::vector<uint8_t> bytes = version2;
+                                          bytes.push_back(0);
+                                          return bytes;
+                                        }()},
                                        {"other architecture", checkpointOf(wider)},
                                        {"other optimizer", checkpointOf(otherOptimizer)},
                                        {"other training data", checkpointOf(otherData)}};

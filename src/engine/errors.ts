@@ -10,6 +10,7 @@ export const ErrorCodes = [
   'CANCELLED', // cancel() stopped a run between mini-batches
   'BUSY', // a train() or evaluate() is still running on this trainer
   'INVALID_CHECKPOINT', // the bytes are not a checkpoint of this trainer
+  'CHECKPOINT_CORRUPT', // a checkpoint's bytes do not match their checksum: damaged after it was written
   'INVALID_MODEL', // a saved model that cannot be read
   'INTERNAL', // a bug: please report it
 ] as const;

@@ -234,7 +234,11 @@ export class Trainer {
     return callNative(() => this.native.checkpoint());
   }
 
-  /** Throws INVALID_CHECKPOINT (leaving the trainer as it was) for another network's bytes. */
+  /**
+   * Throws CHECKPOINT_CORRUPT for bytes that do not match their checksum (damaged after
+   * they were written) and INVALID_CHECKPOINT for another network's; either leaves the
+   * trainer as it was.
+   */
   restore(bytes: Uint8Array): void {
     callNative(() => this.native.restore(bytes));
   }

@@ -61,7 +61,43 @@ t.test('restoring rejects bytes that are not a checkpoint of this trainer', asyn
   t.throws(() => trainer.restore(new Uint8Array([1, 2, 3])), { code: 'INVALID_CHECKPOINT' });
   const other = Trainer.create({ ...mlpSpec, ...everything }, train, dev);
   t.throws(() => trainer.restore(other.checkpoint()), { code: 'INVALID_CHECKPOINT', message: /another network/ });
-  const truncated = trainer.checkpoint().slice(0, 100);
-  t.throws(() => trainer.restore(truncated), { code: 'INVALID_CHECKPOINT' });
   t.equal(JSON.stringify(trainer.model()), before, 'a refused restore changes nothing');
+});
+
+t.test('restoring refuses a damaged checkpoint as damaged: any one bit flipped, eight bytes XORed, bytes cut off', async (t) => {
+  const source = Trainer.create({ ...mlpSpec, ...everything }, train, dev);
+  await source.run(2);
+  const valid = source.checkpoint();
+  const trainer = Trainer.create({ ...mlpSpec, ...everything }, train, dev);
+  await trainer.run(1);
+  const before = JSON.stringify(trainer.model());
+  const codeOf = (bytes: Uint8Array) => {
+    try {
+      trainer.restore(bytes);
+      return 'restored';
+    } catch (error) {
+      return (error as { code: string }).code;
+    }
+  };
+
+  const damaged = Uint8Array.from(valid);
+  const missed: string[] = [];
+  for (let bit = 0; bit < valid.length * 8; bit += 1) {
+    const index = Math.floor(bit / 8);
+    damaged[index] = (valid[index] as number) ^ (1 << (bit % 8));
+    const code = codeOf(damaged);
+    damaged[index] = valid[index] as number;
+    if (code !== 'CHECKPOINT_CORRUPT') missed.push(`bit ${bit}: ${code}`);
+  }
+  t.same(missed, [], `each of the ${valid.length * 8} one-bit flips, the magic's and the version's too, is CHECKPOINT_CORRUPT`);
+
+  // Eight bytes of the parameters (they follow the header and the fingerprint).
+  const xored = Uint8Array.from(valid);
+  for (let index = 200; index < 208; index += 1) xored[index] = (xored[index] as number) ^ 0xa5;
+  t.throws(() => trainer.restore(xored), { code: 'CHECKPOINT_CORRUPT', message: /do not match their checksum/ });
+  t.throws(() => trainer.restore(valid.slice(0, 100)), { code: 'CHECKPOINT_CORRUPT' }, 'cut short');
+  t.equal(trainer.epochsDone, 1);
+  t.equal(JSON.stringify(trainer.model()), before, 'a refused restore changes nothing');
+  trainer.restore(valid);
+  t.equal(trainer.epochsDone, 2, 'the undamaged checkpoint restores');
 });
