@@ -16,6 +16,7 @@ import {
   Model,
   Trainer,
   gradCheck,
+  serializeModel,
   validate,
   type Dataset,
   type EpochMetrics,
@@ -224,7 +225,7 @@ Options:
     const result = await scoreJob(trainer, data, spec, earlyStopping);
     emit({ type: 'done', jobId, status: 'succeeded', result });
     if (typeof values.save === 'string') {
-      writeAtomically(values.save, JSON.stringify(trainer.model(data.classNames, data.columns)));
+      writeAtomically(values.save, serializeModel(trainer.model(data.classNames, data.columns)));
     }
     if (!json) printResult(result);
     return 0;

@@ -148,6 +148,23 @@ t.test('--checkpoint then --resume ends where one uninterrupted run ends', async
   t.same(JSON.parse(readFileSync(resumedModel, 'utf8')).layers, JSON.parse(readFileSync(straightModel, 'utf8')).layers);
 });
 
+t.test('predict refuses a saved model damaged after it was written, with its code and a non-zero exit', async (t) => {
+  const modelPath = join(directory, 'damaged-model.json');
+  const trained = await caviar('train', writeSpec('damaged.json', 2), '--save', modelPath);
+  t.equal(trained.code, 0, trained.stderr);
+  const document = JSON.parse(readFileSync(modelPath, 'utf8')) as { checksum: string; layers: { weight: string }[] };
+  t.match(document.checksum, /^sha256:[0-9a-f]{64}$/, '--save writes the checksum');
+  const layer = document.layers[0] as { weight: string };
+  layer.weight = `${layer.weight.slice(0, 10)}${layer.weight[10] === 'A' ? 'B' : 'A'}${layer.weight.slice(11)}`;
+  writeFileSync(modelPath, JSON.stringify(document));
+  const csvPath = join(directory, 'damaged-points.csv');
+  writeFileSync(csvPath, 'x1,x2\n0,0.5\n');
+  const predicted = await caviar('predict', modelPath, csvPath);
+  t.equal(predicted.code, 1, 'a non-zero exit');
+  t.match(predicted.stderr, /^caviar: MODEL_CORRUPT: the model's content does not match its checksum: it was damaged after it was written/);
+  t.equal(predicted.stdout, '', 'no predictions');
+});
+
 t.test('--resume refuses a checkpoint damaged after it was written, with its code and a non-zero exit', async (t) => {
   const checkpoint = join(directory, 'damaged.checkpoint');
   const first = await caviar('train', writeSpec('damaged-first.json', 2), '--checkpoint', checkpoint);

@@ -12,6 +12,7 @@ export const ErrorCodes = [
   'INVALID_CHECKPOINT', // the bytes are not a checkpoint of this trainer
   'CHECKPOINT_CORRUPT', // a checkpoint's bytes do not match their checksum: damaged after it was written
   'INVALID_MODEL', // a saved model that cannot be read
+  'MODEL_CORRUPT', // a saved model's content does not match its checksum: damaged after it was written
   'INTERNAL', // a bug: please report it
 ] as const;
 

@@ -19,6 +19,7 @@ import {
   SavedModelSchema,
   fromSavedModel,
   toSavedModel,
+  verifyChecksum,
   type ModelColumns,
   type SavedModel,
 } from './model-format.js';
@@ -35,7 +36,7 @@ export {
   type TrainerSpec,
   type GradCheckSpec,
 } from './config.js';
-export { SavedModelSchema, MODEL_FORMAT, MODEL_VERSION, type ModelColumns, type SavedModel } from './model-format.js';
+export { SavedModelSchema, MODEL_FORMAT, MODEL_VERSION, serializeModel, type ModelColumns, type SavedModel } from './model-format.js';
 
 /**
  * Rows of features and their targets, row-major. `y` holds one class index per row for a
@@ -245,7 +246,8 @@ export class Trainer {
 
   /**
    * The trained model in the saved-model format; `classes` names the classes by index,
-   * `columns` the training data's feature and label columns.
+   * `columns` the training data's feature and label columns. `serializeModel` makes its
+   * text, checksum and all.
    */
   model(classes?: string[], columns?: ModelColumns): SavedModel {
     const state = callNative(() => this.native.model());
@@ -263,6 +265,38 @@ export interface Prediction {
   classes?: Int32Array;
 }
 
+/**
+ * Reads a saved model (an object or its JSON text) as a document: its checksum verified,
+ * when it has one, then its fields checked. Throws MODEL_CORRUPT or INVALID_MODEL.
+ */
+export function readSavedModel(source: SavedModel | string): SavedModel {
+  let parsed: unknown = source;
+  if (typeof source === 'string') {
+    try {
+      parsed = JSON.parse(source);
+    } catch (error) {
+      throw new EngineError('INVALID_MODEL', `the model is not JSON: ${(error as Error).message}`);
+    }
+  }
+  verifyChecksum(parsed);
+  let saved: SavedModel;
+  try {
+    saved = validate(SavedModelSchema, parsed);
+  } catch (error) {
+    const invalid = error as EngineError;
+    throw new EngineError('INVALID_MODEL', `not a ${MODEL_FORMAT} v${MODEL_VERSION} document: ${invalid.message}`, invalid.path);
+  }
+  if (saved.features !== undefined && saved.features.length !== saved.network.inputs) {
+    const problem = `features names ${saved.features.length} columns, but the network has ${saved.network.inputs} inputs`;
+    throw new EngineError('INVALID_MODEL', problem, '/features');
+  }
+  if (saved.preprocessing !== undefined && inputCount(saved.preprocessing) !== saved.network.inputs) {
+    const problem = `preprocessing makes ${inputCount(saved.preprocessing)} inputs, but the network has ${saved.network.inputs}`;
+    throw new EngineError('INVALID_MODEL', problem, '/preprocessing');
+  }
+  return saved;
+}
+
 /** A trained model, for inference. */
 export class Model {
   private constructor(
@@ -270,31 +304,9 @@ export class Model {
     private readonly saved: SavedModel,
   ) {}
 
-  /** Reads a saved model (an object or its JSON text); throws INVALID_MODEL or SHAPE_MISMATCH. */
+  /** Reads a saved model (an object or its JSON text); throws MODEL_CORRUPT, INVALID_MODEL or SHAPE_MISMATCH. */
   static load(source: SavedModel | string): Model {
-    let parsed: unknown = source;
-    if (typeof source === 'string') {
-      try {
-        parsed = JSON.parse(source);
-      } catch (error) {
-        throw new EngineError('INVALID_MODEL', `the model is not JSON: ${(error as Error).message}`);
-      }
-    }
-    let saved: SavedModel;
-    try {
-      saved = validate(SavedModelSchema, parsed);
-    } catch (error) {
-      const invalid = error as EngineError;
-      throw new EngineError('INVALID_MODEL', `not a ${MODEL_FORMAT} v${MODEL_VERSION} document: ${invalid.message}`, invalid.path);
-    }
-    if (saved.features !== undefined && saved.features.length !== saved.network.inputs) {
-      const problem = `features names ${saved.features.length} columns, but the network has ${saved.network.inputs} inputs`;
-      throw new EngineError('INVALID_MODEL', problem, '/features');
-    }
-    if (saved.preprocessing !== undefined && inputCount(saved.preprocessing) !== saved.network.inputs) {
-      const problem = `preprocessing makes ${inputCount(saved.preprocessing)} inputs, but the network has ${saved.network.inputs}`;
-      throw new EngineError('INVALID_MODEL', problem, '/preprocessing');
-    }
+    const saved = readSavedModel(source);
     const state = fromSavedModel(saved);
     return new Model(callNative(() => new addon.Model(state)), saved);
   }

@@ -1,5 +1,7 @@
 // The saved-model format (docs/model-format.md): versioned JSON, every float array as
-// base64 of little-endian float32, so a model moves between machines and languages.
+// base64 of little-endian float32, so a model moves between machines and languages, and a
+// checksum of the rest, so that a model damaged at rest or on the way is refused.
+import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
 import { ActivationName, InitName, LossName, NormalizationName } from './spec.js';
@@ -16,6 +18,9 @@ export const SavedModelSchema = Type.Object(
   {
     format: Type.Literal(MODEL_FORMAT),
     version: Type.Literal(MODEL_VERSION),
+    checksum: Type.Optional(
+      Type.String({ description: "'sha256:' and the hex SHA-256 of the document without this field, as RFC 8785 canonical JSON" }),
+    ),
     network: Type.Object({
       inputs: Type.Integer({ minimum: 1 }),
       layers: Type.Array(
@@ -112,6 +117,44 @@ export function toSavedModel(state: NativeModelState, classes?: string[], column
       return encoded;
     }),
   };
+}
+
+/**
+ * RFC 8785's canonical JSON (keys sorted by UTF-16 code units, no whitespace, numbers as
+ * ECMAScript writes them): the text any writer of the same document hashes alike, however
+ * it orders keys or spaces its own text.
+ */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const fields = Object.entries(value as Record<string, unknown>).filter(([, field]) => field !== undefined);
+    fields.sort(([first], [second]) => (first < second ? -1 : 1));
+    return `{${fields.map(([key, field]) => `${JSON.stringify(key)}:${canonicalJson(field)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function checksumOf(content: object): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(content)).digest('hex')}`;
+}
+
+/** A saved model as its JSON text, for storing or sending: with the checksum of its content. */
+export function serializeModel(model: SavedModel): string {
+  const { checksum: _previous, ...content } = model;
+  return JSON.stringify({ ...content, checksum: checksumOf(content) });
+}
+
+/**
+ * Throws MODEL_CORRUPT when a parsed document's content does not match its checksum. It
+ * runs before the document is read as a model, so that damage is reported as damage even
+ * where it also breaks a field. A document without a checksum (written before there were
+ * checksums) passes.
+ */
+export function verifyChecksum(document: unknown): void {
+  if (typeof document !== 'object' || document === null || !Object.hasOwn(document, 'checksum')) return;
+  const { checksum, ...content } = document as Record<string, unknown>;
+  if (checksum !== checksumOf(content))
+    throw new EngineError('MODEL_CORRUPT', "the model's content does not match its checksum: it was damaged after it was written");
 }
 
 export function fromSavedModel(model: SavedModel): NativeModelState {

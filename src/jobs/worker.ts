@@ -3,7 +3,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { DataError, Random, parseCsv, parseJson, resolveDataset, type LoadedDataset } from '../data/index.js';
-import { EngineError, Trainer, gradCheck, type Dataset } from '../engine/index.js';
+import { EngineError, Trainer, gradCheck, serializeModel, type Dataset } from '../engine/index.js';
 import { readDataset, writeDatasetArrays } from './datasets.js';
 import { columnView } from '../data/columns.js';
 import { requireTwoLabels } from '../data/labels.js';
@@ -91,7 +91,7 @@ async function train(task: TrainTask, control: Control): Promise<FromWorker> {
       : {}),
   });
   const result = await scoreJob(trainer, data, spec, earlyStopping);
-  return { type: 'succeeded', result, model: JSON.stringify(trainer.model(data.classNames, data.columns)) };
+  return { type: 'succeeded', result, model: serializeModel(trainer.model(data.classNames, data.columns)) };
 }
 
 /** Gradient checking needs the math, not real data: standard normal inputs, random targets. */

@@ -40,6 +40,7 @@ export const API_ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: [415, 'a body of a content type the route does not take: the message says what to send'],
   UPGRADE_REQUIRED: [426, 'a plain GET on a websocket route'],
   INTERNAL: [500, 'a failure on the server\'s side: its log has the details'],
+  MODEL_CORRUPT: [500, "a job's stored model is damaged (it fails its checksum, or does not parse): the server's log has the details"],
   STORE_UNAVAILABLE: [503, 'the store (PostgreSQL, in the distributed mode) cannot be reached now: retry after `Retry-After` seconds'],
   GRADCHECK_BUSY: [503, 'every gradient-check place is taken and its queue is full, or the wait for one ran out (CAVIAR_GRADCHECK_TIMEOUT_MS): retry after `Retry-After` seconds'],
   GRADCHECK_TIMEOUT: [504, 'an admitted gradient check ran past CAVIAR_GRADCHECK_TIMEOUT_MS'],

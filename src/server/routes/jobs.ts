@@ -1,10 +1,10 @@
 // /v1/jobs: submit, list, read, control (cancel, pause, resume, learning rate), and the
 // trained model with predictions from it.
 import { randomBytes } from 'node:crypto';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
-import { Model } from '../../engine/index.js';
+import { EngineError, Model, readSavedModel } from '../../engine/index.js';
 import { admit } from '../../jobs/admission.js';
 import { JobSpecSchema, type ControlResult } from '../../jobs/index.js';
 import { SavedModelSchema } from '../../engine/model-format.js';
@@ -32,6 +32,8 @@ import type { Services } from '../context.js';
 export const newId = (prefix: string) => `${prefix}_${randomBytes(9).toString('base64url')}`;
 
 const Errors = { 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
+/** The errors of a route that reads a job's stored model: MODEL_CORRUPT besides. */
+const ModelErrors = { ...Errors, 500: ErrorSchema };
 /** A prediction request's body at most: 10,000 rows of a wide table. */
 const PREDICT_BODY_BYTES = 32 * 1024 * 1024;
 
@@ -67,6 +69,23 @@ function encodePredictRecords(model: Model, records: RawRecord[]): Float32Array 
     }
   }
   return x;
+}
+
+/** What a stored model that does not read throws: it was written whole, so the fault is ours. */
+const STORED_MODEL_FAULTS = new Set(['MODEL_CORRUPT', 'INVALID_MODEL', 'SHAPE_MISMATCH']);
+
+/**
+ * Reads a job's stored model with `read`. One that fails its checksum or does not parse is
+ * the server's damage, not the client's: a logged 500 MODEL_CORRUPT, and nothing of it sent.
+ */
+function readStoredModel<T>(jobId: string, log: FastifyBaseLogger, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (!(error instanceof EngineError) || !STORED_MODEL_FAULTS.has(error.code)) throw error;
+    log.error({ err: error, jobId }, 'a stored model is damaged');
+    throw new ApiError('MODEL_CORRUPT', `the stored model of job ${jobId} is damaged and cannot be used; the server's log has the details`);
+  }
 }
 
 /** Trained models by job id, parsed once: predictions come in series. */
@@ -235,10 +254,12 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
 
   plain.get<{ Params: { id: string } }>(
     '/v1/jobs/:id/model',
-    // The stored JSON goes out as it is: no second serialization of the weights.
-    { schema: { summary: 'the trained model (saved-model JSON, docs/model-format.md)', operationId: 'getJobModel', tags: ['jobs'], params: IdParams, response: { 200: SavedModelSchema, ...Errors } } },
+    // The stored JSON goes out as it is, once it has passed its checksum: no second
+    // serialization of the weights.
+    { schema: { summary: 'the trained model (saved-model JSON, docs/model-format.md)', operationId: 'getJobModel', tags: ['jobs'], params: IdParams, response: { 200: SavedModelSchema, ...ModelErrors } } },
     async (request, reply) => {
       const model = await trainedModel(request.params.id);
+      readStoredModel(request.params.id, request.log, () => readSavedModel(model));
       return reply
         .type('application/json')
         .header('content-disposition', `attachment; filename="${request.params.id}.model.json"`)
@@ -268,13 +289,13 @@ export const jobRoutes: FastifyPluginAsync<Services> = async (plain, { store, li
           tags: ['jobs'],
           params: IdParams,
           body: { content: { 'application/json': { schema: PredictRequestSchema }, 'text/csv': { schema: PredictCsvSchema } } },
-          response: { 200: { content: { 'application/json': { schema: PredictReplySchema }, 'text/csv': { schema: PredictedCsvSchema } } }, ...Errors },
+          response: { 200: { content: { 'application/json': { schema: PredictReplySchema }, 'text/csv': { schema: PredictedCsvSchema } } }, ...ModelErrors },
         },
       },
       async (request, reply) => {
         const { id } = request.params;
         const saved = await trainedModel(id);
-        const model = models.get(id, () => Model.load(saved));
+        const model = models.get(id, () => readStoredModel(id, request.log, () => Model.load(saved)));
         const body = request.body as string | Static<typeof PredictRequestSchema>;
         if (typeof body === 'string') {
           const rows = readPredictionCsv(body, model, { source: 'the body' });
