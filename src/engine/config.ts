@@ -232,9 +232,11 @@ function resolveDecay(decay: DecaySpec | undefined, epochs: number): NativeTrain
   return { ...settings, type, period: settings.period || epochs };
 }
 
+/** `classWeights`: one per class, or none. */
 export function resolveTraining(
   training: TrainingSpec,
   normalize: TrainerSpec['normalize'],
+  classWeights?: Float32Array,
 ): NativeTrainingConfig {
   return {
     batchSize: training.batchSize ?? Defaults.batchSize,
@@ -244,5 +246,6 @@ export function resolveTraining(
     decay: resolveDecay(training.lrDecay, training.epochs),
     l2: training.l2 ?? 0,
     normalize: normalize ?? Defaults.normalize,
+    classWeights: classWeights ?? new Float32Array(0),
   };
 }

@@ -368,7 +368,7 @@ export async function gradCheck(
   const nativeData = toNativeData(data, 'data');
   const network = resolveNetwork(valid.model, valid.loss, data.features);
   const perTensor = coordinates === 'all' ? 0 : coordinates;
-  const result = await awaitNative(() => addon.gradCheck(network, valid.l2 ?? 0, nativeData, seed, epsilon, perTensor));
+  const result = await awaitNative(() => addon.gradCheck(network, valid.l2 ?? 0, new Float32Array(0), nativeData, seed, epsilon, perTensor));
   return { ...result, passed: result.difference <= GRADIENT_CHECK_PASS };
 }
 
