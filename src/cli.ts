@@ -133,6 +133,10 @@ function printResult(result: JobResult): void {
   part('dev', result.dev);
   part('test', result.test);
   printPredictionMetrics(result);
+  if (result.classWeights !== undefined) {
+    const weights = Object.entries(result.classWeights).map(([name, weight]) => `${name} ${format(weight)}`);
+    console.log(`class weights (in the cost trained on; the losses above are unweighted): ${weights.join(', ')}`);
+  }
   const { diagnosis } = result;
   const bias = diagnosis.avoidableBiasIsUpperBound
     ? `avoidable bias at most ${format(diagnosis.avoidableBias)}, measured against 0 error`
@@ -184,7 +188,7 @@ Options:
 
     const loaded = await loadSpecData(spec, specPath);
     const data = jobData(loaded, spec.split, spec.columns);
-    const trainer = Trainer.create(trainerSpec(spec), data.train, data.dev);
+    const trainer = Trainer.create(trainerSpec(spec), data.train, data.dev, { classNames: data.classNames });
     if (typeof values.resume === 'string') trainer.restore(readFileSync(values.resume));
     const epochs = spec.training.epochs;
     if (!json) {
@@ -261,7 +265,7 @@ Options:
     if (coordinates !== 'all' && (!Number.isInteger(coordinates) || coordinates < 1))
       throw new UsageError('--coordinates takes a positive integer or "all"');
     // The rows as the network takes them: a table's preprocessed as training would.
-    const { train } = jobData(await loadSpecData(spec, specPath), spec.split, spec.columns);
+    const { train, classNames } = jobData(await loadSpecData(spec, specPath), spec.split, spec.columns);
     const rows = Math.min(samples, train.rows);
     const width = train.y.length / train.rows;
     const sample: Dataset = {
@@ -281,10 +285,11 @@ Options:
     );
     let result;
     try {
+      const { l2, classWeights } = spec.training;
       result = await gradCheck(
-        { model, ...(loss === undefined ? {} : { loss }), ...(spec.training.l2 === undefined ? {} : { l2: spec.training.l2 }) },
+        { model, ...(loss === undefined ? {} : { loss }), ...(l2 === undefined ? {} : { l2 }), ...(classWeights === undefined ? {} : { classWeights }) },
         sample,
-        { seed: Number(values.seed ?? spec.training.seed ?? 0), coordinates },
+        { seed: Number(values.seed ?? spec.training.seed ?? 0), coordinates, classNames },
       );
     } finally {
       clearInterval(heartbeat);

@@ -197,6 +197,7 @@ TrainingSpec readTraining(const Napi::Value& value) {
   spec.decay.period = integer(decay, "period");
   spec.l2 = number(object, "l2");
   spec.normalize = named(object, "normalize", caviar::normalizationFromName);
+  spec.classWeights = floatVector(field(object, "classWeights"), "classWeights");
   return spec;
 }
 
@@ -660,15 +661,16 @@ Napi::Value ModelWrap::predict(const Napi::CallbackInfo& info) {
 
 class GradCheckWorker : public PromiseWorker {
  public:
-  GradCheckWorker(Napi::Env env, NetworkSpec network, double l2, const DataView& data, uint64_t seed,
-                  double epsilon, int64_t coordinatesPerTensor)
-      : PromiseWorker(env), network_(std::move(network)), l2_(l2), data_(data), seed_(seed), epsilon_(epsilon),
-        coordinatesPerTensor_(coordinatesPerTensor) {}
+  GradCheckWorker(Napi::Env env, NetworkSpec network, double l2, std::vector<float> classWeights,
+                  const DataView& data, uint64_t seed, double epsilon, int64_t coordinatesPerTensor)
+      : PromiseWorker(env), network_(std::move(network)), l2_(l2), classWeights_(std::move(classWeights)),
+        data_(data), seed_(seed), epsilon_(epsilon), coordinatesPerTensor_(coordinatesPerTensor) {}
 
  protected:
   void Execute() override {
     run([&] {
-      result_ = caviar::gradCheck(network_, l2_, data_.view(), seed_, epsilon_, coordinatesPerTensor_);
+      result_ = caviar::gradCheck(network_, l2_, classWeights_, data_.view(), seed_, epsilon_,
+                                  coordinatesPerTensor_);
     });
   }
   Napi::Value result() override {
@@ -687,6 +689,7 @@ class GradCheckWorker : public PromiseWorker {
  private:
   NetworkSpec network_;
   double l2_;
+  std::vector<float> classWeights_;
   OwnedData data_;
   uint64_t seed_;
   double epsilon_;
@@ -696,20 +699,21 @@ class GradCheckWorker : public PromiseWorker {
 
 Napi::Value gradCheck(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
-  if (info.Length() < 6 || !info[1].IsNumber() || !info[3].IsNumber() || !info[4].IsNumber() ||
-      !info[5].IsNumber())
-    throwArgument(env, "gradCheck(network, l2, data, seed, epsilon, coordinatesPerTensor)");
+  if (info.Length() < 7 || !info[1].IsNumber() || !info[4].IsNumber() || !info[5].IsNumber() ||
+      !info[6].IsNumber())
+    throwArgument(env, "gradCheck(network, l2, classWeights, data, seed, epsilon, coordinatesPerTensor)");
   NetworkSpec network = readNetwork(info[0]);
-  const DataView data = readData(info[2]);
-  const double seed = info[3].As<Napi::Number>().DoubleValue();
+  std::vector<float> classWeights = floatVector(info[2], "classWeights");
+  const DataView data = readData(info[3]);
+  const double seed = info[4].As<Napi::Number>().DoubleValue();
   if (!(seed >= 0 && seed <= 9007199254740991.0) || seed != std::floor(seed))
     throwArgument(env, "seed must be an integer in [0, 2^53)");
-  const double coordinates = info[5].As<Napi::Number>().DoubleValue();
+  const double coordinates = info[6].As<Napi::Number>().DoubleValue();
   if (!(coordinates >= 0 && coordinates <= 9007199254740991.0) || coordinates != std::floor(coordinates))
     throwArgument(env, "coordinatesPerTensor must be an integer in [0, 2^53) (0: all)");
   auto* worker = new GradCheckWorker(env, std::move(network), info[1].As<Napi::Number>().DoubleValue(),
-                                     data, static_cast<uint64_t>(seed), info[4].As<Napi::Number>().DoubleValue(),
-                                     static_cast<int64_t>(coordinates));
+                                     std::move(classWeights), data, static_cast<uint64_t>(seed),
+                                     info[5].As<Napi::Number>().DoubleValue(), static_cast<int64_t>(coordinates));
   const Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

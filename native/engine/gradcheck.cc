@@ -80,9 +80,11 @@ GradCheckResult compareGradients(std::vector<double>& theta, const std::vector<d
   return result;
 }
 
-GradCheckResult gradCheck(const NetworkSpec& spec, double l2, const DataView& data,
+GradCheckResult gradCheck(const NetworkSpec& spec, double l2,
+                          const std::vector<float>& classWeights, const DataView& data,
                           uint64_t seed, double epsilon, int64_t coordinatesPerTensor) {
   validateNetwork(spec);
+  validateClassWeights(spec, classWeights);
   validateData(spec, data, "gradient-check");
   if (!std::isfinite(l2) || l2 < 0) throw Error(codes::kInvalidSpec, "/l2: must be >= 0", "/l2");
   if (!(epsilon > 0 && epsilon < 1)) throw Error(codes::kInvalidSpec, "/epsilon: must be in (0, 1)", "/epsilon");
@@ -101,14 +103,16 @@ GradCheckResult gradCheck(const NetworkSpec& spec, double l2, const DataView& da
   const std::vector<double> x(data.x, data.x + data.rows * data.features);
   const std::vector<double> y(data.y, data.y + data.rows * data.targets);
 
-  // The cost the gradient is of; checking mode: batch statistics, no dropout.
+  // The cost the gradient is of, the one training minimizes (class-weighted); checking
+  // mode: batch statistics, no dropout.
+  const float* weights = classWeights.empty() ? nullptr : classWeights.data();
   auto cost = [&]() {
     network.forward(x.data(), rows, PassMode::kChecking, nullptr);
-    return network.loss(y.data(), rows).loss / rows +
+    return network.loss(y.data(), rows, weights).weighted / rows +
            (l2 > 0 ? l2 / (2.0 * rows) * network.weightSquares() : 0.0);
   };
   cost();
-  network.backward(x.data(), y.data(), rows, l2);
+  network.backward(x.data(), y.data(), rows, l2, weights);
   const std::vector<double> analytic = network.gradients();
   std::vector<ParameterSegment> layers;
   for (int layer = 0; layer < network.layerCount(); ++layer)

@@ -35,12 +35,14 @@ GradCheckResult compareGradients(std::vector<double>& theta, const std::vector<d
                                  const std::vector<int64_t>& coordinates,
                                  const std::vector<ParameterSegment>& layers, double epsilon);
 
-// `data` is used as it is (no input normalization). epsilon is the step of the centred
-// difference. Parameters are initialized from `seed`; biases and batch-norm gamma/beta get
+// The cost is the one training minimizes: L2 of strength `l2`, and class weights (one per
+// class, or none; see loss.h). `data` is used as it is (no input normalization). epsilon is
+// the step of the centred difference. Parameters are initialized from `seed`; biases and batch-norm gamma/beta get
 // small random values too, so that their gradients are exercised away from zero. The
 // sample of coordinates (coordinatesPerTensor, 0 for all) is drawn from its own stream of
 // `seed`: the network is the same whether all coordinates are checked or a sample.
-GradCheckResult gradCheck(const NetworkSpec& network, double l2, const DataView& data,
+GradCheckResult gradCheck(const NetworkSpec& network, double l2,
+                          const std::vector<float>& classWeights, const DataView& data,
                           uint64_t seed, double epsilon = 1e-7, int64_t coordinatesPerTensor = 0);
 
 }  // namespace caviar

@@ -130,14 +130,15 @@ const T* Network<T>::forward(const T* inputs, int rows, PassMode mode, Rng* drop
 }
 
 template <typename T>
-LossTotals Network<T>::loss(const T* targets, int rows) const {
+LossTotals Network<T>::loss(const T* targets, int rows, const float* classWeights) const {
   const Layer& output = layers_.back();
   return lossForward(spec_.loss, output.normalized.data(), output.activated.data(), targets,
-                     rows, output.spec.units);
+                     classWeights, rows, output.spec.units);
 }
 
 template <typename T>
-void Network<T>::backward(const T* inputs, const T* targets, int rows, double l2) {
+void Network<T>::backward(const T* inputs, const T* targets, int rows, double l2,
+                          const float* classWeights) {
   const T slope = static_cast<T>(spec_.leakySlope);
   const T decay = static_cast<T>(l2 / rows);
   // `gradient` holds dJ/dA of the current layer's output and becomes dJ/dZ in place;
@@ -145,8 +146,8 @@ void Network<T>::backward(const T* inputs, const T* targets, int rows, double l2
   T* gradient = gradientIn_.data();
   T* below = gradientOut_.data();
   const Layer& output = layers_.back();
-  lossBackward(spec_.loss, output.spec.activation, output.activated.data(), targets, gradient,
-               rows, output.spec.units, slope);
+  lossBackward(spec_.loss, output.spec.activation, output.activated.data(), targets,
+               classWeights, gradient, rows, output.spec.units, slope);
   for (int index = layerCount() - 1; index >= 0; --index) {
     Layer& layer = layers_[index];
     const int units = layer.spec.units;

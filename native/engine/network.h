@@ -32,11 +32,12 @@ class Network {
   // inputs (rows, spec.inputs) with rows <= capacity. Returns the output layer's
   // activations (rows, output units), valid until the next forward.
   const T* forward(const T* inputs, int rows, PassMode mode, Rng* dropoutRng);
-  // The loss of the last forward against targets (rows, targetWidth).
-  LossTotals loss(const T* targets, int rows) const;
-  // Gradients of J = (1/rows) sum L + l2 / (2 rows) sum ||W||^2 for the last forward,
-  // which must have run on the same inputs.
-  void backward(const T* inputs, const T* targets, int rows, double l2);
+  // The loss of the last forward against targets (rows, targetWidth), weighted by
+  // classWeights (classCount of them, or nullptr for none) in LossTotals::weighted.
+  LossTotals loss(const T* targets, int rows, const float* classWeights) const;
+  // Gradients of J = (1/rows) sum w_{y_i} L_i + l2 / (2 rows) sum ||W||^2 for the last
+  // forward, which must have run on the same inputs (w = 1 when classWeights is nullptr).
+  void backward(const T* inputs, const T* targets, int rows, double l2, const float* classWeights);
 
   // sum ||W||^2 over the weight matrices (the L2 term without its factor).
   double weightSquares() const;

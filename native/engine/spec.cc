@@ -88,6 +88,28 @@ const char* normalizationName(Normalization normalization) {
 
 bool isClassifier(const NetworkSpec& spec) { return spec.loss != Loss::kMeanSquaredError; }
 
+int classCount(const NetworkSpec& spec) {
+  if (spec.loss == Loss::kCrossEntropy) return spec.layers.back().units;
+  if (spec.loss == Loss::kBinaryCrossEntropy && spec.layers.back().units == 1) return 2;
+  return 0;
+}
+
+void validateClassWeights(const NetworkSpec& spec, const std::vector<float>& weights) {
+  if (weights.empty()) return;
+  const std::string path = "/training/classWeights";
+  const int classes = classCount(spec);
+  if (classes == 0)
+    invalid(path, "class weights need a network that picks one class per row: softmax with "
+                  "cross-entropy, or one sigmoid unit with binary cross-entropy");
+  if (static_cast<int>(weights.size()) != classes)
+    invalid(path, std::to_string(weights.size()) + " weights for " + std::to_string(classes) +
+                      " classes");
+  for (size_t index = 0; index < weights.size(); ++index) {
+    if (!finitePositive(weights[index]))
+      invalid(path + "/" + std::to_string(index), "must be a positive number");
+  }
+}
+
 int targetWidth(const NetworkSpec& spec) {
   return spec.loss == Loss::kCrossEntropy ? 1 : spec.layers.back().units;
 }

@@ -73,6 +73,9 @@ struct TrainingSpec {
   DecaySpec decay;
   double l2 = 0.0;  // lambda: cost += lambda / (2m) sum ||W||^2
   Normalization normalize{};
+  // One weight per class (classCount), or none: the cost training minimizes becomes
+  // (1/m) sum_i w_{y_i} L_i (loss.h). The caller resolves "balanced" and class names.
+  std::vector<float> classWeights;
 };
 
 // A borrowed view of rows of inputs and their targets, row-major. Targets hold one class
@@ -94,6 +97,13 @@ void validateData(const NetworkSpec& spec, const DataView& data, const char* par
 // How many floats of targets a row has for this network: 1 (a class index) for softmax.
 int targetWidth(const NetworkSpec& spec);
 bool isClassifier(const NetworkSpec& spec);
+// The classes a class weight can be given to: softmax's units, or 2 (0 and 1) for one
+// sigmoid unit; 0 for a network that does not pick one class per row (regression, or
+// several sigmoid units, which are independent labels).
+int classCount(const NetworkSpec& spec);
+// Throws Error(INVALID_SPEC) at /training/classWeights unless `weights` is empty or holds
+// one positive finite weight per class.
+void validateClassWeights(const NetworkSpec& spec, const std::vector<float>& weights);
 
 // Names as they appear in job specs ("leaky-relu", "adamw", ...), both ways.
 Activation activationFromName(const std::string& name);

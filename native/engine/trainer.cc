@@ -282,7 +282,8 @@ struct Trainer::State {
     for (int64_t start = 0; start < rows; start += model.capacity()) {
       const int count = static_cast<int>(std::min<int64_t>(model.capacity(), rows - start));
       model.forward(x + start * features, count, PassMode::kInference, nullptr);
-      const LossTotals part = model.loss(y + start * targets, count);
+      // Unweighted: the reported loss compares across runs with any class weights.
+      const LossTotals part = model.loss(y + start * targets, count, nullptr);
       totals.loss += part.loss;
       totals.correct += part.correct;
       totals.counted += part.counted;
@@ -318,6 +319,7 @@ Trainer::Trainer(const NetworkSpec& network, const TrainingSpec& training, const
                  const DataView& dev) {
   validateNetwork(network);
   validateTraining(training);
+  validateClassWeights(network, training.classWeights);
   validateData(network, train, "training");
   if (dev.rows > 0) validateData(network, dev, "dev");
   const int batchRows = static_cast<int>(std::min<int64_t>(training.batchSize, train.rows));
@@ -350,6 +352,8 @@ EpochMetrics Trainer::runEpoch(const std::atomic<bool>* cancel, std::optional<do
   const int layerCount = s.model.layerCount();
   const int64_t batchSize = std::min<int64_t>(s.training.batchSize, s.trainRows);
   const double l2 = s.training.l2;
+  const std::vector<float>& weights = s.training.classWeights;
+  const float* classWeights = weights.empty() ? nullptr : weights.data();
 
   const auto diverge = [&](const std::string& what) {
     s.revert();
@@ -387,16 +391,18 @@ EpochMetrics Trainer::runEpoch(const std::atomic<bool>* cancel, std::optional<do
       y = s.batchY.data();
     }
     s.model.forward(x, rows, PassMode::kTraining, &s.dropoutRng);
-    const LossTotals totals = s.model.loss(y, rows);
-    double cost = totals.loss / rows;
-    if (l2 > 0) cost += l2 / (2.0 * rows) * s.model.weightSquares();
+    const LossTotals totals = s.model.loss(y, rows, classWeights);
+    const double penalty = l2 > 0 ? l2 / (2.0 * rows) * s.model.weightSquares() : 0.0;
+    // The cost minimized is class-weighted; the one reported is not (nor is the dev
+    // part's), so that runs with other class weights, or none, compare.
+    const double cost = totals.weighted / rows + penalty;
     if (!std::isfinite(cost))
       diverge(std::string("the cost became ") + (std::isnan(cost) ? "NaN" : "infinite") +
               " at mini-batch " + std::to_string(batches + 1));
-    costSum += cost * rows;
+    costSum += (totals.loss / rows + penalty) * rows;
     correct += totals.correct;
     counted += totals.counted;
-    s.model.backward(x, y, rows, l2);
+    s.model.backward(x, y, rows, l2, classWeights);
     for (int layer = 0; layer < layerCount; ++layer)
       gradientNorms[layer] += std::sqrt(s.model.layerGradientSquares(layer));
     s.optimizer.step(s.model.parameters().data(), s.model.gradients().data(), s.model.segments(),

@@ -15,7 +15,7 @@
 namespace caviar {
 
 struct PartMetrics {
-  double loss = 0.0;                // cost, L2 term included
+  double loss = 0.0;                // cost, L2 term included, without class weights
   std::optional<double> accuracy;  // classifiers only
 };
 

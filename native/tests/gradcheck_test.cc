@@ -1,13 +1,15 @@
 // Gradient checking (gradcheck.h): backprop agrees with centred differences in double
-// precision for every activation, loss and layer option, a coarse check is caught, and a
-// check of a sample of coordinates still catches a wrong gradient.
+// precision for every activation, loss and layer option, class weights included, a coarse
+// check is caught, and a check of a sample of coordinates still catches a wrong gradient.
 #include "gradcheck.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -95,7 +97,7 @@ class GradientCheck : public ::testing::TestWithParam<CheckCase> {};
 TEST_P(GradientCheck, BackpropMatchesCentredDifferences) {
   const CheckCase& check = GetParam();
   const testkit::Dataset data = checkData(check.spec, check.rows, 17);
-  const GradCheckResult result = gradCheck(check.spec, check.l2, data.view(), 5);
+  const GradCheckResult result = gradCheck(check.spec, check.l2, {}, data.view(), 5);
   std::cout << "gradient check " << check.name << ": " << describe(result) << "\n";
   RecordProperty("difference", std::to_string(result.difference));
 
@@ -198,7 +200,7 @@ TEST(GradientCheckSensitivity, CoarseStepIsNotReportedAsPassing) {
                              Loss::kCrossEntropy, Init::kNormal);
   spec.initScale = 2.0;  // saturating tanh units: a strongly curved cost
   const testkit::Dataset data = checkData(spec, 8, 17);
-  const GradCheckResult result = gradCheck(spec, 0.0, data.view(), 5, 0.5);
+  const GradCheckResult result = gradCheck(spec, 0.0, {}, data.view(), 5, 0.5);
   std::cout << "gradient check with epsilon 0.5: " << describe(result) << "\n";
   RecordProperty("difference", std::to_string(result.difference));
   EXPECT_GT(result.difference, 1e-4);
@@ -208,11 +210,11 @@ TEST(GradientCheckSensitivity, RejectsAStepOutsideTheUnitIntervalAndANegativeL2)
   const NetworkSpec spec = oneHidden(Activation::kTanh);
   const testkit::Dataset data = checkData(spec, 4, 17);
   for (const double epsilon : {0.0, -1e-7, 1.0}) {
-    EXPECT_EQ(testkit::errorCode([&] { gradCheck(spec, 0.0, data.view(), 5, epsilon); }),
+    EXPECT_EQ(testkit::errorCode([&] { gradCheck(spec, 0.0, {}, data.view(), 5, epsilon); }),
               codes::kInvalidSpec)
         << "epsilon " << epsilon;
   }
-  EXPECT_EQ(testkit::errorCode([&] { gradCheck(spec, -0.1, data.view(), 5); }),
+  EXPECT_EQ(testkit::errorCode([&] { gradCheck(spec, -0.1, {}, data.view(), 5); }),
             codes::kInvalidSpec);
 }
 
@@ -245,12 +247,12 @@ TEST(GradientCheckSample, TakesUpToNOfEachTensorDistinctSortedAndSeeded) {
 TEST(GradientCheckSample, ASampledCheckOfRightGradientsPasses) {
   const NetworkSpec spec = wideTanh();
   const testkit::Dataset data = checkData(spec, 8, 17);
-  const GradCheckResult sampled = gradCheck(spec, 0.5, data.view(), 5, 1e-7, 10);
+  const GradCheckResult sampled = gradCheck(spec, 0.5, {}, data.view(), 5, 1e-7, 10);
   std::cout << "sampled gradient check: " << describe(sampled) << "\n";
   EXPECT_LT(sampled.difference, kPassing);
   EXPECT_EQ(sampled.checked, 33);
   EXPECT_EQ(sampled.parameters, parameterCount(spec));
-  const GradCheckResult full = gradCheck(spec, 0.5, data.view(), 5);
+  const GradCheckResult full = gradCheck(spec, 0.5, {}, data.view(), 5);
   EXPECT_EQ(full.checked, full.parameters);
 }
 
@@ -268,10 +270,10 @@ TEST(GradientCheckSample, ASampledCheckCatchesAWrongGradient) {
   const std::vector<double> y(data.y.begin(), data.y.end());
   auto cost = [&]() {
     net.forward(x.data(), rows, PassMode::kChecking, nullptr);
-    return net.loss(y.data(), rows).loss / rows + l2 / (2.0 * rows) * net.weightSquares();
+    return net.loss(y.data(), rows, nullptr).loss / rows + l2 / (2.0 * rows) * net.weightSquares();
   };
   cost();
-  net.backward(x.data(), y.data(), rows, l2);
+  net.backward(x.data(), y.data(), rows, l2, nullptr);
   std::vector<double> wrong = net.gradients();
   const ParameterSegment firstWeights = net.segments().front();
   for (int64_t i = firstWeights.offset; i < firstWeights.offset + firstWeights.size; ++i)
@@ -286,6 +288,173 @@ TEST(GradientCheckSample, ASampledCheckCatchesAWrongGradient) {
   EXPECT_GT(result.difference, 1e-5) << "above the threshold of a probable bug";
   EXPECT_GT(result.layers[0], 1e-3);
   EXPECT_LT(result.layers[1], 1e-6) << "the right layer is not blamed";
+}
+
+// ---- Class weights: J = (1/m) sum_i w_{y_i} L_i (loss.h).
+
+struct WeightedCase {
+  std::string name;
+  NetworkSpec spec;
+  std::vector<float> classWeights;
+  double l2;
+};
+
+void PrintTo(const WeightedCase& check, std::ostream* out) { *out << check.name; }
+
+class ClassWeightedGradientCheck : public ::testing::TestWithParam<WeightedCase> {};
+
+TEST_P(ClassWeightedGradientCheck, BackpropMatchesCentredDifferencesOfTheWeightedCost) {
+  const WeightedCase& check = GetParam();
+  const testkit::Dataset data = checkData(check.spec, 16, 17);
+  const GradCheckResult result = gradCheck(check.spec, check.l2, check.classWeights, data.view(), 5);
+  std::cout << "class-weighted gradient check " << check.name << ": " << describe(result) << "\n";
+  RecordProperty("difference", std::to_string(result.difference));
+  EXPECT_LT(result.difference, kPassing);
+  for (size_t index = 0; index < result.layers.size(); ++index)
+    EXPECT_LT(result.layers[index], 1e-6) << "layer " << index;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ClassWeights, ClassWeightedGradientCheck,
+    ::testing::Values(
+        WeightedCase{"Softmax", oneHidden(Activation::kTanh), {0.5f, 4.0f, 1.5f}, 0.0},
+        WeightedCase{"SoftmaxBatchNormL2", threeHidden(true), {3.0f, 0.25f, 1.0f}, 0.4},
+        WeightedCase{"Sigmoid",
+                     network(3, {layer(5, Activation::kRelu), layer(1, Activation::kSigmoid)},
+                             Loss::kBinaryCrossEntropy),
+                     {0.2f, 5.0f}, 0.3}),
+    testkit::caseName<WeightedCase>);
+
+// The gradient of the weighted and the unweighted cost at the same point, for comparison.
+struct TwoGradients {
+  std::vector<double> weighted, unweighted;
+};
+
+TwoGradients gradientsWithAndWithout(const NetworkSpec& spec, const std::vector<float>& weights,
+                                     const testkit::Dataset& data) {
+  const int rows = static_cast<int>(data.rows);
+  Network<double> net(spec, rows);
+  Rng rng(5);
+  net.initialize(rng);
+  const std::vector<double> x(data.x.begin(), data.x.end());
+  const std::vector<double> y(data.y.begin(), data.y.end());
+  TwoGradients result;
+  net.forward(x.data(), rows, PassMode::kChecking, nullptr);
+  net.backward(x.data(), y.data(), rows, 0.0, weights.data());
+  result.weighted = net.gradients();
+  net.backward(x.data(), y.data(), rows, 0.0, nullptr);
+  result.unweighted = net.gradients();
+  return result;
+}
+
+double relativeDifference(const std::vector<double>& first, const std::vector<double>& second) {
+  double difference = 0.0, norm = 0.0;
+  for (size_t i = 0; i < first.size(); ++i) {
+    difference += (first[i] - second[i]) * (first[i] - second[i]);
+    norm += second[i] * second[i];
+  }
+  return std::sqrt(difference / norm);
+}
+
+TEST(ClassWeights, TheWeightedGradientDiffersFromTheUnweightedOne) {
+  const NetworkSpec spec = oneHidden(Activation::kTanh);
+  const testkit::Dataset data = checkData(spec, 16, 17);
+  const TwoGradients gradients = gradientsWithAndWithout(spec, {0.5f, 4.0f, 1.5f}, data);
+  const double difference = relativeDifference(gradients.weighted, gradients.unweighted);
+  std::cout << "weighted against unweighted gradient: relative difference " << difference << "\n";
+  EXPECT_GT(difference, 0.1);
+}
+
+// Backprop is linear in the output layer's dZ, and each row's dZ scales by its class's
+// weight: weights all equal to c scale the whole gradient (L2 aside) by c, and weights of 1
+// change nothing, bit for bit.
+TEST(ClassWeights, EqualWeightsScaleTheGradientAndWeightsOfOneChangeNothing) {
+  const NetworkSpec spec = oneHidden(Activation::kRelu);
+  const testkit::Dataset data = checkData(spec, 16, 17);
+  const TwoGradients doubled = gradientsWithAndWithout(spec, {2.0f, 2.0f, 2.0f}, data);
+  for (size_t i = 0; i < doubled.weighted.size(); ++i)
+    EXPECT_DOUBLE_EQ(doubled.weighted[i], 2.0 * doubled.unweighted[i]) << "coordinate " << i;
+  const TwoGradients ones = gradientsWithAndWithout(spec, {1.0f, 1.0f, 1.0f}, data);
+  EXPECT_EQ(ones.weighted, ones.unweighted);
+}
+
+// The check must see the weights: the unweighted gradient, held against the weighted cost,
+// is a failure.
+TEST(ClassWeights, TheCheckCatchesAGradientThatIgnoresTheWeights) {
+  const NetworkSpec spec = oneHidden(Activation::kTanh);
+  const testkit::Dataset data = checkData(spec, 16, 17);
+  const std::vector<float> weights = {0.5f, 4.0f, 1.5f};
+  const int rows = static_cast<int>(data.rows);
+  Network<double> net(spec, rows);
+  Rng rng(5);
+  net.initialize(rng);
+  const std::vector<double> x(data.x.begin(), data.x.end());
+  const std::vector<double> y(data.y.begin(), data.y.end());
+  auto weightedCost = [&]() {
+    net.forward(x.data(), rows, PassMode::kChecking, nullptr);
+    return net.loss(y.data(), rows, weights.data()).weighted / rows;
+  };
+  weightedCost();
+  net.backward(x.data(), y.data(), rows, 0.0, nullptr);
+  const std::vector<double> unweighted = net.gradients();
+  const GradCheckResult result =
+      compareGradients(net.parameters(), unweighted, weightedCost,
+                       sampleCoordinates(net.segments(), 0, 5), {net.layerParameters(0)}, 1e-7);
+  std::cout << "unweighted gradient against the weighted cost: " << describe(result) << "\n";
+  EXPECT_GT(result.difference, 1e-3);
+}
+
+// Keras's convention, a mean over the rows: J = (1/m) sum_i w_{y_i} L_i, not divided by
+// sum_i w_{y_i} (PyTorch's default reduction); the unweighted loss is kept beside it.
+TEST(ClassWeights, TheWeightedLossIsTheMeanOverRowsOfEachRowsWeightedLoss) {
+  const NetworkSpec spec = oneHidden(Activation::kTanh);
+  const testkit::Dataset data = checkData(spec, 16, 17);
+  const std::vector<float> weights = {0.5f, 4.0f, 1.5f};
+  const int rows = static_cast<int>(data.rows);
+  Network<double> net(spec, rows);
+  Rng rng(5);
+  net.initialize(rng);
+  const std::vector<double> x(data.x.begin(), data.x.end());
+  double expectedWeighted = 0.0, expectedLoss = 0.0;
+  for (int row = 0; row < rows; ++row) {
+    const std::vector<double> y(1, data.y[row]);
+    net.forward(x.data() + row * spec.inputs, 1, PassMode::kChecking, nullptr);
+    const double rowLoss = net.loss(y.data(), 1, nullptr).loss;
+    expectedLoss += rowLoss;
+    expectedWeighted += weights[static_cast<size_t>(data.y[row])] * rowLoss;
+  }
+  const std::vector<double> y(data.y.begin(), data.y.end());
+  net.forward(x.data(), rows, PassMode::kChecking, nullptr);
+  const LossTotals totals = net.loss(y.data(), rows, weights.data());
+  EXPECT_NEAR(totals.weighted, expectedWeighted, 1e-12 * expectedWeighted);
+  EXPECT_NEAR(totals.loss, expectedLoss, 1e-12 * expectedLoss);
+  EXPECT_EQ(net.loss(y.data(), rows, nullptr).weighted, totals.loss) << "unweighted: the same";
+}
+
+TEST(ClassWeights, WeightsThatDoNotFitTheNetworkAreRefusedAtTheirPath) {
+  const NetworkSpec softmax = oneHidden(Activation::kTanh);
+  const auto failure = [&](const NetworkSpec& spec, const std::vector<float>& weights) {
+    try {
+      gradCheck(spec, 0.0, weights, checkData(spec, 4, 17).view(), 5);
+    } catch (const Error& error) {
+      return error.code() + " " + error.path();
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(failure(softmax, {1.0f, 2.0f}), "INVALID_SPEC /training/classWeights") << "too few";
+  EXPECT_EQ(failure(softmax, {1.0f, 0.0f, 2.0f}), "INVALID_SPEC /training/classWeights/1");
+  EXPECT_EQ(failure(softmax, {1.0f, 1.0f, -2.0f}), "INVALID_SPEC /training/classWeights/2");
+  EXPECT_EQ(failure(softmax, {std::nanf(""), 1.0f, 1.0f}), "INVALID_SPEC /training/classWeights/0");
+  EXPECT_EQ(failure(softmax, {1.0f, std::numeric_limits<float>::infinity(), 1.0f}),
+            "INVALID_SPEC /training/classWeights/1");
+  EXPECT_EQ(failure(oneHiddenRegression(Activation::kLinear), {1.0f, 2.0f}),
+            "INVALID_SPEC /training/classWeights")
+      << "regression has no classes";
+  const NetworkSpec labels =
+      network(3, {layer(5, Activation::kTanh), layer(2, Activation::kSigmoid)}, Loss::kBinaryCrossEntropy);
+  EXPECT_EQ(failure(labels, {1.0f, 2.0f}), "INVALID_SPEC /training/classWeights")
+      << "two sigmoid units are two independent labels, not two classes";
+  EXPECT_EQ(failure(softmax, {}), "no error") << "no weights: the plain cost";
 }
 
 }  // namespace

@@ -636,6 +636,41 @@ TEST(Trainer, HasNoDefaultsOfItsOwn) {
             codes::kInvalidSpec);
 }
 
+// Class weights enter the cost each mini-batch minimizes (loss.h): weights of 1 train bit
+// for bit as none, other weights train other parameters. The reported losses stay
+// unweighted, so with weights of 1 they are the same numbers too.
+TEST(Trainer, ClassWeightsChangeTrainingAndWeightsOfOneChangeNothing) {
+  const Scenario scenario = momentumBinary();
+  const auto trained = [&](const std::vector<float>& weights) {
+    TrainingSpec spec = scenario.training;
+    spec.classWeights = weights;
+    Trainer trainer(scenario.network, spec, scenario.train.view(), scenario.dev.view());
+    const std::vector<EpochMetrics> history = trainEpochs(trainer, 3);
+    return std::make_pair(allValues(trainer.model()), history.back());
+  };
+  const auto [none, noneMetrics] = trained({});
+  const auto [ones, onesMetrics] = trained({1.0f, 1.0f});
+  const auto [skewed, skewedMetrics] = trained({1.0f, 5.0f});
+  EXPECT_TRUE(bitIdentical(none, ones));
+  EXPECT_EQ(noneMetrics.train.loss, onesMetrics.train.loss);
+  EXPECT_EQ(noneMetrics.dev->loss, onesMetrics.dev->loss);
+  EXPECT_FALSE(bitIdentical(none, skewed));
+  EXPECT_NE(noneMetrics.train.loss, skewedMetrics.train.loss);
+}
+
+TEST(Trainer, RefusesClassWeightsThatDoNotFitTheNetwork) {
+  const Scenario binary = momentumBinary();
+  TrainingSpec three = binary.training;
+  three.classWeights = {1.0f, 2.0f, 3.0f};
+  EXPECT_EQ(errorCode([&] { Trainer(binary.network, three, binary.train.view(), kNoDev); }),
+            codes::kInvalidSpec);
+  const Scenario regression = sgdRegressionInOrder();
+  TrainingSpec weighted = regression.training;
+  weighted.classWeights = {1.0f, 2.0f};
+  EXPECT_EQ(errorCode([&] { Trainer(regression.network, weighted, regression.train.view(), kNoDev); }),
+            codes::kInvalidSpec);
+}
+
 // The buffers are sized once, with the network: an epoch (its rollback copy of the
 // parameters, moments and running statistics, its rate change, its dev pass) allocates
 // only the list of layer figures it reports. So does an epoch that is undone.

@@ -4,10 +4,12 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import {
+  ClassWeightsSchema,
   LossName,
   ModelSchema,
   NormalizationName,
   TrainingSchema,
+  type ClassWeightsSpec,
   type DecaySpec,
   type LossName as Loss,
   type ModelSpec,
@@ -29,12 +31,13 @@ export const TrainerSpecSchema = Type.Object(
 );
 export type TrainerSpec = Static<typeof TrainerSpecSchema>;
 
-/** What a gradient check needs: a network, its loss and the L2 strength. */
+/** What a gradient check needs: a network, its loss, the L2 strength and the class weights. */
 export const GradCheckSpecSchema = Type.Object(
   {
     model: ModelSchema,
     loss: Type.Optional(LossName),
     l2: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
+    classWeights: Type.Optional(ClassWeightsSchema),
   },
   { additionalProperties: false },
 );
@@ -181,6 +184,84 @@ export function resolveNetwork(model: ModelSpec, loss: Loss | undefined, inputs:
   };
 }
 
+/**
+ * The classes a network picks one of per row, which class weights go to: a softmax's units,
+ * or 2 (0 and 1) for one sigmoid unit; 0 for regression and for several sigmoid units, which
+ * are independent labels (native/engine/spec.h's classCount).
+ */
+function classCount(model: ModelSpec, loss: Loss | undefined): number {
+  const units = model.layers[model.layers.length - 1]?.units ?? 0;
+  const resolved = resolveLoss(model, loss);
+  if (resolved === 'cross-entropy') return units;
+  return resolved === 'binary-cross-entropy' && units === 1 ? 2 : 0;
+}
+
+function checkClassWeightsFit(model: ModelSpec, loss: Loss | undefined, weights: ClassWeightsSpec | undefined, path: string): void {
+  if (weights !== undefined && classCount(model, loss) === 0)
+    reject(path, 'class weights need a classifier: a softmax output (cross-entropy), or one sigmoid unit (binary cross-entropy)');
+}
+
+/** The names class weights go by: the data's class names, else the indices "0", "1", ... */
+export function classWeightNames(classes: number, names?: readonly string[]): string[] {
+  return Array.from({ length: classes }, (_, index) => names?.[index] ?? String(index));
+}
+
+/** A JSON pointer's token for a name (RFC 6901): "~" and "/" escaped. */
+const pointerToken = (name: string) => name.replaceAll('~', '~0').replaceAll('/', '~1');
+
+/** Throws INVALID_SPEC at the weight of a class that is not among `names`. */
+export function checkClassWeightNames(weights: ClassWeightsSpec, names: readonly string[], path = '/training/classWeights'): void {
+  if (weights === 'balanced') return;
+  const known = new Set(names);
+  for (const name of Object.keys(weights)) {
+    if (known.has(name)) continue;
+    const shown = names.length <= 20 ? names.map((each) => JSON.stringify(each)).join(', ') : `${names.length} of them`;
+    reject(`${path}/${pointerToken(name)}`, `the data has no class ${JSON.stringify(name)} (its classes: ${shown})`);
+  }
+}
+
+export interface ClassWeights {
+  /** One weight per class, in class order, as the engine takes them. */
+  values: Float32Array;
+  /** The same by class name, as a job's result reports them. */
+  byName: Record<string, number>;
+}
+
+/**
+ * Each class's weight. A map gives them by name, and a class it leaves out weighs 1 (as
+ * scikit-learn's compute_class_weight). "balanced" is n / (k count_c) over the training
+ * targets, n rows and k classes, as scikit-learn's: every class then weighs as much in the
+ * cost, and the weights of all the rows still add up to n. A class with no training row
+ * cannot take that formula; it weighs 1, weighing no row, and k counts the classes present.
+ */
+export function resolveClassWeights(
+  weights: ClassWeightsSpec,
+  model: ModelSpec,
+  loss: Loss | undefined,
+  targets: Float32Array,
+  names: readonly string[] | undefined,
+  path = '/training/classWeights',
+): ClassWeights {
+  const classes = classCount(model, loss);
+  const named = classWeightNames(classes, names);
+  checkClassWeightNames(weights, named, path);
+  let resolved: number[];
+  if (weights === 'balanced') {
+    const counts = new Array<number>(classes).fill(0);
+    // A sigmoid target is class 1 from 0.5, as accuracy judges it; a softmax target is its index.
+    const binary = resolveLoss(model, loss) === 'binary-cross-entropy';
+    for (const target of targets) {
+      const index = binary ? (target >= 0.5 ? 1 : 0) : target;
+      if (Number.isInteger(index) && index >= 0 && index < classes) counts[index] = (counts[index] as number) + 1;
+    }
+    const present = counts.filter((count) => count > 0).length;
+    resolved = counts.map((count) => (count === 0 ? 1 : targets.length / (present * count)));
+  } else {
+    resolved = named.map((name) => (Object.hasOwn(weights, name) ? (weights[name] as number) : 1));
+  }
+  return { values: Float32Array.from(resolved), byName: Object.fromEntries(named.map((name, index) => [name, resolved[index] as number])) };
+}
+
 /** Rejects the settings of `given` that its type does not have (beta1 on sgd, ...). */
 function checkSettings(given: object, defaults: object, path: string, type: string): void {
   for (const key of Object.keys(given)) {
@@ -205,6 +286,7 @@ export function checkTrainerSpec(spec: unknown): TrainerSpec {
   const valid = validate(TrainerSpecSchema, spec);
   checkModel(valid.model, valid.loss);
   checkTraining(valid.training);
+  checkClassWeightsFit(valid.model, valid.loss, valid.training.classWeights, '/training/classWeights');
   return valid;
 }
 
@@ -212,6 +294,7 @@ export function checkTrainerSpec(spec: unknown): TrainerSpec {
 export function checkGradCheckSpec(spec: unknown): GradCheckSpec {
   const valid = validate(GradCheckSpecSchema, spec);
   checkModel(valid.model, valid.loss);
+  checkClassWeightsFit(valid.model, valid.loss, valid.classWeights, '/classWeights');
   return valid;
 }
 
@@ -232,9 +315,11 @@ function resolveDecay(decay: DecaySpec | undefined, epochs: number): NativeTrain
   return { ...settings, type, period: settings.period || epochs };
 }
 
+/** `classWeights`: resolved (resolveClassWeights), or none. */
 export function resolveTraining(
   training: TrainingSpec,
   normalize: TrainerSpec['normalize'],
+  classWeights?: Float32Array,
 ): NativeTrainingConfig {
   return {
     batchSize: training.batchSize ?? Defaults.batchSize,
@@ -244,5 +329,6 @@ export function resolveTraining(
     decay: resolveDecay(training.lrDecay, training.epochs),
     l2: training.l2 ?? 0,
     normalize: normalize ?? Defaults.normalize,
+    classWeights: classWeights ?? new Float32Array(0),
   };
 }

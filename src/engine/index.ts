@@ -5,6 +5,7 @@ import { addon, type NativeData, type NativeEpochMetrics, type NativeModel, type
 import {
   checkGradCheckSpec,
   checkTrainerSpec,
+  resolveClassWeights,
   resolveNetwork,
   resolveTraining,
   validate,
@@ -33,6 +34,8 @@ export {
   resolveLoss,
   validate,
   Defaults,
+  classWeightNames,
+  checkClassWeightNames,
   type TrainerSpec,
   type GradCheckSpec,
 } from './config.js';
@@ -89,6 +92,7 @@ const GradCheckOptionsSchema = Type.Object(
         description: `per parameter tensor, drawn from the seed (default ${GRADIENT_CHECK_COORDINATES}), or 'all'`,
       }),
     ),
+    classNames: Type.Optional(Type.Array(Type.String(), { description: "the names the spec's classWeights go by (else \"0\", \"1\", ...)" })),
   },
   { additionalProperties: false },
 );
@@ -145,21 +149,34 @@ function track(native: NativeTrainer, run: Promise<unknown>): void {
   run.then(untrack, untrack);
 }
 
+export interface TrainerOptions {
+  /** The class names by index, which the spec's classWeights name classes by (else "0", "1", ...). */
+  classNames?: string[] | undefined;
+}
+
 /** Trains one network. The data are copied into the engine when the trainer is made. */
 export class Trainer {
   private constructor(
     private readonly native: NativeTrainer,
     readonly spec: TrainerSpec,
+    /** The weight of each class in the cost, by class name, when the spec gives class weights. */
+    readonly classWeights: Record<string, number> | undefined,
   ) {}
 
-  /** Validates the spec and the data; throws EngineError (INVALID_SPEC, SHAPE_MISMATCH, INVALID_DATA). */
-  static create(spec: TrainerSpec, train: Dataset, dev?: Dataset): Trainer {
+  /**
+   * Validates the spec and the data; throws EngineError (INVALID_SPEC, SHAPE_MISMATCH,
+   * INVALID_DATA). "balanced" class weights are computed from `train`.
+   */
+  static create(spec: TrainerSpec, train: Dataset, dev?: Dataset, options: TrainerOptions = {}): Trainer {
     const valid = checkTrainerSpec(spec);
     const trainData = toNativeData(train, 'train');
     const devData = dev === undefined || dev.rows === 0 ? null : toNativeData(dev, 'dev');
     const network = resolveNetwork(valid.model, valid.loss, trainData.features);
-    const training = resolveTraining(valid.training, valid.normalize);
-    return new Trainer(callNative(() => new addon.Trainer(network, training, trainData, devData)), valid);
+    const { classWeights } = valid.training;
+    const weights =
+      classWeights === undefined ? undefined : resolveClassWeights(classWeights, valid.model, valid.loss, trainData.y, options.classNames);
+    const training = resolveTraining(valid.training, valid.normalize, weights?.values);
+    return new Trainer(callNative(() => new addon.Trainer(network, training, trainData, devData)), valid, weights?.byName);
   }
 
   /** Epochs completed over the trainer's life (restores included). */
@@ -368,7 +385,8 @@ export class Model {
 /**
  * Gradient checking (COURSE-NOTES.md) in double precision on a freshly initialized
  * network, dropout off, on `data` as given (no input normalization), over a seeded sample
- * of each tensor's coordinates (`coordinates`) or all of them.
+ * of each tensor's coordinates (`coordinates`) or all of them. The cost is the one training
+ * minimizes: with L2 and class weights ("balanced" computed from `data`).
  */
 export async function gradCheck(
   spec: GradCheckSpec,
@@ -380,11 +398,16 @@ export async function gradCheck(
     seed = 0,
     epsilon = GRADIENT_CHECK_EPSILON,
     coordinates = GRADIENT_CHECK_COORDINATES,
+    classNames,
   } = validate(GradCheckOptionsSchema, options);
   const nativeData = toNativeData(data, 'data');
   const network = resolveNetwork(valid.model, valid.loss, data.features);
   const perTensor = coordinates === 'all' ? 0 : coordinates;
-  const result = await awaitNative(() => addon.gradCheck(network, valid.l2 ?? 0, nativeData, seed, epsilon, perTensor));
+  const weights =
+    valid.classWeights === undefined
+      ? new Float32Array(0)
+      : resolveClassWeights(valid.classWeights, valid.model, valid.loss, nativeData.y, classNames, '/classWeights').values;
+  const result = await awaitNative(() => addon.gradCheck(network, valid.l2 ?? 0, weights, nativeData, seed, epsilon, perTensor));
   return { ...result, passed: result.difference <= GRADIENT_CHECK_PASS };
 }
 

@@ -30,6 +30,8 @@ export interface NativeTrainingConfig {
   decay: { type: string; rate: number; interval: number; floor: number; period: number };
   l2: number;
   normalize: string;
+  /** One per class (see native/engine/spec.h's classCount), or empty for none. */
+  classWeights: Float32Array;
 }
 
 /** Rows of features and their targets, row-major. */
@@ -121,6 +123,8 @@ export interface Addon {
   gradCheck(
     network: NativeNetworkConfig,
     l2: number,
+    /** One per class, or empty for none. */
+    classWeights: Float32Array,
     data: NativeData,
     seed: number,
     epsilon: number,

@@ -78,6 +78,25 @@ export const EarlyStoppingSchema = Type.Object(
   Strict,
 );
 
+/** The largest class weight: a bound, as every input has, far above any balance a data set needs. */
+export const MAX_CLASS_WEIGHT = 1e6;
+
+export const ClassWeightsSchema = Type.Union(
+  [
+    Type.Literal('balanced', {
+      description: "each class's weight n / (classes x its rows), over the train part (scikit-learn's compute_class_weight)",
+    }),
+    Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0, maximum: MAX_CLASS_WEIGHT }), {
+      maxProperties: 1000,
+      description: 'weights by class name (by index, "0", "1", ..., when the labels have no names); a class left out weighs 1',
+    }),
+  ],
+  {
+    description:
+      "each row's loss times its class's weight, in the cost training minimizes: (1/m) sum w_y L (Keras's class_weight); classifiers only",
+  },
+);
+
 export const TrainingSchema = Type.Object(
   {
     epochs: Type.Integer({ minimum: 1, maximum: 1e6 }),
@@ -89,6 +108,7 @@ export const TrainingSchema = Type.Object(
     l2: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
     earlyStopping: Type.Optional(EarlyStoppingSchema),
     humanLevelError: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    classWeights: Type.Optional(ClassWeightsSchema),
   },
   Strict,
 );
@@ -98,6 +118,7 @@ export type ModelSpec = Static<typeof ModelSchema>;
 export type OptimizerSpec = Static<typeof OptimizerSchema>;
 export type DecaySpec = Static<typeof DecaySchema>;
 export type TrainingSpec = Static<typeof TrainingSchema>;
+export type ClassWeightsSpec = Static<typeof ClassWeightsSchema>;
 export type ActivationName = Static<typeof ActivationName>;
 export type LossName = Static<typeof LossName>;
 export type OptimizerName = Static<typeof OptimizerName>;

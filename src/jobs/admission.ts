@@ -10,7 +10,7 @@ import {
   type DataErrorCode,
   type Labels,
 } from '../data/index.js';
-import { Defaults, checkTrainerSpec, resolveLoss } from '../engine/index.js';
+import { Defaults, checkClassWeightNames, checkTrainerSpec, classWeightNames, resolveLoss } from '../engine/index.js';
 import type { JobSpec } from './spec.js';
 import type { JobStore } from './store.js';
 import { NO_COLUMN_TYPES, trainerSpec } from './training.js';
@@ -47,7 +47,8 @@ async function builtinShape(dataset: Extract<JobSpec['dataset'], { builtin: stri
     } catch {
       throw new SpecError('DATASET_NOT_FOUND', 'Fashion-MNIST is not installed on the server (package dataset-fashion-mnist)', '/dataset/builtin');
     }
-    return { features: 28 * 28, labels: { kind: 'classes', count: FASHION_MNIST_CLASSES.length }, rows: FASHION_MNIST_ROWS };
+    const labels: Labels = { kind: 'classes', count: FASHION_MNIST_CLASSES.length, names: [...FASHION_MNIST_CLASSES] };
+    return { features: 28 * 28, labels, rows: FASHION_MNIST_ROWS };
   }
   // A few rows tell the shape of a generated set; the course's sets are small files.
   const generated = isGenerated(dataset.builtin);
@@ -150,6 +151,12 @@ export async function admit(spec: JobSpec, store: JobStore, memoryLimitBytes: nu
   const shape = await datasetShape(spec, store);
   const problem = outputProblem(spec, shape.labels);
   if (problem !== undefined) throw new SpecError('INVALID_SPEC', problem, `/model/layers/${spec.model.layers.length - 1}/units`);
+  const { classWeights } = spec.training;
+  if (classWeights !== undefined) {
+    if (shape.labels.kind !== 'classes')
+      throw new SpecError('INVALID_SPEC', "class weights need class labels; the dataset's targets are values", '/training/classWeights');
+    checkClassWeightNames(classWeights, classWeightNames(shape.labels.count, shape.labels.names));
+  }
   const { process, data, network } = estimateJobBytes(spec, shape);
   if (process + data + network > memoryLimitBytes) {
     const mib = (bytes: number) => `${Math.ceil(bytes / 2 ** 20)} MiB`;

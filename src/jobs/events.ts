@@ -44,6 +44,12 @@ export const JobResultSchema = Type.Object({
       restored: Type.Boolean({ description: "whether the model has the best epoch's weights" }),
     }),
   ),
+  classWeights: Type.Optional(
+    Type.Record(Type.String(), Type.Number(), {
+      description:
+        "the spec's training.classWeights as applied: every class's weight in the cost training minimized, by class name (its index when the data has no names); the losses reported are unweighted",
+    }),
+  ),
 });
 export type JobResult = Static<typeof JobResultSchema>;
 

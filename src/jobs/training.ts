@@ -207,6 +207,7 @@ export async function scoreJob(trainer: Trainer, data: JobData, spec: JobSpec, e
     ...(test === undefined ? {} : { test }),
     diagnosis,
     ...(earlyStopping === undefined ? {} : { earlyStopping }),
+    ...(trainer.classWeights === undefined ? {} : { classWeights: trainer.classWeights }),
   };
 }
 

@@ -64,7 +64,7 @@ async function loadJobData(task: TrainTask): Promise<JobData> {
 async function train(task: TrainTask, control: Control): Promise<FromWorker> {
   const { spec } = task;
   const data = await loadJobData(task);
-  const trainer = Trainer.create(trainerSpec(spec), data.train, data.dev);
+  const trainer = Trainer.create(trainerSpec(spec), data.train, data.dev, { classNames: data.classNames });
   if (task.checkpoint !== undefined) trainer.restore(task.checkpoint);
   // A rate that came while the trainer was being made is newer than the task's.
   if (control.learningRate !== undefined) trainer.setLearningRate(control.learningRate, control.rateChange);

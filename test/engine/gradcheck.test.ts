@@ -7,6 +7,7 @@ import {
   gradCheck,
 } from '../../src/engine/index.js';
 import { blobs } from '../../src/data/generators.js';
+import { imbalanced } from '../fixtures/imbalanced.js';
 import { head } from '../fixtures/moons.js';
 
 const data = head(blobs({ samples: 60, classes: 3, features: 4, seed: 2 }), 16);
@@ -59,6 +60,31 @@ t.test('a coarse step makes the check fail, as it should', async (t) => {
   );
   t.ok(result.difference > 1e-4, `difference ${result.difference}`);
   t.equal(result.passed, false);
+});
+
+t.test('with class weights, backprop agrees with centred differences of the weighted cost', async (t) => {
+  const softmax = await gradCheck(
+    {
+      model: { layers: [{ units: 6, activation: 'relu', batchNorm: true }, { units: 3, activation: 'softmax' }] },
+      l2: 0.3,
+      classWeights: { '0': 0.5, '1': 4, '2': 1.5 },
+    },
+    data,
+    { seed: 4 },
+  );
+  t.equal(softmax.passed, true, `softmax: difference ${softmax.difference}`);
+  for (const layer of softmax.layers) t.ok(layer < 1e-6, `layer difference ${layer}`);
+
+  const rare = imbalanced(40, 5);
+  const sigmoid = { model: { layers: [{ units: 5, activation: 'tanh' as const }, { units: 1, activation: 'sigmoid' as const }] } };
+  const balanced = await gradCheck({ ...sigmoid, classWeights: 'balanced' }, rare, { seed: 4 });
+  t.equal(balanced.passed, true, `sigmoid, balanced: difference ${balanced.difference}`);
+  const named = await gradCheck({ ...sigmoid, classWeights: { rare: 9 } }, rare, { seed: 4, classNames: ['common', 'rare'] });
+  t.equal(named.passed, true, `sigmoid, by name: difference ${named.difference}`);
+
+  await t.rejects(gradCheck({ ...sigmoid, classWeights: { rare: 9 } }, rare), { code: 'INVALID_SPEC', path: '/classWeights/rare' });
+  const regression = { model: { layers: [{ units: 1, activation: 'linear' as const }] }, classWeights: 'balanced' as const };
+  await t.rejects(gradCheck(regression, rare), { code: 'INVALID_SPEC', path: '/classWeights' });
 });
 
 t.test('the verdict thresholds follow the course notes, and the BLAS in use has a name', async (t) => {

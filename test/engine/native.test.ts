@@ -46,6 +46,7 @@ t.test('arguments of the wrong kind give a TypeError with code INVALID_ARGUMENT'
     ['features as a JS array', () => new Trainer(network, training, { ...looseData(), x: Array.from(data.x) }, null)],
     ['rows as Infinity', () => new Trainer(network, training, { ...looseData(), rows: Infinity }, null)],
     ['a string for dev', () => new Trainer(network, training, data, 'dev')],
+    ['class weights as a JS array', () => new Trainer(network, { ...training, classWeights: [1, 2] }, data, null)],
   ];
   for (const [what, action] of cases) {
     const error = thrown(action);
@@ -72,6 +73,7 @@ t.test('values the engine cannot use give INVALID_SPEC or SHAPE_MISMATCH', async
       'INVALID_SPEC',
     ],
     ['a batch size of 0', () => new Trainer(network, { ...training, batchSize: 0 }, data, null), 'INVALID_SPEC'],
+    ['a class weight of 0', () => new Trainer(network, { ...training, classWeights: new Float32Array([1, 0]) }, data, null), 'INVALID_SPEC'],
     ['x shorter than rows x features', () => new Trainer(network, training, { ...data, rows: data.rows + 1 }, null), 'SHAPE_MISMATCH'],
     ['negative features', () => new Trainer(network, training, { ...data, features: -2 }, null), 'SHAPE_MISMATCH'],
   ];
@@ -115,12 +117,15 @@ t.test('a model checks its parameters and its inputs', async (t) => {
 
 t.test('gradCheck checks its arguments; blasInfo names the library', async (t) => {
   const gradCheck = addon.gradCheck as unknown as (...args: unknown[]) => Promise<unknown>;
+  const none = new Float32Array(0);
   t.match(thrown(() => gradCheck()), { code: 'INVALID_ARGUMENT' });
-  t.match(thrown(() => gradCheck(network, 0, data, 0, 1e-7)), { code: 'INVALID_ARGUMENT' }, 'no coordinates');
-  t.match(thrown(() => gradCheck(network, 0, data, -3, 1e-7, 0)), { code: 'INVALID_ARGUMENT' });
-  t.match(thrown(() => gradCheck(network, 0, data, 0, 1e-7, -1)), { code: 'INVALID_ARGUMENT' });
-  t.match(thrown(() => gradCheck(network, 0, data, 0, 1e-7, 2.5)), { code: 'INVALID_ARGUMENT' });
-  await t.rejects(gradCheck(network, Number.NaN, data, 0, 1e-7, 0), { code: 'INVALID_SPEC', path: '/l2' });
-  await t.rejects(gradCheck(network, 0, data, 0, 2, 0), { code: 'INVALID_SPEC', path: '/epsilon' });
+  t.match(thrown(() => gradCheck(network, 0, none, data, 0, 1e-7)), { code: 'INVALID_ARGUMENT' }, 'no coordinates');
+  t.match(thrown(() => gradCheck(network, 0, none, data, -3, 1e-7, 0)), { code: 'INVALID_ARGUMENT' });
+  t.match(thrown(() => gradCheck(network, 0, none, data, 0, 1e-7, -1)), { code: 'INVALID_ARGUMENT' });
+  t.match(thrown(() => gradCheck(network, 0, none, data, 0, 1e-7, 2.5)), { code: 'INVALID_ARGUMENT' });
+  t.match(thrown(() => gradCheck(network, 0, [1, 2], data, 0, 1e-7, 0)), { code: 'INVALID_ARGUMENT' }, 'class weights as a JS array');
+  await t.rejects(gradCheck(network, Number.NaN, none, data, 0, 1e-7, 0), { code: 'INVALID_SPEC', path: '/l2' });
+  await t.rejects(gradCheck(network, 0, none, data, 0, 2, 0), { code: 'INVALID_SPEC', path: '/epsilon' });
+  await t.rejects(gradCheck(network, 0, new Float32Array([1, 2, 3]), data, 0, 1e-7, 0), { code: 'INVALID_SPEC', path: '/training/classWeights' }, 'three weights for two classes');
   t.match(addon.blasInfo(), /\w/);
 });

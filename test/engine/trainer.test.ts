@@ -1,6 +1,7 @@
 import t from 'tap';
-import { EngineError, Model, Trainer, type EpochMetrics } from '../../src/engine/index.js';
+import { EngineError, Model, Trainer, checkTrainerSpec, type Dataset, type EpochMetrics, type TrainerSpec } from '../../src/engine/index.js';
 import { blobs } from '../../src/data/generators.js';
+import { imbalanced } from '../fixtures/imbalanced.js';
 import { mlpSpec, moonsSplit } from '../fixtures/moons.js';
 
 const { train, dev } = moonsSplit();
@@ -92,4 +93,89 @@ t.test('evaluate() scores a part in inference mode', async (t) => {
   const last = history[history.length - 1] as EpochMetrics;
   t.equal(scored.loss, last.dev?.loss, 'the same figure as the epoch event');
   t.equal(scored.accuracy, last.dev?.accuracy);
+});
+
+// Class weights (training.classWeights): the cost training minimizes weighs each row's loss
+// by its class's weight, J = (1/m) sum w_y L (Keras's class_weight).
+const sigmoidSpec = (classWeights?: TrainerSpec['training']['classWeights'], extra: Partial<TrainerSpec['training']> = {}): TrainerSpec => ({
+  model: { layers: [{ units: 8, activation: 'tanh' }, { units: 1, activation: 'sigmoid' }] },
+  training: { epochs: 20, batchSize: 64, seed: 3, optimizer: { type: 'adam', learningRate: 0.01 }, ...(classWeights === undefined ? {} : { classWeights }), ...extra },
+});
+
+/** The recall of class 1: the share of its rows predicted as it. */
+async function recallOfClassOne(trainer: Trainer, data: Dataset): Promise<number> {
+  const { classes } = await Model.load(trainer.model()).predict(data.x, data.rows);
+  let found = 0;
+  let rows = 0;
+  for (let row = 0; row < data.rows; row += 1) {
+    if (data.y[row] !== 1) continue;
+    rows += 1;
+    if (classes?.[row] === 1) found += 1;
+  }
+  return found / rows;
+}
+
+t.test('"balanced" class weights are n / (classes x count) over the training rows; a map names classes', async (t) => {
+  const rare = imbalanced(200, 20);
+  t.same(Trainer.create(sigmoidSpec('balanced'), rare).classWeights, { '0': 200 / (2 * 190), '1': 200 / (2 * 10) }, "scikit-learn's compute_class_weight");
+  t.same(Trainer.create(sigmoidSpec({ '1': 8 }), rare).classWeights, { '0': 1, '1': 8 }, 'a class left out weighs 1');
+  const named = Trainer.create(sigmoidSpec({ rare: 8 }), rare, undefined, { classNames: ['common', 'rare'] });
+  t.same(named.classWeights, { common: 1, rare: 8 }, 'by the class names, when the data has them');
+  t.equal(Trainer.create(sigmoidSpec(), rare).classWeights, undefined, 'none unless asked for');
+  t.throws(() => Trainer.create(sigmoidSpec({ rare: 8 }), rare), { code: 'INVALID_SPEC', path: '/training/classWeights/rare', message: /no class "rare" \(its classes: "0", "1"\)/ });
+  t.throws(() => Trainer.create(sigmoidSpec({ 'a/b': 8 }), rare), { code: 'INVALID_SPEC', path: '/training/classWeights/a~1b' }, 'the path escapes the name (RFC 6901)');
+  t.throws(() => Trainer.create(sigmoidSpec({ constructor: 2 }), rare), { code: 'INVALID_SPEC', path: '/training/classWeights/constructor' });
+  t.throws(() => Trainer.create(sigmoidSpec({ '1': 0 }), rare), { code: 'INVALID_SPEC', path: '/training/classWeights/1' });
+  t.throws(() => Trainer.create(sigmoidSpec({ '1': Number.NaN }), rare), { code: 'INVALID_SPEC', path: '/training/classWeights/1' });
+  const regression: TrainerSpec = { model: { layers: [{ units: 1, activation: 'linear' }] }, training: { epochs: 1, classWeights: 'balanced' } };
+  t.throws(() => Trainer.create(regression, rare), { code: 'INVALID_SPEC', path: '/training/classWeights', message: /need a classifier/ });
+  const labels: TrainerSpec = { model: { layers: [{ units: 2, activation: 'sigmoid' }] }, training: { epochs: 1, classWeights: 'balanced' } };
+  t.throws(() => checkTrainerSpec(labels), { code: 'INVALID_SPEC', path: '/training/classWeights' }, 'two sigmoid units are two labels, not two classes');
+  const three = blobs({ samples: 90, classes: 3, seed: 1 });
+  const softmax: TrainerSpec = { model: { layers: [{ units: 3, activation: 'softmax' }] }, training: { epochs: 1, classWeights: 'balanced' } };
+  t.same(Trainer.create(softmax, three).classWeights, { '0': 1, '1': 1, '2': 1 }, 'balanced classes weigh 1 each');
+});
+
+t.test('with "balanced" weights the rare class of a 95/5 set is found far more often', async (t) => {
+  const train = imbalanced(2000, 20, 1);
+  const test = imbalanced(2000, 20, 2);
+  const plain = Trainer.create(sigmoidSpec(), train);
+  await plain.run(20);
+  const balanced = Trainer.create(sigmoidSpec('balanced'), train);
+  await balanced.run(20);
+  const without = await recallOfClassOne(plain, test);
+  const withWeights = await recallOfClassOne(balanced, test);
+  t.ok(withWeights > without + 0.2, `recall of the rare class: ${without} unweighted, ${withWeights} balanced`);
+});
+
+t.test('class weights scale the gradient: weights of 2 double it, weights of 1 change nothing', async (t) => {
+  const data = imbalanced(200, 20);
+  // One full batch: the first epoch's gradient norms are those of the initial weights.
+  const firstEpoch = async (classWeights?: TrainerSpec['training']['classWeights']) => {
+    const trainer = Trainer.create(sigmoidSpec(classWeights, { batchSize: 200 }), data);
+    const metrics = await trainer.epoch();
+    return { norms: metrics.layers.map((layer) => layer.gradNorm), loss: metrics.train.loss, model: trainer.model().layers };
+  };
+  const none = await firstEpoch();
+  const doubled = await firstEpoch({ '0': 2, '1': 2 });
+  t.same(doubled.norms, none.norms.map((norm) => 2 * norm), 'every row weighs twice: twice the gradient');
+  t.equal(doubled.loss, none.loss, 'the reported loss is the unweighted one');
+  const ones = await firstEpoch({ '0': 1, '1': 1 });
+  t.same(ones.model, none.model, 'weights of 1: the same weights, bit for bit');
+  const rare = await firstEpoch({ '1': 10 });
+  t.not(rare.norms[0], none.norms[0], 'other weights, another gradient');
+});
+
+t.test('evaluate() reports the unweighted loss of a class-weighted model', async (t) => {
+  const data = imbalanced(400, 20);
+  const trainer = Trainer.create(sigmoidSpec({ '1': 20 }), data);
+  await trainer.run(5);
+  const { outputs } = await Model.load(trainer.model()).predict(data.x, data.rows);
+  let total = 0;
+  for (let row = 0; row < data.rows; row += 1) {
+    const p = outputs[row] as number;
+    total -= data.y[row] === 1 ? Math.log(p) : Math.log(1 - p);
+  }
+  const scored = await trainer.evaluate(data);
+  t.ok(Math.abs(scored.loss - total / data.rows) < 1e-5 * scored.loss, `evaluate ${scored.loss}, mean binary cross-entropy ${total / data.rows}`);
 });

@@ -201,10 +201,31 @@ def check_reference():
     return passed
 
 
-def torch_loss(loss):
-    return {"cross-entropy": lambda out, y: torch.nn.functional.cross_entropy(out, y.long()),
-            "binary-cross-entropy": torch.nn.functional.binary_cross_entropy_with_logits,
-            "mse": torch.nn.functional.mse_loss}[loss]
+def class_weights(spec, y):
+    """training.classWeights as one weight per class: "balanced" is scikit-learn's
+    n / (k count_c), a map gives weights by class index (a class left out weighs 1)."""
+    given = spec["training"].get("classWeights")
+    if given is None:
+        return None
+    classes = spec["model"]["layers"][-1]["units"] if spec["loss"] == "cross-entropy" else 2
+    if given == "balanced":
+        counts = np.bincount((y >= 0.5).astype(int) if classes == 2 else y.astype(int), minlength=classes)
+        return torch.from_numpy((len(y) / (classes * counts)).astype(np.float32))
+    return torch.tensor([given.get(str(index), 1.0) for index in range(classes)], dtype=torch.float32)
+
+
+def torch_loss(loss, weights):
+    """Caviar's cost, the Keras convention with class weights: the mean over the rows of each
+    row's loss times its class's weight. For cross-entropy that is reduction='none' then
+    mean(): PyTorch's default reduction would divide by the sum of the rows' weights."""
+    functional = torch.nn.functional
+    if weights is None:
+        return {"cross-entropy": lambda out, y: functional.cross_entropy(out, y.long()),
+                "binary-cross-entropy": functional.binary_cross_entropy_with_logits,
+                "mse": functional.mse_loss}[loss]
+    if loss == "cross-entropy":
+        return lambda out, y: functional.cross_entropy(out, y.long(), weight=weights, reduction="none").mean()
+    return lambda out, y: functional.binary_cross_entropy_with_logits(out, y, weight=weights[y.long()])
 
 
 def train_torch(spec, initial, x, y):
@@ -212,7 +233,7 @@ def train_torch(spec, initial, x, y):
     training = spec["training"]
     optimizer = torch_optimizer(network.weights(), network.others(), training["optimizer"],
                                 training.get("l2", 0.0))
-    loss_function = torch_loss(spec["loss"])
+    loss_function = torch_loss(spec["loss"], class_weights(spec, y))
     inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
     if spec["loss"] != "cross-entropy":
         targets = targets.reshape(len(x), -1)
@@ -305,6 +326,16 @@ CASES = {
     "batch norm with momentum and L2": dict(
         model={"layers": layers((16, "leaky-relu", {"batchNorm": True}), (3, "softmax", {}))},
         loss="cross-entropy", training={"l2": 0.2, "optimizer": {"type": "momentum", "learningRate": 0.05}}),
+    "class weights by index, softmax, sgd": dict(
+        model={"layers": layers((16, "relu", {}), (3, "softmax", {}))}, loss="cross-entropy",
+        training={"classWeights": {"0": 0.5, "1": 3.0, "2": 1.5}, "optimizer": {"type": "sgd", "learningRate": 0.1}}),
+    "balanced class weights, softmax, batch norm, adam": dict(
+        model={"layers": layers((16, "tanh", {"batchNorm": True}), (4, "softmax", {}))}, loss="cross-entropy",
+        training={"classWeights": "balanced", "optimizer": {"type": "adam", "learningRate": 0.01}}),
+    "class weights, sigmoid output, L2 with momentum": dict(
+        model={"layers": layers((16, "relu", {}), (1, "sigmoid", {}))}, loss="binary-cross-entropy",
+        training={"classWeights": {"0": 0.3, "1": 2.5}, "l2": 0.2,
+                  "optimizer": {"type": "momentum", "learningRate": 0.1, "beta": 0.9}}),
     "mse regression, sigmoid hidden": dict(
         model={"layers": layers((16, "sigmoid", {}), (2, "linear", {}))}, loss="mse",
         training={"optimizer": {"type": "sgd", "learningRate": 0.1}}),
