@@ -24,6 +24,7 @@ const FAILURE_ADVICE = {
   WORKER_CRASHED: ['the training process died: when out of memory, use a smaller batch or fewer units, or set CAVIAR_JOB_MEMORY_MB to match the machine'],
   WORKER_STALLED: ['the training process stopped answering: the server log says more; submit the spec again'],
   TIMEOUT: ['the task took too long: the server log says more; submit the spec again'],
+  CHECKPOINT_CORRUPT: ["the job's checkpoint was damaged in the store after it was written (a disk fault, or an edit of the database): submit the spec again, and check the disk"],
   STORAGE_FULL: ["the disk under the server's data filled up: free space (GET /readyz says how much is free), then submit the spec again"],
   INTERNAL: ['this is a bug in Caviar: please report it with the spec'],
 };
