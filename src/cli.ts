@@ -372,7 +372,9 @@ environment:
   datasets, checkpoints, models), CAVIAR_CONCURRENCY (jobs at once; default: the cores),
   CAVIAR_TOKEN (when set, requests need Authorization: Bearer <token>),
   CAVIAR_MAX_UPLOAD_MB (256), CAVIAR_MAX_CATEGORIES (1000: the distinct values a CSV
-  column may have and still be one-hot encoded), LOG_LEVEL (info)
+  column may have and still be one-hot encoded), CAVIAR_MAX_COLUMNS (65536),
+  CAVIAR_MAX_CELL_BYTES (4096: the longest text cell), CAVIAR_MIN_FREE_MB (64: below it
+  /readyz answers 507), LOG_LEVEL (info)
 ${DISTRIBUTED_SETTINGS}
 
 Options:

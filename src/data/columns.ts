@@ -8,19 +8,9 @@ import { quote } from './numbers.js';
 
 export { type ColumnType } from './spec.js';
 
-/** Distinct values a category column may have unless CAVIAR_MAX_CATEGORIES says otherwise:
- * beyond it, one-hot encoding makes more inputs than most tables have rows. */
-export const DEFAULT_MAX_CATEGORIES = 1000;
-
-/** The cap in force: CAVIAR_MAX_CATEGORIES, read where a table is read (the service's worker
- * processes inherit its environment, and the command line has its own). */
-export function maxCategories(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env.CAVIAR_MAX_CATEGORIES;
-  if (text === undefined || text === '') return DEFAULT_MAX_CATEGORIES;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 2) throw new Error(`CAVIAR_MAX_CATEGORIES must be an integer of at least 2, not '${text}'`);
-  return value;
-}
+// The category cap lives with the other caps on a file (src/data/limits.ts); it is read where
+// a table is read, and again where a job's column types are checked against it.
+export { DEFAULT_MAX_CATEGORIES, maxCategories } from './limits.js';
 
 /** Cells that stand for a missing value, as written once trimmed: what spreadsheets, R,
  * pandas, databases and the UCI repository write. */
@@ -150,12 +140,20 @@ export class ColumnBuilder {
     }
   }
 
-  /** Becomes a text column at the cell of `row`; the caller re-adds the earlier cells with addText. */
+  /** Becomes a text column at the cell of `row`; the caller re-adds the earlier cells with
+   * addText (or, having added later ones, calls restartText and adds them all again). */
   becomeText(row: number, value: string): void {
     this.storage = 'text';
     this.firstText = { row, value };
-    this.codes = new Map();
     this.numbers.clear();
+    this.restartText();
+  }
+
+  /** Forgets the cells added: the caller adds each again, in file order. */
+  restartText(): void {
+    this.codes = new Map();
+    this.values = [];
+    this.counts = [];
     this.cells = 0;
     this.missing = 0;
   }

@@ -6,14 +6,16 @@
 // missing, or a text column's codes, for the preprocessing a job fits on its train part.
 import { isUtf8 } from 'node:buffer';
 import { basename } from 'node:path';
-import { ColumnBuilder, isMissingText, maxCategories, type StoredColumn } from './columns.js';
+import { ColumnBuilder, isMissingText, type StoredColumn } from './columns.js';
 import { requireRows, type LoadedDataset } from './dataset.js';
 import { invalid, type DataLocation } from './errors.js';
 import { asBuffer, readDataFile } from './files.js';
 import { encodeLabels, type EncodedLabels, type LabelColumn } from './labels.js';
+import { cellProblem, dataLimits, MAX_COLUMN_NAME_LENGTH, tooLongName, type DataLimits } from './limits.js';
 import { checkStorable, parseDecimal, quote } from './numbers.js';
 
-export interface CsvOptions {
+/** The caps (src/data/limits.ts) not given are the environment's. */
+export interface CsvOptions extends Partial<DataLimits> {
   /** The label column's name; the last column when absent. */
   label?: string;
   /** Every column is a feature (inputs to predict): y is empty, labels are values of
@@ -27,11 +29,12 @@ export interface CsvOptions {
   test?: string | Uint8Array;
   /** Where the test text came from, for messages. */
   testSource?: string;
-  /** Distinct values a text column may have and still be a category (the cap in force: CAVIAR_MAX_CATEGORIES). */
-  maxCategories?: number;
+  /** Called between rows, and often: a long read's caller sends its heartbeat from here (its
+   * timers cannot fire while the read holds the thread). Keep it cheap. */
+  onProgress?: () => void;
 }
 
-export interface CsvFileOptions extends Pick<CsvOptions, 'label' | 'noLabel' | 'maxCategories'> {
+export interface CsvFileOptions extends Pick<CsvOptions, 'label' | 'noLabel' | keyof DataLimits> {
   /** The path of the test part's file. */
   test?: string;
 }
@@ -44,7 +47,8 @@ export function parseCsv(text: string | Uint8Array, options: CsvOptions = {}): L
     : options.label === undefined
       ? { kind: 'last' }
       : { kind: 'named', name: options.label };
-  const reader = new TableReader(options.maxCategories ?? maxCategories());
+  const limits = dataLimits(options);
+  const reader = new TableReader(limits, options.onProgress);
   const train = reader.read(toBytes(text, source), source, choice);
   const labelName = train.labelIndex === -1 ? undefined : train.header[train.labelIndex];
   const test =
@@ -61,7 +65,7 @@ export function parseCsv(text: string | Uint8Array, options: CsvOptions = {}): L
   requireRows({ rows: train.rows, features }, train.source);
   if (test) requireRows({ rows: test.rows, features }, test.source);
   const encoded =
-    labelName === undefined ? withoutLabels(test !== undefined) : encodeLabels(train.labels, test?.labels);
+    labelName === undefined ? withoutLabels(test !== undefined) : encodeLabels(train.labels, test?.labels, limits.maxCategories);
   const loaded: LoadedDataset = {
     name: options.name ?? 'csv',
     train: { x: train.x, y: encoded.train, rows: train.rows, features },
@@ -83,7 +87,9 @@ export async function loadCsv(path: string, options: CsvFileOptions = {}): Promi
   return parseCsv(text, {
     ...(options.label === undefined ? {} : { label: options.label }),
     ...(options.noLabel === undefined ? {} : { noLabel: options.noLabel }),
-    ...(options.maxCategories === undefined ? {} : { maxCategories: options.maxCategories }),
+    maxCategories: options.maxCategories,
+    maxColumns: options.maxColumns,
+    maxCellBytes: options.maxCellBytes,
     name: basename(path),
     source: path,
     ...(test === undefined ? {} : { test, testSource: options.test }),
@@ -91,10 +97,11 @@ export async function loadCsv(path: string, options: CsvFileOptions = {}): Promi
 }
 
 /** The names in the header row (the first record), reading nothing after it. */
-export function csvHeader(text: string | Uint8Array, source = 'csv'): string[] {
-  const scanner = new CsvScanner(toBytes(text, source), source);
+export function csvHeader(text: string | Uint8Array, source = 'csv', caps: Partial<DataLimits> = {}): string[] {
+  const limits = dataLimits(caps);
+  const scanner = new CsvScanner(toBytes(text, source), source, limits.maxCellBytes);
   if (!scanner.nextRecord()) invalid('empty file: no header row', { source });
-  return readHeader(scanner);
+  return readHeader(scanner, limits.maxColumns);
 }
 
 /** A CSV file as text fields: its header, and each record's fields with its file row. */
@@ -106,20 +113,24 @@ export interface CsvRecords {
 }
 
 /** Reads every record as text, untouched but for the quoting; each as wide as the header. */
-export function readCsvRecords(text: string | Uint8Array, source = 'csv'): CsvRecords {
-  const scanner = new CsvScanner(toBytes(text, source), source);
+export function readCsvRecords(text: string | Uint8Array, source = 'csv', caps: Partial<DataLimits> = {}): CsvRecords {
+  const limits = dataLimits(caps);
+  const scanner = new CsvScanner(toBytes(text, source), source, limits.maxCellBytes);
   if (!scanner.nextRecord()) invalid('empty file: no header row', { source });
-  const header = readHeader(scanner);
+  const header = readHeader(scanner, limits.maxColumns);
   const records: string[][] = [];
   const rows: number[] = [];
   while (scanner.nextRecord()) {
     const row = scanner.row;
     const fields: string[] = [];
+    let cells = 0;
     do {
       scanner.readField();
-      fields.push(scanner.fieldText());
+      // Cells past the header are counted for the message, not kept.
+      if (cells < header.length) fields.push(scanner.fieldText());
+      cells += 1;
     } while (scanner.more);
-    checkWidth(fields.length, header, { source, row });
+    checkWidth(cells, header, { source, row });
     records.push(fields);
     rows.push(row);
   }
@@ -130,6 +141,15 @@ export function readCsvRecords(text: string | Uint8Array, source = 'csv'): CsvRe
 function withoutLabels(hasTest: boolean): EncodedLabels {
   const empty = new Float32Array(0);
   return { labels: { kind: 'values', width: 0 }, train: empty, ...(hasTest && { test: empty }) };
+}
+
+/** A cell where its column met its first text: the column's place in a record and among the
+ * features, the cell's place in x, and its text. */
+interface SwitchingCell {
+  column: number;
+  feature: number;
+  offset: number;
+  text: string;
 }
 
 /** Which column holds the labels: one named, the last, or none. */
@@ -210,34 +230,50 @@ class TableReader {
   private builders: ColumnBuilder[] = [];
   private readonly tables: Table[] = [];
 
-  constructor(private readonly maxCategories: number) {}
+  constructor(
+    private readonly limits: DataLimits,
+    private readonly onProgress: () => void = () => {},
+  ) {}
 
   columns(): StoredColumn[] {
     return this.builders.map((builder) => builder.finish());
   }
 
   read(bytes: Buffer, source: string, label: LabelChoice, train?: Table): Table {
-    const scanner = new CsvScanner(bytes, source);
+    const scanner = new CsvScanner(bytes, source, this.limits.maxCellBytes);
     if (!scanner.nextRecord()) invalid('empty file: no header row', { source });
     const headerRow = scanner.row;
-    const header = readHeader(scanner);
+    const header = readHeader(scanner, this.limits.maxColumns);
     if (train !== undefined) checkSameColumns(train, header, source, headerRow);
     const labelIndex = findLabel(header, label, { source, row: headerRow });
     const columns = header.length;
     const features = labelIndex === -1 ? columns : columns - 1;
     if (train === undefined)
-      this.builders = header.filter((_, index) => index !== labelIndex).map((name) => new ColumnBuilder(name, this.maxCategories));
+      this.builders = header.filter((_, index) => index !== labelIndex).map((name) => new ColumnBuilder(name, this.limits.maxCategories));
     const { builders } = this;
-    let capacity = scanner.countLinesLeft();
+    // A record of n cells takes at least n bytes (its commas and its line end): a wide header
+    // over many blank lines must not make an array of lines x columns.
+    let capacity = Math.min(scanner.countLinesLeft(), Math.ceil((bytes.length - scanner.offset) / columns));
     let x = new Float32Array(capacity * features);
     const labelCells: (number | string)[] = [];
     const labelRows: number[] = [];
     let rows = 0;
     const table: Table = { source, bytes, header, headerRow, labelIndex, rows: 0, x, labels: { cells: labelCells, locate: () => ({}) } };
+    // Columns that meet their first text are read again as text from the start, in file order
+    // (the order that numbers a column's values). Those of a row share one pass over the rows
+    // before it, while such passes add up to no more than one over the whole file; after that
+    // (a header repeated mid-file, late gaps written '-'), the rest wait for one pass at the
+    // end. A file is read three times at most, not once more for each column.
+    const switching: SwitchingCell[] = [];
+    const deferred: SwitchingCell[] = [];
+    const rowsBefore = this.tables.reduce((sum, part) => sum + part.rows, 0);
+    const budget = rowsBefore + capacity;
+    let reread = 0;
     while (scanner.nextRecord()) {
       const row = scanner.row;
       if (rows === capacity) {
-        // Only files whose lines end in a lone '\r' get here: the count was of '\n's.
+        // Only files whose lines end in a lone '\r' get here: the count was of '\n's, and
+        // each row has at least its commas.
         capacity = Math.max(2 * capacity, 1024);
         const grown = new Float32Array(capacity * features);
         grown.set(x);
@@ -272,10 +308,7 @@ class TableReader {
                 builder.addNumber(x[offset] as number);
               } else {
                 builder.becomeText(row, text);
-                table.x = x;
-                table.rows = rows;
-                this.rereadAsText(column, feature, table);
-                x[offset] = builder.addText(text);
+                switching.push({ column, feature, offset, text });
               }
             }
           } else {
@@ -294,11 +327,27 @@ class TableReader {
         column += 1;
       } while (scanner.more);
       checkWidth(column, header, { source, row });
+      if (switching.length > 0) {
+        if (deferred.length === 0 && reread + rowsBefore + rows <= budget) {
+          table.x = x;
+          table.rows = rows;
+          this.rereadAsText(switching, table);
+          reread += rowsBefore + rows;
+        } else deferred.push(...switching);
+        // Their cells of this row, after the rows before (a deferred column's, for now).
+        for (const cell of switching) x[cell.offset] = (builders[cell.feature] as ColumnBuilder).addText(cell.text);
+        switching.length = 0;
+      }
       rows += 1;
+      this.onProgress();
     }
     if (x.length !== rows * features) x = x.slice(0, rows * features);
     table.x = x;
     table.rows = rows;
+    if (deferred.length > 0) {
+      for (const { feature } of deferred) (builders[feature] as ColumnBuilder).restartText();
+      this.rereadAsText(deferred, table);
+    }
     table.labels = {
       cells: labelCells,
       locate: (index) => ({ source, row: labelRows[index] as number, column: header[labelIndex] as string }),
@@ -308,13 +357,16 @@ class TableReader {
   }
 
   /**
-   * A column has just met its first cell that is not a number: every cell read before it, in
-   * the parts read before and in `current` (up to its `rows`), is read again as text.
+   * Columns met their first cell that is not a number in `current`: each of their cells in
+   * the parts read before and in `current` (up to its `rows`) is read again as text, in one
+   * pass for all of them.
    */
-  private rereadAsText(column: number, feature: number, current: Table): void {
-    const builder = this.builders[feature] as ColumnBuilder;
+  private rereadAsText(switched: readonly SwitchingCell[], current: Table): void {
+    const features = this.builders.length;
+    // The feature of each column of a record that is read again, or -1.
+    const featureAt = new Int32Array(current.header.length).fill(-1);
+    for (const { column, feature } of switched) featureAt[column] = feature;
     for (const table of [...this.tables, current]) {
-      const features = this.builders.length;
       const scanner = new CsvScanner(table.bytes, table.source);
       scanner.nextRecord();
       do scanner.readField();
@@ -323,7 +375,9 @@ class TableReader {
         let at = 0;
         do {
           scanner.readField();
-          if (at === column) {
+          const feature = at < featureAt.length ? (featureAt[at] as number) : -1;
+          if (feature !== -1) {
+            const builder = this.builders[feature] as ColumnBuilder;
             const text = scanner.fieldText().trim();
             if (isMissingText(text)) {
               table.x[row * features + feature] = Number.NaN;
@@ -332,6 +386,7 @@ class TableReader {
           }
           at += 1;
         } while (scanner.more);
+        this.onProgress();
       }
     }
   }
@@ -354,22 +409,35 @@ function findLabel(header: string[], label: LabelChoice, where: DataLocation): n
   return index;
 }
 
-function readHeader(scanner: CsvScanner): string[] {
+/**
+ * The header's names, refused as they are read: past `maxColumns` columns (before the next is
+ * read), a name past MAX_COLUMN_NAME_LENGTH, an empty one, one that appears twice. The scanner
+ * then names the column of each cell it refuses.
+ */
+function readHeader(scanner: CsvScanner, maxColumns: number): string[] {
   const header: string[] = [];
+  const seen = new Set<string>();
   const where = { source: scanner.source, row: scanner.row };
   do {
+    if (header.length === maxColumns) invalid(`the header has more than ${maxColumns} columns, the cap (CAVIAR_MAX_COLUMNS)`, where);
     scanner.readField();
     const name = scanner.fieldText().trim();
     if (name === '') invalid(`column ${header.length + 1} of the header has no name`, where);
-    if (header.includes(name)) invalid(`column name ${quote(name)} appears twice in the header`, where);
+    const tooLong = tooLongName(name, MAX_COLUMN_NAME_LENGTH);
+    if (tooLong !== undefined) invalid(`column ${header.length + 1} of the header is ${tooLong}`, where);
+    if (seen.has(name)) invalid(`column name ${quote(name)} appears twice in the header`, where);
+    seen.add(name);
     header.push(name);
   } while (scanner.more);
+  scanner.columnNames = header;
   return header;
 }
 
 function checkSameColumns(train: Table, header: string[], source: string, headerRow: number): void {
-  const missing = train.header.filter((name) => !header.includes(name));
-  const extra = header.filter((name) => !train.header.includes(name));
+  const names = new Set(header);
+  const trainNames = new Set(train.header);
+  const missing = train.header.filter((name) => !names.has(name));
+  const extra = header.filter((name) => !trainNames.has(name));
   const problems: string[] = [];
   if (missing.length > 0) problems.push(`missing ${listNames(missing)}`);
   if (extra.length > 0) problems.push(`extra ${listNames(extra)}`);
@@ -401,7 +469,8 @@ const UPPER_E = 0x45;
 const POWERS_OF_TEN = Array.from({ length: 23 }, (_, power) => 10 ** power);
 
 /** Walks RFC 4180 CSV one field at a time, tracking the file row for messages. Lines end
- * in '\n', '\r\n' or '\r'; blank lines are skipped but counted. */
+ * in '\n', '\r\n' or '\r'; blank lines are skipped but counted. A field longer than
+ * `maxCellBytes` is refused from its bounds, before any text is made of it. */
 class CsvScanner {
   readonly bytes: Buffer;
   readonly source: string;
@@ -409,6 +478,10 @@ class CsvScanner {
   row = 1;
   /** Whether another field follows the last one read in the same record. */
   more = false;
+  /** The header's names once it is read, to name the column of a cell refused. */
+  columnNames: readonly string[] | undefined;
+  // The field of the record being read, from 0.
+  private field = 0;
   private position: number;
   // The last field read: bytes[start, end) when unquoted, else its unescaped text.
   private quoted = false;
@@ -421,7 +494,11 @@ class CsvScanner {
     return this.position;
   }
 
-  constructor(bytes: Buffer, source: string) {
+  constructor(
+    bytes: Buffer,
+    source: string,
+    private readonly maxCellBytes = Infinity,
+  ) {
     this.bytes = bytes;
     this.source = source;
     const byteOrderMark = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
@@ -433,7 +510,10 @@ class CsvScanner {
     const { bytes } = this;
     while (this.position < bytes.length) {
       const byte = bytes[this.position];
-      if (byte !== NEWLINE && byte !== RETURN) return true;
+      if (byte !== NEWLINE && byte !== RETURN) {
+        this.field = 0;
+        return true;
+      }
       this.position = this.endLine(this.position);
     }
     return false;
@@ -549,6 +629,7 @@ class CsvScanner {
 
   /** Records the unquoted field from the current position to the delimiter at i. */
   private finishUnquoted(i: number): void {
+    if (i - this.position > this.maxCellBytes) this.refuseCell(i - this.position, this.row);
     this.quoted = false;
     this.start = this.position;
     this.end = i;
@@ -561,6 +642,7 @@ class CsvScanner {
     if (i < bytes.length && bytes[i] === COMMA) {
       this.position = i + 1;
       this.more = true;
+      this.field += 1;
     } else {
       this.position = i < bytes.length ? this.endLine(i) : i;
       this.more = false;
@@ -571,27 +653,38 @@ class CsvScanner {
   private readQuoted(opening: number): number {
     const { bytes } = this;
     const row = this.row;
-    const parts: string[] = [];
-    let i = opening + 1;
+    // The closing quote first (a doubled quote stands for one quote inside the field): the
+    // field's bytes are held to the cap before they become text.
+    let closing = opening;
+    let doubled = false;
     for (;;) {
-      const closing = bytes.indexOf(QUOTE, i);
+      closing = bytes.indexOf(QUOTE, closing + 1);
       if (closing === -1) invalid('a quoted field is never closed', { source: this.source, row });
-      parts.push(bytes.toString('utf8', i, closing));
-      for (let at = i; at < closing; at += 1) if (bytes[at] === NEWLINE) this.row += 1;
-      i = closing + 1;
-      if (i >= bytes.length || bytes[i] !== QUOTE) break;
-      // A doubled quote stands for one quote inside the field.
-      parts.push('"');
-      i += 1;
+      if (bytes[closing + 1] !== QUOTE) break;
+      doubled = true;
+      closing += 1;
     }
+    if (closing - opening - 1 > this.maxCellBytes) this.refuseCell(closing - opening - 1, row);
+    const text = bytes.toString('utf8', opening + 1, closing);
+    for (let at = opening + 1; at < closing; at += 1) if (bytes[at] === NEWLINE) this.row += 1;
+    let i = closing + 1;
     while (i < bytes.length && (bytes[i] === SPACE || bytes[i] === TAB)) i += 1;
     const next = i < bytes.length ? bytes[i] : NEWLINE;
     if (next !== COMMA && next !== NEWLINE && next !== RETURN) {
       invalid('unexpected text after a closing quote', { source: this.source, row: this.row });
     }
     this.quoted = true;
-    this.text = parts.join('');
+    // Inside the quotes, every quote is one of a pair.
+    this.text = doubled ? text.replaceAll('""', '"') : text;
     return i;
+  }
+
+  /** Refuses the field being read, of `length` bytes from `row`: over the cap. */
+  private refuseCell(length: number, row: number): never {
+    const { source, columnNames, field } = this;
+    if (columnNames === undefined) invalid(`column ${field + 1} of the header is ${cellProblem(length, this.maxCellBytes)}`, { source, row });
+    const column = columnNames[field];
+    return invalid(cellProblem(length, this.maxCellBytes), { source, row, ...(column === undefined ? {} : { column }) });
   }
 
   /** Steps over the line ending at i; returns where the next line starts. */

@@ -5,9 +5,11 @@ import { requireRows, type Dataset, type Labels, type LoadedDataset } from './da
 import { invalid, type DataLocation } from './errors.js';
 import { asBuffer, readDataFile } from './files.js';
 import { encodeLabels } from './labels.js';
+import { dataLimits, MAX_COLUMN_NAME_LENGTH, MAX_DATASET_NAME_LENGTH, tooLongCell, tooLongName, type DataLimits } from './limits.js';
 import { checkStorable, describeValue, isStorable, quote } from './numbers.js';
 
-export interface JsonOptions {
+/** The caps (src/data/limits.ts) not given are the environment's. */
+export interface JsonOptions extends Partial<DataLimits> {
   /** The dataset's name when the value has none; 'json' otherwise. */
   name?: string;
   /** Where the value came from, for messages. */
@@ -15,6 +17,9 @@ export interface JsonOptions {
   /** The dataset's own test part: the same shape, the same features. */
   test?: unknown;
   testSource?: string;
+  /** Called between rows of x, and often: a long read's caller sends its heartbeat from here
+   * (JSON.parse, before it, is one call that nothing interrupts). Keep it cheap. */
+  onProgress?: () => void;
 }
 
 /** parseJson's options: the test part comes as text too. */
@@ -27,9 +32,11 @@ const FIELDS = ['name', 'x', 'y', 'featureNames'];
 /** Reads a dataset from a parsed JSON value (a request body, say). */
 export function datasetFromJson(value: unknown, options: JsonOptions = {}): LoadedDataset {
   const source = options.source ?? 'json';
-  const train = readPart(value, source);
+  const limits = dataLimits(options);
+  const onProgress = options.onProgress ?? (() => {});
+  const train = readPart(value, source, limits, onProgress);
   const test =
-    options.test === undefined ? undefined : readPart(options.test, options.testSource ?? 'test json');
+    options.test === undefined ? undefined : readPart(options.test, options.testSource ?? 'test json', limits, onProgress);
   const featureNames =
     train.featureNames ?? Array.from({ length: train.features }, (_, index) => `x${index + 1}`);
   if (test) checkSameShape(train, test, featureNames);
@@ -40,6 +47,7 @@ export function datasetFromJson(value: unknown, options: JsonOptions = {}): Load
     const encoded = encodeLabels(
       { cells: train.labels, locate: (row) => ({ source, row: row + 1, column: 'y' }) },
       test && { cells: test.labels, locate: (row) => ({ source: test.source, row: row + 1, column: 'y' }) },
+      limits.maxCategories,
     );
     ({ labels, train: trainY, test: testY } = encoded);
   } else {
@@ -95,7 +103,7 @@ function parseText(text: string | Uint8Array, source: string): unknown {
   }
 }
 
-function readPart(value: unknown, source: string): Part {
+function readPart(value: unknown, source: string, limits: DataLimits, onProgress: () => void): Part {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     invalid('expected an object {x, y}', { source });
   }
@@ -112,10 +120,12 @@ function readPart(value: unknown, source: string): Part {
     invalid(`x has ${rowsOfX.length} rows but y has ${rowsOfY.length}`, { source });
   }
   const name = readName(object.name, source);
-  const featureNames = readFeatureNames(object.featureNames, source);
+  const featureNames = readFeatureNames(object.featureNames, source, limits);
   const first = rowsOfX[0];
   if (!Array.isArray(first)) invalid('x must be an array of rows', { source, row: 1 });
   const features = first.length;
+  // Before the array is made: every row must be as wide as the first.
+  if (features > limits.maxColumns) invalid(`${features} values, more than the cap of ${limits.maxColumns} features (CAVIAR_MAX_COLUMNS)`, { source, row: 1 });
   if (featureNames && featureNames.length !== features) {
     invalid(`${featureNames.length} feature names for ${features} features`, { source });
   }
@@ -131,23 +141,28 @@ function readPart(value: unknown, source: string): Part {
         ? cell
         : checkStorable(cell, { source, row: rowIndex + 1, column: column(columnIndex) });
     });
+    onProgress();
   });
-  return { source, name, featureNames, rows: rowsOfX.length, features, x, ...readLabels(rowsOfY, source) };
+  return { source, name, featureNames, rows: rowsOfX.length, features, x, ...readLabels(rowsOfY, source, limits) };
 }
 
 /** y as one label a row, or as rows of values (width > 1); rows of one value are labels. */
-function readLabels(rowsOfY: unknown[], source: string): Pick<Part, 'labels' | 'width'> {
+function readLabels(rowsOfY: unknown[], source: string, limits: DataLimits): Pick<Part, 'labels' | 'width'> {
   const location = (row: number): DataLocation => ({ source, row: row + 1, column: 'y' });
   if (!Array.isArray(rowsOfY[0])) {
     const labels = rowsOfY.map((cell, row) => {
       if (typeof cell !== 'number' && typeof cell !== 'string') {
         invalid(`${describeValue(cell)} is not a number or a class name`, location(row));
       }
+      // A class name is a cell of text, and takes the cell cap.
+      const tooLong = typeof cell === 'string' ? tooLongCell(cell, limits.maxCellBytes) : undefined;
+      if (tooLong !== undefined) invalid(`a class name: ${tooLong}`, location(row));
       return cell;
     });
     return { labels, width: undefined };
   }
   const width = rowsOfY[0].length;
+  if (width > limits.maxColumns) invalid(`${width} values, more than the cap of ${limits.maxColumns} a row (CAVIAR_MAX_COLUMNS)`, location(0));
   const labels: number[] = [];
   rowsOfY.forEach((row, rowIndex) => {
     if (!Array.isArray(row) || row.length !== width) {
@@ -163,17 +178,26 @@ function readLabels(rowsOfY: unknown[], source: string): Pick<Part, 'labels' | '
 function readName(value: unknown, source: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value === '') invalid('name must be a non-empty string', { source });
+  const tooLong = tooLongName(value, MAX_DATASET_NAME_LENGTH);
+  if (tooLong !== undefined) invalid(`name is ${tooLong}`, { source });
   return value;
 }
 
-function readFeatureNames(value: unknown, source: string): string[] | undefined {
+/** Feature names: as many as the column cap, each as long as a CSV header's may be. */
+function readFeatureNames(value: unknown, source: string, limits: DataLimits): string[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.some((name) => typeof name !== 'string' || name === '')) {
     invalid('featureNames must be an array of non-empty strings', { source });
   }
   const names = value as string[];
-  const repeated = names.find((name, index) => names.indexOf(name) !== index);
-  if (repeated !== undefined) invalid(`feature name ${quote(repeated)} appears twice`, { source });
+  if (names.length > limits.maxColumns) invalid(`${names.length} feature names, more than the cap of ${limits.maxColumns} (CAVIAR_MAX_COLUMNS)`, { source });
+  const seen = new Set<string>();
+  names.forEach((name, index) => {
+    const tooLong = tooLongName(name, MAX_COLUMN_NAME_LENGTH) ?? tooLongCell(name, limits.maxCellBytes);
+    if (tooLong !== undefined) invalid(`feature name ${index + 1} is ${tooLong}`, { source });
+    if (seen.has(name)) invalid(`feature name ${quote(name)} appears twice`, { source });
+    seen.add(name);
+  });
   return names;
 }
 

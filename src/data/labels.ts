@@ -2,6 +2,7 @@
 // anything else kept as regression values. Shared by the CSV and JSON loaders.
 import type { Labels, LoadedDataset } from './dataset.js';
 import { invalid, type DataLocation } from './errors.js';
+import { maxCategories } from './limits.js';
 import { checkStorable, isStorable, quote, whyNotANumber } from './numbers.js';
 
 /** Integer labels up to this many classes look like classes; beyond it they look like
@@ -21,11 +22,12 @@ export interface EncodedLabels {
 }
 
 /** Encodes a train label column and, when there is one, the test column against it: a test
- * label must be a class seen in train. */
-export function encodeLabels(train: LabelColumn, test?: LabelColumn): EncodedLabels {
+ * label must be a class seen in train. Class names are a text column's values, and take the
+ * same cap (CAVIAR_MAX_CATEGORIES); integer classes stay within MAX_CLASSES. */
+export function encodeLabels(train: LabelColumn, test?: LabelColumn, maxClasses?: number): EncodedLabels {
   const columns = test ? [train, test] : [train];
   checkOneKind(columns);
-  if (train.cells.length > 0 && typeof train.cells[0] === 'string') return encodeNames(train, test);
+  if (train.cells.length > 0 && typeof train.cells[0] === 'string') return encodeNames(train, test, maxClasses ?? maxCategories());
   for (const column of columns) {
     column.cells.forEach((cell, index) => {
       if (!isStorable(cell)) checkStorable(cell, column.locate(index));
@@ -48,14 +50,24 @@ export function encodeLabels(train: LabelColumn, test?: LabelColumn): EncodedLab
   return { labels: { kind: 'classes', count }, train: encodedTrain, ...encodeTest(test, encodeClass) };
 }
 
-function encodeNames(train: LabelColumn, test: LabelColumn | undefined): EncodedLabels {
+function encodeNames(train: LabelColumn, test: LabelColumn | undefined, maxClasses: number): EncodedLabels {
   for (const column of test ? [train, test] : [train]) {
     const index = column.cells.indexOf('');
     if (index !== -1) invalid('empty label', column.locate(index));
   }
   const trainNames = train.cells as readonly string[];
+  const distinct = new Set<string>();
+  for (let index = 0; index < trainNames.length; index += 1) {
+    const name = trainNames[index] as string;
+    if (distinct.has(name)) continue;
+    if (distinct.size === maxClasses) {
+      const problem = `${quote(name)} is a class past the cap of ${maxClasses} distinct class names (CAVIAR_MAX_CATEGORIES): is the label column an id or free text?`;
+      invalid(problem, train.locate(index));
+    }
+    distinct.add(name);
+  }
   // Sorted, so that the mapping depends on the set of names and not on the row order.
-  const names = [...new Set(trainNames)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const names = [...distinct].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const indices = new Map(names.map((name, index) => [name, index]));
   const encodeName = (name: string | number, index: number): number => {
     const classIndex = indices.get(name as string);

@@ -50,25 +50,31 @@ export function readPredictionCsv(
   if (preprocessing === undefined || columns === undefined) return readFeatureCsv(input, model, options);
   const { header, records, rows } = input;
   const label = options.label ?? model.labelName;
-  if (options.label !== undefined && !header.includes(options.label))
+  // By name through maps: a wide model and a wide file would make lookups in lists quadratic.
+  const at = columnIndices(header);
+  if (options.label !== undefined && !at.has(options.label))
     invalid(`no column named ${quote(options.label)}; the columns are ${names(header)}`, { source, row: 1 });
-  const unknown = header.filter((name) => name !== label && !columns.includes(name));
+  const known = new Set(columns);
+  const unknown = header.filter((name) => name !== label && !known.has(name));
   if (unknown.length > 0) {
     const problem = `the model's columns are ${names(columns)}: column ${names(unknown)} is not one of them (a label column to leave out? name it with --label)`;
     throw new DataError('INVALID_DATA', problem, { source, row: 1 });
   }
-  const at = columns.map((name) => header.indexOf(name));
+  const order = columns.map((name) => at.get(name) ?? -1);
   const x = encodeRows(
     preprocessing,
     records.length,
     (row, column) => {
-      const index = at[column] as number;
+      const index = order[column] as number;
       return index === -1 ? undefined : (records[row] as string[])[index];
     },
     (row, column) => ({ source, row: rows[row] as number, column: columns[column] as string }),
   );
-  return { x, rows: records.length, input, ...(label !== undefined && header.includes(label) ? { label } : {}) };
+  return { x, rows: records.length, input, ...(label !== undefined && at.has(label) ? { label } : {}) };
 }
+
+/** Each header name's column. */
+const columnIndices = (header: readonly string[]): Map<string, number> => new Map(header.map((name, index) => [name, index]));
 
 /**
  * The rows of a model trained on numbers alone: its features (by name, in any order, when
@@ -90,8 +96,10 @@ function readFeatureCsv(input: CsvRecords, model: ModelInputs, options: { label?
     throw new DataError('INVALID_DATA', problem, { source });
   }
   if (expected !== undefined) {
-    const missing = expected.filter((name) => !present.includes(name));
-    const extra = present.filter((name) => !expected.includes(name));
+    const presentNames = new Set(present);
+    const expectedNames = new Set(expected);
+    const missing = expected.filter((name) => !presentNames.has(name));
+    const extra = present.filter((name) => !expectedNames.has(name));
     if (missing.length > 0 || extra.length > 0) {
       const problems = [
         ...(missing.length > 0 ? [`no column ${names(missing)}`] : []),
@@ -101,7 +109,8 @@ function readFeatureCsv(input: CsvRecords, model: ModelInputs, options: { label?
     }
   }
   // Each input's column in the file: by name, or the columns in order.
-  const order = (expected ?? present).map((name) => header.indexOf(name));
+  const at = columnIndices(header);
+  const order = (expected ?? present).map((name) => at.get(name) as number);
   const features = order.length;
   const x = new Float32Array(input.records.length * features);
   input.records.forEach((fields, row) => {
@@ -137,7 +146,8 @@ function labelColumn(header: string[], model: ModelInputs): string | undefined {
   if (model.labelName !== undefined) return header.includes(model.labelName) ? model.labelName : undefined;
   const features = model.featureNames;
   if (features === undefined) return header.length === model.inputs + 1 ? header[header.length - 1] : undefined;
-  const others = header.filter((name) => !features.includes(name));
+  const known = new Set(features);
+  const others = header.filter((name) => !known.has(name));
   return others.length === 1 && header.length === features.length + 1 ? others[0] : undefined;
 }
 

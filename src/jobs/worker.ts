@@ -112,14 +112,24 @@ async function checkGradients(task: GradCheckTask): Promise<FromWorker> {
   return { type: 'gradcheck', result: await gradCheck(task.spec, data, { seed }) };
 }
 
-async function importDataset(task: ImportTask): Promise<FromWorker> {
+async function importDataset(task: ImportTask, heartbeatMs: number): Promise<FromWorker> {
   // Messages name the upload as its sender knows it, not the server's file.
   const options = { name: task.name, source: task.name };
   const bytes = readFileSync(task.file);
+  // A file is read in one synchronous stretch, which the heartbeat's timer cannot interrupt:
+  // the reader beats between rows instead, so a long read is not taken for a stalled one
+  // (but for JSON.parse itself, one call: about 7 s for 256 MB on a busy 2-core machine).
+  let lastBeat = Date.now();
+  const onProgress = () => {
+    const now = Date.now();
+    if (now - lastBeat < heartbeatMs) return;
+    lastBeat = now;
+    void send({ type: 'heartbeat' });
+  };
   const loaded =
     task.format === 'csv'
-      ? parseCsv(bytes, { ...options, ...(task.label === undefined ? {} : { label: task.label }) })
-      : parseJson(bytes, options);
+      ? parseCsv(bytes, { ...options, onProgress, ...(task.label === undefined ? {} : { label: task.label }) })
+      : parseJson(bytes, { ...options, onProgress });
   requireTwoLabels(loaded, task.name);
   writeDatasetArrays(task.directory, loaded);
   const { name, featureNames, labels, labelColumn, columns, train, test } = loaded;
@@ -150,7 +160,7 @@ async function run(message: Extract<ToWorker, { type: 'task' }>, control: Contro
     const { task } = message;
     if (task.kind === 'train') outcome = await train(task, control);
     else if (task.kind === 'gradcheck') outcome = await checkGradients(task);
-    else outcome = await importDataset(task);
+    else outcome = await importDataset(task, message.heartbeatMs);
   } catch (error) {
     outcome =
       error instanceof EngineError && error.code === 'CANCELLED'

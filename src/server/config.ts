@@ -1,7 +1,7 @@
 // The service's settings, from the environment (DESIGN.md, Configuration), checked once at start.
 import { availableCores, availableMemory } from '../engine/machine.js';
 import { resolve } from 'node:path';
-import { maxCategories } from '../data/columns.js';
+import { dataLimits, integerSetting } from '../data/limits.js';
 
 export interface ServerConfig {
   port: number;
@@ -64,7 +64,7 @@ function distributed(env: NodeJS.ProcessEnv): DistributedConfig | undefined {
   if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('CAVIAR_REDIS_URL must be a redis:// or rediss:// URL');
   const redisPrefix = env.CAVIAR_REDIS_PREFIX || 'caviar';
   if (!/^[\w.-]{1,64}$/.test(redisPrefix)) throw new ConfigError(`CAVIAR_REDIS_PREFIX is letters, digits and -._ (at most 64), not '${redisPrefix}'`);
-  return { databaseUrl, redisUrl, lockMs: integer(env, 'CAVIAR_LOCK_MS', 30_000, 500), redisPrefix };
+  return { databaseUrl, redisUrl, lockMs: integerSetting(env, 'CAVIAR_LOCK_MS', 30_000, 500), redisPrefix };
 }
 
 /** Each job's OpenBLAS threads when `slots` jobs train at once: the cores shared among them. */
@@ -75,15 +75,6 @@ export function threadsPerJob(slots: number, cores = availableCores()): number {
 /** Whether only this machine can reach `host`: localhost, 127.0.0.0/8 or ::1. */
 export function isLoopback(host: string): boolean {
   return /^(localhost|127(\.\d{1,3}){3}|::1|::ffff:127(\.\d{1,3}){3})$/i.test(host);
-}
-
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number): number {
-  const text = env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < minimum)
-    throw new Error(`${name} must be an integer of at least ${minimum}, not '${text}'`);
-  return value;
 }
 
 /** A comma-separated list of origins (scheme://host[:port]), each as a browser's Origin header writes it. */
@@ -107,18 +98,18 @@ function origins(env: NodeJS.ProcessEnv, name: string): string[] {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  // Read where tables are read (src/data/columns.ts); a bad value stops the start here.
+  // Read where tables are read (src/data/limits.ts); a bad value stops the start here.
   try {
-    maxCategories(env);
+    dataLimits({}, env);
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
   const cores = availableCores();
-  const concurrency = integer(env, 'CAVIAR_CONCURRENCY', cores, 1);
+  const concurrency = integerSetting(env, 'CAVIAR_CONCURRENCY', cores, 1);
   const token = env.CAVIAR_TOKEN;
   const mode = distributed(env);
   return {
-    port: integer(env, 'CAVIAR_PORT', 8080, 0),
+    port: integerSetting(env, 'CAVIAR_PORT', 8080, 0),
     // Loopback unless told otherwise, as Jupyter and Redis do: with no token, whoever reaches
     // the port can train and read everything. The container image listens on every interface.
     host: env.CAVIAR_HOST || '127.0.0.1',
@@ -129,16 +120,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     logLevel: env.LOG_LEVEL || 'info',
     // Four fifths of the memory shared among the slots leaves room for the server itself.
     jobMemoryBytes:
-      integer(env, 'CAVIAR_JOB_MEMORY_MB', Math.floor((0.8 * availableMemory()) / concurrency / 2 ** 20), 1) * 2 ** 20,
-    maxUploadBytes: integer(env, 'CAVIAR_MAX_UPLOAD_MB', 256, 1) * 1024 * 1024,
-    minFreeBytes: integer(env, 'CAVIAR_MIN_FREE_MB', 64, 0) * 1024 * 1024,
-    heartbeatMs: integer(env, 'CAVIAR_HEARTBEAT_MS', 1000, 10),
-    stallMs: integer(env, 'CAVIAR_STALL_MS', 30_000, 100),
-    pingMs: integer(env, 'CAVIAR_PING_MS', 30_000, 10),
+      integerSetting(env, 'CAVIAR_JOB_MEMORY_MB', Math.floor((0.8 * availableMemory()) / concurrency / 2 ** 20), 1) * 2 ** 20,
+    maxUploadBytes: integerSetting(env, 'CAVIAR_MAX_UPLOAD_MB', 256, 1) * 1024 * 1024,
+    minFreeBytes: integerSetting(env, 'CAVIAR_MIN_FREE_MB', 64, 0) * 1024 * 1024,
+    heartbeatMs: integerSetting(env, 'CAVIAR_HEARTBEAT_MS', 1000, 10),
+    stallMs: integerSetting(env, 'CAVIAR_STALL_MS', 30_000, 100),
+    pingMs: integerSetting(env, 'CAVIAR_PING_MS', 30_000, 10),
     ...(mode === undefined ? {} : { distributed: mode }),
     allowedOrigins: origins(env, 'CAVIAR_ALLOWED_ORIGINS'),
-    gradCheckConcurrency: integer(env, 'CAVIAR_GRADCHECK_CONCURRENCY', 1, 1),
-    gradCheckQueue: integer(env, 'CAVIAR_GRADCHECK_QUEUE', 8, 0),
-    gradCheckTimeoutMs: integer(env, 'CAVIAR_GRADCHECK_TIMEOUT_MS', 30_000, 100),
+    gradCheckConcurrency: integerSetting(env, 'CAVIAR_GRADCHECK_CONCURRENCY', 1, 1),
+    gradCheckQueue: integerSetting(env, 'CAVIAR_GRADCHECK_QUEUE', 8, 0),
+    gradCheckTimeoutMs: integerSetting(env, 'CAVIAR_GRADCHECK_TIMEOUT_MS', 30_000, 100),
   };
 }

@@ -6,6 +6,7 @@ import { ModelSchema, LossName } from '../jobs/spec.js';
 import { JobErrorSchema, JobResultSchema, JobStatusSchema, EpochEventSchema } from '../jobs/events.js';
 import { ControlStatusSchema } from '../jobs/status.js';
 import { ColumnViewSchema } from '../data/columns.js';
+import { MAX_DATASET_NAME_LENGTH } from '../data/limits.js';
 import { JobSpecSchema } from '../jobs/spec.js';
 
 const Strict = { additionalProperties: false } as const;
@@ -171,7 +172,7 @@ export const DatasetViewSchema = Type.Object(
 
 export const DatasetUploadQuery = Type.Object(
   {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_DATASET_NAME_LENGTH })),
     label: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "CSV: the label column (default: the last)" })),
   },
   Strict,

@@ -194,3 +194,115 @@ t.test('reads in time linear in the size of the file', async (t) => {
   const large = seconds(8000);
   t.ok(large / small < 24, `1000 rows: ${small.toFixed(4)} s, 8000 rows: ${large.toFixed(4)} s`);
 });
+
+t.test('a header wider than the column cap fails at the header, before any row is read', async (t) => {
+  const names = (count: number) => Array.from({ length: count }, (_, index) => `c${index}`).join(',');
+  // The rows after the header are broken: an error about them would mean they were read.
+  const broken = '\n"never closed\n';
+  t.throws(() => parseCsv(names(100_000) + broken, { source: 'wide.csv' }), {
+    code: 'INVALID_DATA',
+    source: 'wide.csv',
+    row: 1,
+    message: /^wide.csv: row 1: the header has more than 65536 columns, the cap \(CAVIAR_MAX_COLUMNS\)$/,
+  });
+  const atCap = parseCsv(`${names(65_536)}\n${'0,'.repeat(65_535)}0\n`, { noLabel: true });
+  t.equal(atCap.train.features, 65_536, 'a header of 65536 columns is read');
+  t.throws(() => parseCsv(names(65_537) + broken), { row: 1, message: /more than 65536 columns/ }, 'one past it is not');
+  t.equal(parseCsv('a,b,label\n1,2,0\n', { maxColumns: 3 }).train.features, 2, 'the cap is an option too');
+  t.throws(() => parseCsv('a,b,c,label\n1,2,3,0\n', { maxColumns: 3 }), { row: 1, message: /more than 3 columns/ });
+});
+
+t.test('a cell over the cell cap is refused by its size, naming its row and column', async (t) => {
+  const label = 'x'.repeat(1024 * 1024);
+  t.throws(() => parseCsv(`a,label\n1,cat\n2,"${label}"\n3,dog\n`, { source: 'data.csv' }), {
+    code: 'INVALID_DATA',
+    row: 3,
+    column: 'label',
+    message: /^data.csv: row 3, column 'label': a cell of 1048576 bytes, over the cap of 4096 \(CAVIAR_MAX_CELL_BYTES\)$/,
+  });
+  t.throws(() => parseCsv(`a,label\n1,cat\n2,${label}\n`), { row: 3, column: 'label', message: /a cell of 1048576 bytes/ }, 'unquoted too');
+  // A quoted cell's row is the one it starts on; its doubled quotes count as they are written.
+  const categories = (cell: string) => parseCsv(`a,color,label\n1,red,x\n2,${cell},y\n`, { maxCellBytes: 8 });
+  t.same(categories('"a ""b"" "').columns?.[1]?.values, ['red', 'a "b"'], 'a quoted cell of 8 bytes passes');
+  t.same(categories('12345678').columns?.[1]?.values, ['red', '12345678'], 'an unquoted one too');
+  t.throws(() => categories('"a ""b"" \n"'), { row: 3, column: 'color', message: /a cell of 9 bytes, over the cap of 8/ }, 'one of 9 bytes fails');
+  t.throws(() => categories('123456789'), { row: 3, column: 'color', message: /a cell of 9 bytes/ });
+  t.throws(() => parseCsv('a,b\n1,2\n3,4,123456789\n', { maxCellBytes: 8 }), { row: 3, column: undefined, message: /row 3: a cell of 9 bytes/ }, 'a cell past the last column has no name');
+});
+
+t.test('a column name over the cap is refused at the header', async (t) => {
+  const name = (length: number) => 'n'.repeat(length);
+  t.same(parseCsv(`a,${name(256)},label\n1,2,0\n`).featureNames, ['a', name(256)], 'a name of 256 characters passes');
+  t.throws(() => parseCsv(`a,${name(257)},label\n1,2,0\n`), {
+    code: 'INVALID_DATA',
+    row: 1,
+    message: /row 1: column 2 of the header is a name of 257 characters, over the 256 a name may have$/,
+  });
+  // Characters, not bytes: 256 euro signs are 768 bytes, within the cell cap.
+  t.equal(parseCsv(`${'€'.repeat(256)},label\n1,0\n`).featureNames[0]?.length, 256);
+  t.throws(() => parseCsv(`${'€'.repeat(257)},label\n1,0\n`), { message: /a name of 257 characters/ });
+  t.throws(() => parseCsv(`a,"${name(300)}",label\n1,2,0\n`, { maxCellBytes: 299 }), {
+    row: 1,
+    message: /row 1: column 2 of the header is a cell of 300 bytes, over the cap of 299 \(CAVIAR_MAX_CELL_BYTES\)/,
+  }, 'a header cell over the cell cap, before it becomes a name');
+});
+
+t.test('a label column with more class names than the category cap is refused', async (t) => {
+  const csv = (labels: string[]) => `a,kind\n${labels.map((label, index) => `${index},${label}`).join('\n')}\n`;
+  const atCap = parseCsv(csv(['p', 'q', 'r', 'p', 'q']), { maxCategories: 3 });
+  t.same(atCap.labels, { kind: 'classes', count: 3, names: ['p', 'q', 'r'] });
+  t.throws(() => parseCsv(csv(['p', 'q', 'r', 'p', 's', 't']), { source: 'data.csv', maxCategories: 3 }), {
+    code: 'INVALID_DATA',
+    row: 6,
+    column: 'kind',
+    message: /^data.csv: row 6, column 'kind': 's' is a class past the cap of 3 distinct class names \(CAVIAR_MAX_CATEGORIES\): is the label column an id or free text\?$/,
+  });
+  const ids = Array.from({ length: 1001 }, (_, index) => `id${index}`);
+  t.throws(() => parseCsv(csv(ids)), { row: 1002, message: /'id1000' is a class past the cap of 1000/ }, 'the cap is 1000 by default');
+});
+
+t.test('columns that turn to text late are read again once, with their values numbered in file order', async (t) => {
+  // Three columns meet text at rows 6, 7 and 8 of 9 (a, then b and c): past the first, the
+  // passes over the rows before would add up to more than the file, and wait for the end.
+  const lines = ['a,b,c,label'];
+  for (let row = 0; row < 8; row += 1) {
+    const cell = (column: number) => (row === 4 + column ? `t${column}` : String(row % 3));
+    lines.push(`${cell(0)},${cell(1)},${cell(2)},${row % 2}`);
+  }
+  const loaded = parseCsv(`${lines.join('\n')}\n`);
+  const columns = loaded.columns ?? [];
+  t.same(columns.map((column) => column.values), [
+    ['0', '1', '2', 't0'],
+    ['0', '1', '2', 't1'],
+    ['0', '1', '2', 't2'],
+  ]);
+  t.same(columns.map((column) => column.firstText?.row), [6, 7, 8]);
+  t.same(columns.map((column) => column.type), ['category', 'category', 'category']);
+  const texts = lines.slice(1).map((line) => line.split(',').slice(0, 3));
+  const decoded = Array.from({ length: 8 }, (_, row) =>
+    columns.map((column, feature) => column.values?.[loaded.train.x[row * 3 + feature] as number]),
+  );
+  t.same(decoded, texts, "each cell's code names its text");
+  t.same(
+    columns.map((column) => column.categories?.find((category) => category.value === '0')?.count),
+    [3, 3, 2],
+    'each cell counted once',
+  );
+  // A header repeated mid-file (two files joined) turns every column at once.
+  const joined = parseCsv('a,b,label\n1,2,x\n3,4,y\na,b,label\n5,6,x\n');
+  t.same(joined.columns?.map((column) => column.values), [['1', '3', 'a', '5'], ['2', '4', 'b', '6']]);
+  // In a test part, the train part is read again too: b at once, a at the end.
+  const parts = parseCsv('a,b,label\n1,1,x\n2,2,y\n', { test: 'a,b,label\n3,3,x\n4,q,y\np,5,x\n' });
+  t.same(parts.columns?.map((column) => column.values), [['1', '2', '3', '4', 'p'], ['1', '2', '3', 'q', '5']]);
+  t.same(Array.from(parts.train.x), [0, 0, 1, 1]);
+  t.same(Array.from(parts.test?.x ?? []), [2, 2, 3, 3, 4, 4]);
+});
+
+t.test('calls onProgress between rows, and between the rows it reads again', async (t) => {
+  let calls = 0;
+  parseCsv('a,b,label\n1,2,x\n3,4,y\n5,6,x\n', { onProgress: () => (calls += 1) });
+  t.equal(calls, 3, 'once a row');
+  calls = 0;
+  parseCsv('a,b,label\n1,2,x\n3,4,y\np,q,x\n', { onProgress: () => (calls += 1) });
+  t.equal(calls, 5, 'and once for each row before the one where columns turned to text');
+});

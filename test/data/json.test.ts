@@ -101,3 +101,54 @@ t.test('refuses a test part that does not match train', async (t) => {
     message: /1 values of y a row, but train has 2/,
   });
 });
+
+t.test('x wider than the column cap is refused at row 1, before its array is made', async (t) => {
+  const wide = { x: [Array(100_000).fill(0)], y: [0] };
+  t.throws(() => datasetFromJson(wide, { source: 'body' }), {
+    code: 'INVALID_DATA',
+    row: 1,
+    message: /^body: row 1: 100000 values, more than the cap of 65536 features \(CAVIAR_MAX_COLUMNS\)$/,
+  });
+  t.equal(datasetFromJson({ x: [[1, 2, 3], [4, 5, 6]], y: [0, 1] }, { maxColumns: 3 }).train.features, 3, 'at the cap it passes');
+  t.throws(() => datasetFromJson({ x: [[1, 2, 3, 4], [4, 5, 6, 7]], y: [0, 1] }, { maxColumns: 3 }), { row: 1, message: /4 values, more than the cap of 3 features/ });
+  t.throws(() => datasetFromJson({ x: [[1], [2]], y: [[1, 2, 3, 4], [1, 2, 3, 4]] }, { maxColumns: 3 }), {
+    row: 1,
+    column: 'y',
+    message: /4 values, more than the cap of 3 a row \(CAVIAR_MAX_COLUMNS\)/,
+  });
+  const names = (count: number) => Array.from({ length: count }, (_, index) => `f${index}`);
+  t.throws(() => datasetFromJson({ featureNames: names(4), x: [[1, 2, 3, 4]], y: [0] }, { maxColumns: 3 }), { message: /4 feature names, more than the cap of 3 \(CAVIAR_MAX_COLUMNS\)/ });
+});
+
+t.test('class names take the cell cap, and their count the category cap', async (t) => {
+  const labels = (y: string[], options = {}) => datasetFromJson({ x: y.map((_, index) => [index]), y }, { source: 'body', ...options });
+  t.same(labels(['abcde', 'b'], { maxCellBytes: 5 }).labels, { kind: 'classes', count: 2, names: ['abcde', 'b'] }, 'a name at the cap passes');
+  t.throws(() => labels(['b', 'abcdef'], { maxCellBytes: 5 }), {
+    code: 'INVALID_DATA',
+    row: 2,
+    column: 'y',
+    message: /^body: row 2, column 'y': a class name: a cell of 6 bytes, over the cap of 5 \(CAVIAR_MAX_CELL_BYTES\)$/,
+  });
+  t.throws(() => labels(['b', 'x'.repeat(1024 * 1024)]), { row: 2, column: 'y', message: /a cell of 1048576 bytes, over the cap of 4096/ }, 'a 1 MB class name');
+  t.same(labels(['p', 'q', 'p'], { maxCategories: 2 }).labels, { kind: 'classes', count: 2, names: ['p', 'q'] });
+  t.throws(() => labels(['p', 'q', 'p', 'r'], { maxCategories: 2 }), {
+    row: 4,
+    column: 'y',
+    message: /'r' is a class past the cap of 2 distinct class names \(CAVIAR_MAX_CATEGORIES\)/,
+  });
+});
+
+t.test('names are bounded: the dataset name at 200 characters, feature names at 256', async (t) => {
+  const value = (extra: object) => ({ x: [[1]], y: [0], ...extra });
+  t.equal(datasetFromJson(value({ name: 'n'.repeat(200) })).name.length, 200);
+  t.throws(() => datasetFromJson(value({ name: 'n'.repeat(201) })), { code: 'INVALID_DATA', message: /name is a name of 201 characters, over the 200 a name may have/ });
+  t.same(datasetFromJson(value({ featureNames: ['f'.repeat(256)] })).featureNames, ['f'.repeat(256)]);
+  t.throws(() => datasetFromJson(value({ featureNames: ['f'.repeat(257)] })), { message: /feature name 1 is a name of 257 characters/ });
+  t.throws(() => datasetFromJson(value({ featureNames: ['f'.repeat(10)] }), { maxCellBytes: 9 }), { message: /feature name 1 is a cell of 10 bytes/ });
+});
+
+t.test('calls onProgress between rows of x', async (t) => {
+  let calls = 0;
+  parseJson('{"x": [[1], [2], [3]], "y": [0, 1, 0]}', { onProgress: () => (calls += 1) });
+  t.equal(calls, 3);
+});

@@ -46,3 +46,14 @@ t.test('refuses labels that a float32 cannot hold', async (t) => {
   t.throws(() => encodeLabels(column([0, Number.NaN])), { row: 3, message: /NaN is not a finite number/ });
   t.throws(() => encodeLabels(column([1e39])), { row: 2, message: /float32 range/ });
 });
+
+t.test('class names past the category cap are refused at the first row of the class past it', async (t) => {
+  t.same(encodeLabels(column(['b', 'a', 'b']), undefined, 2).labels, { kind: 'classes', count: 2, names: ['a', 'b'] });
+  t.throws(() => encodeLabels(column(['b', 'a', 'b', 'c', 'd']), undefined, 2), {
+    code: 'INVALID_DATA',
+    row: 5,
+    column: 'label',
+    message: /'c' is a class past the cap of 2 distinct class names \(CAVIAR_MAX_CATEGORIES\)/,
+  });
+  t.same(encodeLabels(column([0, 1, 2]), undefined, 2).labels, { kind: 'classes', count: 3 }, 'integer classes are not text: their own limit holds');
+});

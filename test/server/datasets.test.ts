@@ -186,3 +186,43 @@ t.test('a malformed CSV answers 400 with the row and column at fault', async (t)
   t.same(filesIn('uploads'), [], 'no upload left on disk');
   t.same(filesIn('datasets'), [], 'no dataset folder left');
 });
+
+t.test('an upload past a cap on columns or cells answers 400 naming the cap, and the server goes on', async (t) => {
+  const wideHeader = Array.from({ length: 100_000 }, (_, index) => `c${index}`).join(',');
+  const cases = [
+    {
+      name: 'a header of 100000 columns',
+      body: `${wideHeader}\n${'0,'.repeat(99_999)}0\n`,
+      headers: csvHeaders,
+      message: /^upload.csv: row 1: the header has more than 65536 columns, the cap \(CAVIAR_MAX_COLUMNS\)$/,
+    },
+    {
+      name: 'a quoted label of 100 KiB',
+      body: `x1,x2,label\n1,2,a\n3,4,"${'b'.repeat(100 * 1024)}"\n`,
+      headers: csvHeaders,
+      message: /^upload.csv: row 3, column 'label': a cell of 102400 bytes, over the cap of 4096 \(CAVIAR_MAX_CELL_BYTES\)$/,
+    },
+    {
+      name: 'a JSON x of 100000 features',
+      body: JSON.stringify({ x: [Array(100_000).fill(0), Array(100_000).fill(1)], y: [0, 1] }),
+      headers: { 'content-type': 'application/json' },
+      message: /^upload.json: row 1: 100000 values, more than the cap of 65536 features \(CAVIAR_MAX_COLUMNS\)$/,
+    },
+  ];
+  for (const { name, body, headers, message } of cases) {
+    t.ok(body.length < 1024 * 1024, `${name}: under the upload cap (${body.length} bytes)`);
+    const reply = await call(service, 'POST', '/v1/datasets', body, headers);
+    const health = await call(service, 'GET', '/healthz');
+    t.test(name, async (t) => {
+      t.equal(reply.status, 400);
+      t.equal(reply.body.error.code, 'INVALID_DATA');
+      t.match(reply.body.error.message, message);
+      t.match(health, { status: 200, body: { status: 'ok' } }, 'the server answers right after');
+    });
+  }
+  t.same((await call(service, 'GET', '/v1/datasets')).body.datasets, [], 'none was kept');
+  t.same(filesIn('uploads'), [], 'no upload left on disk');
+  const next = await call(service, 'POST', '/v1/datasets', 'x1,x2,label\n1,2,a\n3,4,b\n', csvHeaders);
+  t.equal(next.status, 201, 'the next upload is read');
+  t.equal((await call(service, 'DELETE', `/v1/datasets/${next.body.id}`)).status, 204);
+});
