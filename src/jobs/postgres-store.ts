@@ -422,6 +422,11 @@ export class PostgresStore implements JobStore {
     return counts;
   }
 
+  async jobIds(statuses: readonly JobStatus[]): Promise<string[]> {
+    const { rows } = await this.query<{ id: string }>('SELECT id FROM jobs WHERE status = ANY($1) ORDER BY position', [statuses]);
+    return rows.map((row) => row.id);
+  }
+
   async claimNext(): Promise<{ job: JobRecord; event: JobEvent } | undefined> {
     return this.transaction(async (client) => {
       // SKIP LOCKED: hosts claiming at once each take a different job instead of queueing

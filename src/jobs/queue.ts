@@ -115,11 +115,7 @@ export class JobQueue implements QueueView {
    * it goes to, and its first host gives it up at its next epoch. Resolves with the jobs offered.
    */
   async reconcile(store: JobStore): Promise<number> {
-    const offered: Pending[] = [];
-    for (const status of ['queued', 'running'] as const) {
-      const { jobs } = await store.listJobs({ status, limit: Number.MAX_SAFE_INTEGER });
-      offered.push(...jobs.map((job) => ({ id: job.id, priority: PRIORITY.waitedBefore })));
-    }
+    const offered = (await store.jobIds(['queued', 'running'])).map((id) => ({ id, priority: PRIORITY.waitedBefore }));
     await this.addAll(offered);
     return offered.length;
   }

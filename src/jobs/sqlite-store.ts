@@ -219,6 +219,9 @@ export class SqliteStore implements JobStore {
            AND (@name IS NULL OR instr(lower(name), lower(@name)) > 0)
          ORDER BY position DESC LIMIT @limit`,
       ),
+      jobIds: db.prepare<[string], { id: string }>(
+        'SELECT id FROM jobs WHERE status IN (SELECT value FROM json_each(?)) ORDER BY position',
+      ),
       oldestQueued: db.prepare<[], JobRow>(
         `SELECT * FROM jobs WHERE status = 'queued' ORDER BY position LIMIT 1`,
       ),
@@ -378,6 +381,10 @@ export class SqliteStore implements JobStore {
     const counts = Object.fromEntries(JOB_STATUSES.map((status) => [status, 0])) as Record<JobStatus, number>;
     for (const { status, count } of this.statements.countByStatus.all()) counts[status] = count;
     return counts;
+  }
+
+  async jobIds(statuses: readonly JobStatus[]): Promise<string[]> {
+    return this.statements.jobIds.all(JSON.stringify(statuses)).map((row) => row.id);
   }
 
   async claimNext(): Promise<{ job: JobRecord; event: JobEvent } | undefined> {

@@ -156,6 +156,8 @@ export interface JobStore {
   /** Throws a RangeError for a cursor it did not make. */
   listJobs(query: JobQuery): Promise<JobPage>;
   countByStatus(): Promise<Record<JobStatus, number>>;
+  /** The ids alone of the jobs in one of `statuses`, oldest first: a sweep over many jobs that needs no more. */
+  jobIds(statuses: readonly JobStatus[]): Promise<string[]>;
   /** The oldest queued job, now running with a new attempt; undefined when none waits. */
   claimNext(): Promise<{ job: JobRecord; event: JobEvent } | undefined>;
   /**

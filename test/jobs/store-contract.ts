@@ -459,6 +459,16 @@ export function storeContract(t: Test, open: StoreFactory): void {
     );
   });
 
+  t.test('jobIds gives the ids of the jobs in the statuses named, oldest first, and no others', async (t) => {
+    const { store } = await open(t);
+    await store.createJobs([job('job_a'), job('job_b'), job('job_c'), job('job_d')]);
+    await claim(t, store, 'job_a');
+    await move(store, 'job_c', 'paused');
+    t.same(await store.jobIds(['queued', 'running']), ['job_a', 'job_b', 'job_d']);
+    t.same(await store.jobIds(['paused']), ['job_c']);
+    t.same(await store.jobIds(['succeeded']), []);
+  });
+
   t.test('countByStatus counts every status, those with no job as 0', async (t) => {
     const { store } = await open(t);
     const empty = await store.countByStatus();
