@@ -258,14 +258,16 @@ t.test("the compose file's API and worker commands, run here with its environmen
   // The compose health check itself, on the port given here.
   const [, node, ...check] = apiService.healthcheck?.test as string[];
   t.equal(node, 'node', 'the health check runs node');
-  const script = check.map((argument) => argument.replace(`:${imageEnvironment.CAVIAR_PORT}/`, `:${port}/`));
-  const healthy = () =>
-    new Promise<boolean>((resolve) => execFile(process.execPath, script, (error) => resolve(error === null)));
+  const healthyAt = (at: number) =>
+    new Promise<boolean>((resolve) =>
+      execFile(process.execPath, check.map((argument) => argument.replace(`:${imageEnvironment.CAVIAR_PORT}/`, `:${at}/`)), (error) => resolve(error === null)),
+    );
   await waitFor(async () => {
     for (const running of started) if (running.child.exitCode !== null) throw new Error(`${running.name} exited:\n${running.output().slice(-2000)}`);
-    return healthy();
+    return healthyAt(port);
   }, 60_000, 200);
-  t.pass("the API's health check passes");
+  t.equal(await healthyAt(port), true, "the API's health check passes");
+  t.equal(await healthyAt(await freePort()), false, 'and fails where no API listens');
   const url = { url: `http://127.0.0.1:${port}` };
   const ready = await waitFor(async () => {
     const reply = await call(url, 'GET', '/readyz');
