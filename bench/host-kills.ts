@@ -26,7 +26,7 @@ import type { JobEvent, JobSpec } from '../src/jobs/index.js';
 import { clusterServers, deployment, describeServers, onDatabase, type ClusterServers, type Deployment } from './cluster.js';
 import { describeLoad, describeMachine, machine, withLoad, type LoadSpan } from './machine.js';
 import { count } from './options.js';
-import { ascending, call, deadline, percentile, root, sleep, type ServerProcess, type ServiceProcess } from './server-process.js';
+import { ascending, call, deadline, percentile, resultsFile, sleep, type ServerProcess, type ServiceProcess } from './server-process.js';
 
 const { values } = parseArgs({
   options: {
@@ -338,7 +338,7 @@ lines.push('\nTargets:');
 for (const target of targets) lines.push(`  ${target.target}: ${target.holds === undefined ? 'not measured' : target.holds ? 'holds' : 'MISSED'}`);
 process.stdout.write(`${smoke ? `(smoke run: ${kills} kills, figures not meaningful)\n` : ''}${lines.join('\n')}\n`);
 
-const out = values.out ?? `${root}bench/results/host-kills-${new Date().toISOString().replaceAll(':', '-')}${smoke ? '-smoke' : ''}.json`;
+const out = values.out ?? resultsFile('host-kills', smoke);
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
   out,

@@ -17,13 +17,12 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { epochCeiling, type EpochCeiling } from './gemm-ceiling.js';
 import { blasCoreOf, describeLoad, describeMachine, describeThreads, machine, threadSettings, withLoad, type LoadSpan } from './machine.js';
+import { resultsFile, root } from './server-process.js';
 import { WORKLOAD_IDS, workload, type WorkloadId } from './workloads.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const python = '/usr/bin/python3';
 
 const { values } = parseArgs({
@@ -362,7 +361,7 @@ for (const target of targets) {
 const table = lines.join('\n');
 process.stdout.write(`${smoke ? '(smoke run: tiny sizes, figures not meaningful)\n' : ''}${table}\n`);
 
-const out = values.out ?? `${root}bench/results/${new Date().toISOString().replaceAll(':', '-')}${smoke ? '-smoke' : ''}.json`;
+const out = values.out ?? resultsFile(undefined, smoke);
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
   out,

@@ -32,7 +32,7 @@ import { parseArgs } from 'node:util';
 import { SqliteStore } from '../src/jobs/index.js';
 import type { JobSpec } from '../src/jobs/spec.js';
 import { childrenOf, describeLoad, describeMachine, machine, memoryOf, withLoad, type LoadSpan } from './machine.js';
-import { ascending, call, cli, percentile, root, sleep, startServerProcess, stopServer, type ServerProcess } from './server-process.js';
+import { ascending, call, cli, percentile, resultsFile, root, sleep, startServerProcess, stopServer, type ServerProcess } from './server-process.js';
 
 const { values } = parseArgs({
   options: {
@@ -626,7 +626,7 @@ if (results.sweep !== undefined) {
 lines.push(`\nFaster than linear: ${superlinear.length === 0 ? 'none measured' : superlinear.join('; ')}`);
 process.stdout.write(`${smoke ? '(smoke run: tiny sizes, figures not meaningful)\n' : ''}${lines.join('\n')}\n`);
 
-const out = values.out ?? `${root}bench/results/scale-${new Date().toISOString().replaceAll(':', '-')}${smoke ? '-smoke' : ''}.json`;
+const out = values.out ?? resultsFile('scale', smoke);
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), smoke, machine: host, sizes, results, superlinear }, null, 2));
 log(`\nwritten to ${out}\nrerun: npm run bench:scale${smoke ? ' -- --smoke' : ''}`);

@@ -12,6 +12,10 @@ export const root = fileURLToPath(new URL('../..', import.meta.url));
 /** `caviar serve`, as users start it. */
 export const cli = join(root, 'dist/src/cli.js');
 
+/** Where a run's figures go: bench/results/[KIND-]TIME[-smoke].json. */
+export const resultsFile = (kind: string | undefined, smoke: boolean) =>
+  join(root, 'bench/results', `${kind === undefined ? '' : `${kind}-`}${new Date().toISOString().replaceAll(':', '-')}${smoke ? '-smoke' : ''}.json`);
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Resolves with 'timeout' after `ms`, without keeping the process alive until then. */
 export const deadline = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref());

@@ -56,6 +56,7 @@ import {
   cli,
   deadline,
   percentile,
+  resultsFile,
   root,
   sleep,
   startServerProcess,
@@ -739,7 +740,7 @@ for (const target of targets) {
 process.stdout.write(`${smoke ? '(smoke run: tiny sizes, figures not meaningful)\n' : ''}${lines.join('\n')}\n`);
 
 const distributed = servers === undefined ? '' : '-distributed';
-const out = values.out ?? `${root}bench/results/service${distributed}-${new Date().toISOString().replaceAll(':', '-')}${smoke ? '-smoke' : ''}.json`;
+const out = values.out ?? resultsFile(`service${distributed}`, smoke);
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
   out,

@@ -31,7 +31,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { childrenOf, describeLoad, describeMachine, load, machine, memoryOf, openHandlesOf, type Load } from './machine.js';
 import { count } from './options.js';
-import { call, cli, deadline, root, sleep, startServerProcess, stopServer, type ServerProcess } from './server-process.js';
+import { call, cli, deadline, resultsFile, sleep, startServerProcess, stopServer, type ServerProcess } from './server-process.js';
 
 const { values } = parseArgs({
   options: {
@@ -338,7 +338,7 @@ function report(): void {
   if (outcome.shutdown !== undefined) lines.push(`  SIGTERM: exit ${outcome.shutdown.code} after ${format(outcome.shutdown.seconds, 2)} s`);
   lines.push(outcome.completed ? '  completed' : `  STOPPED EARLY: ${outcome.reason ?? 'unknown'}`);
   process.stdout.write(`${smoke ? '(smoke run: tiny sizes, figures not meaningful)\n' : ''}${lines.join('\n')}\n`);
-  const out = values.out ?? `${root}bench/results/soak-${new Date().toISOString().replaceAll(':', '-')}${smoke ? '-smoke' : ''}.json`;
+  const out = values.out ?? resultsFile('soak', smoke);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), smoke, machine: host, sizes, outcome, samples }, null, 2));
   log(`\nwritten to ${out}\nrerun: npm run bench:soak${smoke ? ' -- --smoke' : ''}`);

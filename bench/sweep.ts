@@ -52,9 +52,9 @@ import { jobData, scoreJob, trainJob, trainerSpec } from '../src/jobs/training.j
 import { availableCores, availableMemory } from '../src/engine/machine.js';
 import { describeLoad, describeMachine, machine, withLoad, type LoadSpan } from './machine.js';
 import { count } from './options.js';
+import { resultsFile, root } from './server-process.js';
 import { sweepSpec } from './sweep-workload.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const self = fileURLToPath(import.meta.url);
 const python = '/usr/bin/python3';
 const torchDriver = join(root, 'bench/peers/torch_sweep.py');
@@ -561,7 +561,7 @@ for (const target of targets) {
 }
 process.stdout.write(`${smoke ? '(smoke run: tiny sizes, figures not meaningful)\n' : ''}${lines.join('\n')}\n`);
 
-const out = values.out ?? `${root}bench/results/sweep-${new Date().toISOString().replaceAll(':', '-')}${smoke ? '-smoke' : ''}.json`;
+const out = values.out ?? resultsFile('sweep', smoke);
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
   out,
