@@ -434,9 +434,12 @@ export class Sweeps implements EpochJudge {
     return 'done';
   }
 
-  /** A sweep with its trials ranked, from the store (finished sweeps) or memory (active ones). */
+  /**
+   * A sweep with its trials ranked, from the store: where servers share it, another server
+   * may have ended a sweep this one still controls.
+   */
   async view(id: string): Promise<SweepView | undefined> {
-    const record = (this.active.get(id)?.record ?? (await this.store.getSweep(id)));
+    const record = await this.store.getSweep(id);
     if (record === undefined) return undefined;
     const { spec } = record;
     const sign = spec.mode === 'max' ? 1 : -1;
