@@ -1,9 +1,9 @@
 // The boundary between Node and the engine: the only file that includes node-addon-api.
 // It reads JS objects and typed arrays into the engine's plain structs, queues training,
 // evaluation, prediction and gradient checks on background threads, and turns
-// caviar::Error into JS Errors with the same `code`. The rules of a run (busy, cancel, the
-// wait between epochs, a rate change) are the engine's Session's. Its JS shape is
-// src/engine/native.ts.
+// caviar::Error into JS Errors with the same `code`. The rules of a run (busy, cancel, which
+// epochs are handed over together, the wait after each hand-over, a rate change) are the
+// engine's Session's. Its JS shape is src/engine/native.ts.
 #include <napi.h>
 
 #include <cmath>
@@ -363,13 +363,14 @@ class PromiseWorker : public Napi::AsyncWorker {
 
 class TrainerWrap;
 
-// train(): epochs on a background thread, each epoch's metrics streamed to the JS thread,
-// whose listener the session's gate waits for before the next epoch. AsyncProgressQueueWorker
-// delivers every report (the plain AsyncProgressWorker may merge them and drop epochs).
+// train(): epochs on a background thread, their metrics streamed to the JS thread in the
+// session's hand-overs, whose listener the session's gate waits for before the next epoch.
+// AsyncProgressQueueWorker delivers each hand-over as one report (the plain
+// AsyncProgressWorker may merge them and drop epochs).
 class TrainWorker : public Napi::AsyncProgressQueueWorker<EpochMetrics> {
  public:
   TrainWorker(Napi::Env env, TrainerWrap* owner, Napi::Object self, int epochs,
-              Napi::Function onEpoch);
+              double reportEverySeconds, Napi::Function onEpochs);
   Napi::Promise promise() const { return deferred_.Promise(); }
 
  protected:
@@ -380,16 +381,17 @@ class TrainWorker : public Napi::AsyncProgressQueueWorker<EpochMetrics> {
 
  private:
   // When a worker thread's environment is torn down, libuv joins its threads: the run must
-  // stop rather than wait for an onEpoch that will never be called.
+  // stop rather than wait for an onEpochs that will never be called.
   static void onTeardown(TrainWorker* worker);
   void settle();
 
   caviar::Session& session_;
   Napi::ObjectReference self_;  // keeps the trainer alive while it trains
-  Napi::FunctionReference onEpoch_;
+  Napi::FunctionReference onEpochs_;
   Napi::Promise::Deferred deferred_;
   Napi::Env::CleanupHook<void (*)(TrainWorker*), TrainWorker> teardown_;
   int epochs_;
+  double reportEverySeconds_;
   int completed_ = 0;
   std::optional<Failure> failure_;
   std::optional<Napi::Error> callbackError_;
@@ -425,15 +427,17 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
  private:
   Napi::Value train(const Napi::CallbackInfo& info) {
     const Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction())
-      throwArgument(env, "train(epochs, onEpoch) takes a number and a function");
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsFunction() || !info[2].IsNumber())
+      throwArgument(env, "train(epochs, onEpochs, reportEverySeconds) takes a number, a function and a number");
     const double epochs = info[0].As<Napi::Number>().DoubleValue();
     if (!(epochs >= 1 && epochs <= 1e9) || epochs != std::floor(epochs))
       throwArgument(env, "epochs must be a positive integer");
+    const double reportEverySeconds = info[2].As<Napi::Number>().DoubleValue();
+    if (!(reportEverySeconds >= 0)) throwArgument(env, "reportEverySeconds must be a non-negative number or Infinity");
     onJsThread(env, [&] { session_->beginRun(); });
     try {
       auto* worker = new TrainWorker(env, this, info.This().As<Napi::Object>(), static_cast<int>(epochs),
-                                     info[1].As<Napi::Function>());
+                                     reportEverySeconds, info[1].As<Napi::Function>());
       const Napi::Promise promise = worker->promise();
       worker->Queue();
       return promise;
@@ -510,20 +514,23 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 };
 
 TrainWorker::TrainWorker(Napi::Env env, TrainerWrap* owner, Napi::Object self, int epochs,
-                         Napi::Function onEpoch)
+                         double reportEverySeconds, Napi::Function onEpochs)
     : Napi::AsyncProgressQueueWorker<EpochMetrics>(env),
       session_(owner->session()),
       self_(Napi::Persistent(self)),
-      onEpoch_(Napi::Persistent(onEpoch)),
+      onEpochs_(Napi::Persistent(onEpochs)),
       deferred_(Napi::Promise::Deferred::New(env)),
       teardown_(env.AddCleanupHook(&TrainWorker::onTeardown, this)),
-      epochs_(epochs) {}
+      epochs_(epochs),
+      reportEverySeconds_(reportEverySeconds) {}
 
 void TrainWorker::onTeardown(TrainWorker* worker) { worker->session_.stop(); }
 
 void TrainWorker::Execute(const ExecutionProgress& progress) {
   failure_ = capture([&] {
-    completed_ = session_.runEpochs(epochs_, [&](const EpochMetrics& metrics) { progress.Send(&metrics, 1); });
+    completed_ = session_.runEpochs(epochs_, reportEverySeconds_, [&](const std::vector<EpochMetrics>& batch) {
+      progress.Send(batch.data(), batch.size());
+    });
   });
   if (failure_) SetError(failure_->message);
 }
@@ -531,14 +538,15 @@ void TrainWorker::Execute(const ExecutionProgress& progress) {
 void TrainWorker::OnProgress(const EpochMetrics* metrics, size_t count) {
   const Napi::Env env = Env();
   session_.betweenEpochs([&] {
-    for (size_t index = 0; index < count && !callbackError_; ++index) {
-      try {
-        onEpoch_.Call({writeEpoch(env, metrics[index])});
-      } catch (const Napi::Error& error) {
-        // The listener threw: stop training and reject with its error once the thread ends.
-        callbackError_ = error;
-        session_.cancel();
-      }
+    try {
+      Napi::Array batch = Napi::Array::New(env, count);
+      for (size_t index = 0; index < count; ++index)
+        batch.Set(static_cast<uint32_t>(index), writeEpoch(env, metrics[index]));
+      onEpochs_.Call({batch});
+    } catch (const Napi::Error& error) {
+      // The listener threw: stop training and reject with its error once the thread ends.
+      callbackError_ = error;
+      session_.cancel();
     }
   });
 }

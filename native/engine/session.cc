@@ -1,5 +1,7 @@
 #include "session.h"
 
+#include <chrono>
+#include <exception>
 #include <string>
 #include <utility>
 
@@ -36,8 +38,37 @@ void Session::beginRun() {
   fixNextChange();
 }
 
-int Session::runEpochs(int epochs, const std::function<void(const EpochMetrics&)>& report) {
+namespace {
+
+bool isCancellation(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const Error& caught) {
+    return caught.code() == codes::kCancelled;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
+int Session::runEpochs(int epochs, double reportEverySeconds,
+                       const std::function<void(const std::vector<EpochMetrics>&)>& report) {
+  using Clock = std::chrono::steady_clock;
   const int first = trainer_.epochsDone();
+  std::vector<EpochMetrics> batch;
+  Clock::time_point lastHandOver = Clock::now();
+  const auto handOver = [&] {
+    report(batch);
+    std::unique_lock<std::mutex> lock(mutex_);
+    opened_.wait(lock, [this] { return open_; });
+    open_ = false;
+    lock.unlock();
+    batch.clear();
+    // Measured from the listener's release, so that its hand-overs are at least the
+    // interval apart however long it takes.
+    lastHandOver = Clock::now();
+  };
   for (int epoch = 0; epoch < epochs; ++epoch) {
     std::optional<RateChange> change;
     {
@@ -46,23 +77,32 @@ int Session::runEpochs(int epochs, const std::function<void(const EpochMetrics&)
       if (cancel_)
         throw Error(codes::kCancelled,
                     "training was cancelled before epoch " + std::to_string(first + epoch + 1));
+      // No listener released the gate since the last epoch, so none fixed the change set
+      // meanwhile: this epoch applies it, as it would after a hand-over.
+      if (!batch.empty()) fixNextChange();
       change = std::exchange(next_, std::nullopt);
     }
     EpochMetrics metrics;
     try {
       metrics = trainer_.runEpoch(&cancel_, change ? std::optional<double>(change->rate) : std::nullopt);
     } catch (...) {
-      // The epoch was undone, its rate change with it: that change is still to apply,
-      // unless a newer one has taken its place.
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (change && !pending_) pending_ = change;
+      {
+        // The epoch was undone, its rate change with it: that change is still to apply,
+        // unless a newer one has taken its place.
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (change && !pending_) pending_ = change;
+      }
+      // The trainer is back at the end of the batch's last epoch: its listener gets the
+      // batch before the error, to see and checkpoint it. A cancel drops the batch instead:
+      // after stop() no listener will come.
+      if (!batch.empty() && !isCancellation(std::current_exception())) handOver();
       throw;
     }
     if (change) metrics.appliedRateChange = change->id;
-    report(metrics);
-    std::unique_lock<std::mutex> lock(mutex_);
-    opened_.wait(lock, [this] { return open_; });
-    open_ = false;
+    batch.push_back(std::move(metrics));
+    const bool due = epoch + 1 == epochs || reportEverySeconds <= 0 ||
+                     std::chrono::duration<double>(Clock::now() - lastHandOver).count() >= reportEverySeconds;
+    if (due) handOver();
   }
   return epochs;
 }

@@ -1,8 +1,9 @@
 // Run control for one trainer, between the threads that ask things of it (the addon's JS
 // thread, or any other) and the thread that trains: one run or evaluation at a time (another
 // is refused with BUSY); a cancel flag that the training thread reads between mini-batches;
-// a gate that holds the training thread after each epoch until that epoch's listener is done
-// with it; and the learning-rate change that the next epoch applies, exactly once.
+// a gate that holds the training thread after each hand-over of epochs (every epoch, or
+// those of a reporting interval together) until their listener is done with them; and the
+// learning-rate change that the next epoch applies, exactly once.
 #pragma once
 
 #include <atomic>
@@ -33,19 +34,28 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   // ---- A run: beginRun where it is asked for, runEpochs on the training thread,
-  // betweenEpochs where each epoch's report arrives, endRun once runEpochs has returned.
+  // betweenEpochs where each hand-over arrives, endRun once runEpochs has returned.
 
   // Claims the trainer for a run, or throws BUSY. Clears the cancel flag, and fixes the rate
   // change that the run's first epoch applies: one set after this waits for the epoch after.
   void beginRun();
-  // Trains up to `epochs` epochs on the calling thread. After each, `report` hands the
-  // epoch's metrics to its listener, and the thread waits until the listener has been
-  // through betweenEpochs (or the run is cancelled or stopped). Returns the epochs trained.
-  // Throws CANCELLED (an epoch under way is undone), DIVERGED, or what `report` throws.
-  int runEpochs(int epochs, const std::function<void(const EpochMetrics&)>& report);
-  // For the listener, with an epoch's report in hand: runs `listen` while the trainer is
-  // between epochs (it may read the trainer, set a rate, cancel), then lets the next epoch
-  // start with the rate change set by then.
+  // Trains up to `epochs` epochs on the calling thread. Each epoch's metrics join a batch
+  // that `report` hands to its listener, in order, after which the thread waits until the
+  // listener has been through betweenEpochs (or the run is cancelled or stopped). A
+  // hand-over follows the run's last epoch, every epoch when `reportEverySeconds` <= 0, and
+  // an epoch that ends at least `reportEverySeconds` after the last hand-over (or the run's
+  // start); +infinity leaves one at the end. Epochs that are not handed over one by one cost
+  // no thread hop each: for a tiny network the hop outlasts the epoch. Returns the epochs
+  // trained.
+  // Throws CANCELLED (an epoch under way is undone, and the epochs since the last hand-over
+  // are not handed over: the trainer may be past the last epoch its listener saw), DIVERGED
+  // or another error from an epoch (undone too, after a hand-over of the batch's epochs
+  // before it), or what `report` throws.
+  int runEpochs(int epochs, double reportEverySeconds,
+                const std::function<void(const std::vector<EpochMetrics>&)>& report);
+  // For the listener, with a hand-over in hand: runs `listen` while the trainer is between
+  // epochs, at the end of the last one handed over (it may read the trainer, set a rate,
+  // cancel), then lets the next epoch start with the rate change set by then.
   void betweenEpochs(const std::function<void()>& listen);
   // The run's thread has returned: the trainer is idle again.
   void endRun();

@@ -1,11 +1,12 @@
-// Run control (session.h): the busy rules, the gate between epochs, cancellation and the
-// rate change, each across threads as the addon uses them (a training thread, the thread
-// its reports go to, and others that cancel or set a rate). The cross-thread tests are the
-// ones the ThreadSanitizer build (CAVIAR_TSAN) is for.
+// Run control (session.h): the busy rules, the hand-overs of epochs and the gate after each,
+// cancellation and the rate change, each across threads as the addon uses them (a training
+// thread, the thread its reports go to, and others that cancel or set a rate). The
+// cross-thread tests are the ones the ThreadSanitizer build (CAVIAR_TSAN) is for.
 #include "session.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -49,17 +50,20 @@ struct Scenario {
   double rate(double start, int epoch) const { return scheduledLearningRate(spec.decay, start, epoch); }
 };
 
-// A run on its own thread whose reports queue up for the test's thread, as the addon's
-// reports queue up for the JS thread; the test listens to each with betweenEpochs.
+using Batch = std::vector<EpochMetrics>;
+
+// A run on its own thread whose hand-overs queue up for the test's thread, as the addon's
+// reports queue up for the JS thread; the test listens to each with betweenEpochs. By
+// default every epoch is handed over alone.
 class BackgroundRun {
  public:
-  BackgroundRun(Session& session, int epochs) : session_(session) {
+  BackgroundRun(Session& session, int epochs, double reportEverySeconds = 0) : session_(session) {
     session_.beginRun();
-    thread_ = std::thread([this, epochs] {
+    thread_ = std::thread([this, epochs, reportEverySeconds] {
       try {
-        completed_ = session_.runEpochs(epochs, [this](const EpochMetrics& metrics) {
+        completed_ = session_.runEpochs(epochs, reportEverySeconds, [this](const Batch& batch) {
           std::lock_guard<std::mutex> lock(mutex_);
-          reports_.push_back(metrics);
+          reports_.push_back(batch);
           arrived_.notify_all();
         });
       } catch (const Error& error) {
@@ -79,29 +83,46 @@ class BackgroundRun {
     finish();
   }
 
-  // The next epoch's report, or nothing once the run has ended without one.
-  std::optional<EpochMetrics> next() {
+  // The next hand-over, or nothing once the run has ended without one.
+  std::optional<Batch> nextBatch() {
     std::unique_lock<std::mutex> lock(mutex_);
     arrived_.wait(lock, [this] { return !reports_.empty() || ended_; });
     if (reports_.empty()) return std::nullopt;
-    EpochMetrics metrics = reports_.front();
+    Batch batch = std::move(reports_.front());
     reports_.pop_front();
-    return metrics;
+    return batch;
+  }
+  // For a run that hands over every epoch alone: the next epoch's report.
+  std::optional<EpochMetrics> next() {
+    const std::optional<Batch> batch = nextBatch();
+    if (!batch) return std::nullopt;
+    EXPECT_EQ(batch->size(), 1u);
+    return batch->front();
   }
   // Whether a report arrives within `wait`.
   bool reportsWithin(std::chrono::milliseconds wait) {
     std::unique_lock<std::mutex> lock(mutex_);
     return arrived_.wait_for(lock, wait, [this] { return !reports_.empty(); });
   }
-  // Listens to every report until the run ends, with `listen` between epochs.
+  // Listens to every hand-over until the run ends, with `listen` between epochs.
+  std::vector<Batch> listenToBatches(const std::function<void(const Batch&)>& listen = {}) {
+    std::vector<Batch> batches;
+    while (std::optional<Batch> batch = nextBatch()) {
+      session_.betweenEpochs([&] {
+        if (listen) listen(*batch);
+      });
+      batches.push_back(std::move(*batch));
+    }
+    return batches;
+  }
+  // For a run that hands over every epoch alone: listens to each, as listenToBatches does.
   std::vector<EpochMetrics> listen(const std::function<void(const EpochMetrics&)>& listen = {}) {
     std::vector<EpochMetrics> history;
-    while (const std::optional<EpochMetrics> metrics = next()) {
-      history.push_back(*metrics);
-      session_.betweenEpochs([&] {
-        if (listen) listen(*metrics);
-      });
-    }
+    for (const Batch& batch : listenToBatches([&](const Batch& alone) {
+           EXPECT_EQ(alone.size(), 1u);
+           if (listen) listen(alone.front());
+         }))
+      history.insert(history.end(), batch.begin(), batch.end());
     return history;
   }
   // Joins the training thread and ends the run, as the addon does once its thread is done.
@@ -120,7 +141,7 @@ class BackgroundRun {
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable arrived_;
-  std::deque<EpochMetrics> reports_;
+  std::deque<Batch> reports_;
   bool ended_ = false;
   int completed_ = 0;
   std::string code_, message_;
@@ -132,23 +153,134 @@ std::vector<double> ratesOf(const std::vector<EpochMetrics>& history) {
   return rates;
 }
 
-TEST(Session, ReportsEveryEpochInOrderAndHoldsTheTrainerForItsListener) {
+constexpr double kNever = std::numeric_limits<double>::infinity();
+
+TEST(Session, AZeroIntervalHandsOverEveryEpochAloneInOrderAndHoldsTheTrainerForItsListener) {
   const Scenario setup;
   const auto session = setup.session();
-  BackgroundRun run(*session, 5);
+  BackgroundRun run(*session, 5, 0.0);
   std::vector<std::vector<uint8_t>> checkpoints;
-  const std::vector<EpochMetrics> history = run.listen([&](const EpochMetrics& metrics) {
+  const std::vector<Batch> batches = run.listenToBatches([&](const Batch& batch) {
     // The training thread waits for the listener: the trainer is still at this epoch.
-    EXPECT_EQ(session->epochsDone(), metrics.epoch);
+    EXPECT_EQ(session->epochsDone(), batch.back().epoch);
     checkpoints.push_back(session->checkpoint());
   });
   run.finish();
   EXPECT_EQ(run.code(), "");
   EXPECT_EQ(run.completed(), 5);
-  ASSERT_EQ(history.size(), 5u);
-  for (int index = 0; index < 5; ++index) EXPECT_EQ(history[index].epoch, index + 1);
+  ASSERT_EQ(batches.size(), 5u);
+  for (int index = 0; index < 5; ++index) {
+    ASSERT_EQ(batches[index].size(), 1u);
+    EXPECT_EQ(batches[index][0].epoch, index + 1);
+  }
   EXPECT_EQ(session->epochsDone(), 5);
   EXPECT_EQ(session->checkpoint(), checkpoints.back());
+}
+
+// The same training as a run that hands over every epoch, all of it in one hand-over.
+TEST(Session, AnInfiniteIntervalHandsOverEveryEpochInOrderOnceAtTheEnd) {
+  const Scenario setup;
+  const auto perEpoch = setup.session();
+  BackgroundRun reference(*perEpoch, 6);
+  const std::vector<EpochMetrics> expected = reference.listen();
+  reference.finish();
+  ASSERT_EQ(expected.size(), 6u);
+
+  const auto session = setup.session();
+  BackgroundRun run(*session, 6, kNever);
+  std::vector<uint8_t> inside;
+  const std::vector<Batch> batches = run.listenToBatches([&](const Batch& batch) {
+    EXPECT_EQ(session->epochsDone(), batch.back().epoch);
+    inside = session->checkpoint();
+  });
+  run.finish();
+  EXPECT_EQ(run.code(), "");
+  EXPECT_EQ(run.completed(), 6);
+  ASSERT_EQ(batches.size(), 1u);
+  ASSERT_EQ(batches[0].size(), 6u);
+  for (int index = 0; index < 6; ++index) {
+    EXPECT_EQ(batches[0][index].epoch, index + 1);
+    EXPECT_EQ(batches[0][index].learningRate, expected[index].learningRate);
+    EXPECT_EQ(batches[0][index].train.loss, expected[index].train.loss);
+  }
+  EXPECT_EQ(inside, perEpoch->checkpoint());
+}
+
+// Epochs shorter than the interval go together, and the listener's calls are at least the
+// interval apart, whatever the listener costs: it is measured from the release of the last.
+TEST(Session, HandsOverEpochsTogetherAtLeastTheIntervalApart) {
+  const Scenario setup;
+  const auto session = setup.session();
+  constexpr double kInterval = 0.02;
+  BackgroundRun run(*session, 1000000, kInterval);
+  std::vector<std::chrono::steady_clock::time_point> calls;
+  const std::vector<Batch> batches = run.listenToBatches([&](const Batch& batch) {
+    calls.push_back(std::chrono::steady_clock::now());
+    EXPECT_EQ(session->epochsDone(), batch.back().epoch);
+    if (calls.size() == 4) session->cancel();
+  });
+  run.finish();
+  EXPECT_EQ(run.code(), codes::kCancelled);
+  ASSERT_EQ(batches.size(), 4u);
+  int epoch = 0;
+  size_t largest = 0;
+  for (const Batch& batch : batches) {
+    for (const EpochMetrics& metrics : batch) EXPECT_EQ(metrics.epoch, ++epoch);
+    largest = std::max(largest, batch.size());
+  }
+  EXPECT_GT(largest, 1u) << "every epoch was handed over alone";
+  // Cancelled inside the listener: no epoch ran past the last one handed over.
+  EXPECT_EQ(session->epochsDone(), epoch);
+  for (size_t index = 1; index < calls.size(); ++index)
+    EXPECT_GE(std::chrono::duration<double>(calls[index] - calls[index - 1]).count(), kInterval)
+        << "hand-over " << index + 1;
+}
+
+// A cancel drops the epochs since the last hand-over (here there was none yet), though
+// the trainer has moved past them.
+TEST(Session, ACancelBetweenHandOversThrowsCancelledAndHandsNothingMoreOver) {
+  const Scenario setup;
+  const auto session = setup.session();
+  BackgroundRun run(*session, 1000000, kNever);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  session->cancel();
+  EXPECT_TRUE(run.listenToBatches().empty());
+  run.finish();
+  EXPECT_EQ(run.code(), codes::kCancelled);
+  // The session trains on from where the cancel left the trainer.
+  const int done = session->epochsDone();
+  BackgroundRun again(*session, 2, kNever);
+  const std::vector<Batch> after = again.listenToBatches();
+  again.finish();
+  ASSERT_EQ(after.size(), 1u);
+  ASSERT_EQ(after[0].size(), 2u);
+  EXPECT_EQ(after[0][0].epoch, done + 1);
+}
+
+// Plain SGD on a linear regression at a rate past its stable one: the error grows
+// geometrically and overflows some epochs in. Those before the failing one are handed
+// over first, with the trainer at the end of the last of them.
+TEST(Session, ADivergedRunHandsOverTheEpochsBeforeTheFailingOneFirst) {
+  Scenario setup;
+  setup.spec = training(OptimizerType::kSgd, 3.0, 16, 3);
+  setup.net = network(2, {layer(1, Activation::kLinear)}, Loss::kMeanSquaredError);
+  const auto session = setup.session();
+  BackgroundRun run(*session, 1000, kNever);
+  std::vector<uint8_t> inside;
+  const std::vector<Batch> batches = run.listenToBatches([&](const Batch& batch) {
+    EXPECT_EQ(session->epochsDone(), batch.back().epoch);
+    inside = session->checkpoint();
+  });
+  run.finish();
+  EXPECT_EQ(run.code(), codes::kDiverged);
+  ASSERT_EQ(batches.size(), 1u);
+  const Batch& batch = batches[0];
+  ASSERT_GT(batch.size(), 1u);
+  for (size_t index = 0; index < batch.size(); ++index) EXPECT_EQ(batch[index].epoch, static_cast<int>(index) + 1);
+  EXPECT_NE(run.message().find("in epoch " + std::to_string(batch.size() + 1)), std::string::npos) << run.message();
+  // The failed epoch was undone: the trainer is where the listener saw it.
+  EXPECT_EQ(session->epochsDone(), static_cast<int>(batch.size()));
+  EXPECT_EQ(session->checkpoint(), inside);
 }
 
 TEST(Session, RefusesWhatWouldTouchTheTrainerWhileARunOrAnEvaluationHoldsIt) {
@@ -285,6 +417,51 @@ TEST(Session, ARateSetFromAnotherThreadAppliesAtTheNextEpochExactlyOnce) {
   for (const EpochMetrics& metrics : history)
     EXPECT_EQ(metrics.appliedRateChange, metrics.epoch == 3 ? 7 : 0) << "epoch " << metrics.epoch;
   EXPECT_EQ(session->nextLearningRate(), setup.rate(0.04, 4));
+}
+
+// A rate set from another thread while epochs run with no hand-over between them applies
+// from the next epoch, not from the next hand-over's, and once: it restarts the decay
+// there, and no later epoch (the next hand-over's included) applies it again.
+TEST(Session, ARateSetBetweenHandOversAppliesAtTheNextEpochExactlyOnce) {
+  const Scenario setup;
+  const auto session = setup.session();
+  constexpr double kInterval = 0.2;
+  BackgroundRun run(*session, 1000000, kInterval);
+  std::thread setter;
+  bool applied = false;
+  int listened = 0;
+  const std::vector<Batch> batches = run.listenToBatches([&](const Batch& batch) {
+    // Half an interval after the first hand-over: far from the hand-overs on either side.
+    if (!setter.joinable())
+      setter = std::thread([&] {
+        std::this_thread::sleep_for(std::chrono::duration<double>(kInterval / 2));
+        session->setLearningRate({0.04, 7});
+      });
+    // One hand-over after the change came, to see that it did not come again.
+    if (applied || ++listened == 10) session->cancel();
+    for (const EpochMetrics& metrics : batch) applied = applied || metrics.appliedRateChange == 7;
+  });
+  setter.join();
+  run.finish();
+  EXPECT_EQ(run.code(), codes::kCancelled);
+  int changedAt = 0;
+  for (const Batch& batch : batches) {
+    for (const EpochMetrics& metrics : batch) {
+      if (metrics.appliedRateChange == 0) continue;
+      EXPECT_EQ(changedAt, 0) << "applied again at epoch " << metrics.epoch;
+      EXPECT_EQ(metrics.appliedRateChange, 7);
+      EXPECT_NE(&metrics, &batch.front()) << "applied only at a hand-over, at epoch " << metrics.epoch;
+      changedAt = metrics.epoch;
+    }
+  }
+  ASSERT_GT(changedAt, 0) << "no epoch handed over applied the change";
+  for (const Batch& batch : batches) {
+    for (const EpochMetrics& metrics : batch) {
+      const double expected = metrics.epoch < changedAt ? setup.rate(0.1, metrics.epoch - 1)
+                                                        : setup.rate(0.04, metrics.epoch - changedAt);
+      EXPECT_EQ(metrics.learningRate, expected) << "epoch " << metrics.epoch;
+    }
+  }
 }
 
 // Set while an epoch trains, a rate waits for the epoch after it: the epoch under way keeps

@@ -195,7 +195,8 @@ export class Trainer {
    * epoch, so inside `onEpoch` the trainer is between epochs: `checkpoint()`, `model()`,
    * `epochsDone` and `nextLearningRate` work there, and `setLearningRate` or `cancel`
    * take effect from the very next epoch. Outside it, a run refuses every other call
-   * with BUSY except `cancel` and `setLearningRate`.
+   * with BUSY except `cancel` and `setLearningRate`. Without `onEpoch` the epochs run
+   * back to back, handed over together at the end.
    *
    * Rejects with CANCELLED after cancel() (the trainer is left at the end of its last
    * completed epoch), DIVERGED when the cost or parameters stop being finite (the failed
@@ -203,13 +204,38 @@ export class Trainer {
    * `onEpoch` threw.
    */
   async run(epochs: number, onEpoch?: (metrics: EpochMetrics) => void): Promise<EpochMetrics[]> {
+    if (onEpoch === undefined) return this.train(epochs, Infinity);
+    return this.train(epochs, 0, (batch) => batch.forEach((metrics) => onEpoch(metrics)));
+  }
+
+  /**
+   * Runs `epochs` epochs as run() does, but hands epochs shorter than `reportEverySeconds`
+   * over together, at least that far apart, plus once after the last epoch and once before
+   * a failure (DIVERGED): for small networks, whose epochs take less than the hop to the JS
+   * thread. `onEpochs` gets each hand-over's epochs in order, with the trainer between
+   * epochs after the last of them (`checkpoint()`, `model()` and `epochsDone` there are
+   * that epoch's). `cancel` and `setLearningRate` work as in run(), a rate set between
+   * hand-overs applying from the next epoch; a cancel drops the epochs since the last
+   * hand-over: `onEpochs` never sees them, though the trainer has trained them. Resolves
+   * with every epoch's metrics.
+   */
+  async runBatched(epochs: number, reportEverySeconds: number, onEpochs: (batch: EpochMetrics[]) => void): Promise<EpochMetrics[]> {
+    return this.train(epochs, reportEverySeconds, onEpochs);
+  }
+
+  private async train(epochs: number, reportEverySeconds: number, onEpochs?: (batch: EpochMetrics[]) => void): Promise<EpochMetrics[]> {
     const history: EpochMetrics[] = [];
     await awaitNative(() => {
-      const training = this.native.train(epochs, (native) => {
-        const metrics = toEpochMetrics(native);
-        history.push(metrics);
-        onEpoch?.(metrics);
-      });
+      const training = this.native.train(
+        epochs,
+        (natives) => {
+          const batch = natives.map(toEpochMetrics);
+          // One at a time: a batch may hold more epochs than a call takes arguments.
+          for (const metrics of batch) history.push(metrics);
+          onEpochs?.(batch);
+        },
+        reportEverySeconds,
+      );
       track(this.native, training);
       return training;
     });

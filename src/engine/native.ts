@@ -78,14 +78,19 @@ export interface NativeModelState {
 
 export interface NativeTrainer {
   /**
-   * Runs `epochs` epochs on a background thread; `onEpoch` is called on the JS thread
-   * once per epoch, in order, none dropped, and the thread waits for it to return before
-   * the next epoch starts. Resolves with the number of epochs run. Rejects with an Error
-   * whose `code` says why (CANCELLED, DIVERGED, BUSY, ...). While an epoch trains, every
-   * other call but cancel() and setLearningRate() throws BUSY; inside onEpoch the reading
-   * calls (epochsDone, nextLearningRate, checkpoint, model) work too.
+   * Runs `epochs` epochs on a background thread and hands their metrics over to `onEpochs`
+   * on the JS thread, in order, none dropped: after the last epoch, after every epoch when
+   * `reportEverySeconds` is 0, and otherwise after the first epoch to end at least
+   * `reportEverySeconds` after the last hand-over (Infinity: once, at the end). The thread
+   * waits for `onEpochs` to return before the next epoch starts. Before a DIVERGED the
+   * epochs since the last hand-over are handed over; after a cancel they are not, so the
+   * trainer may be past the last epoch `onEpochs` saw. Resolves with the number of epochs
+   * run. Rejects with an Error whose `code` says why (CANCELLED, DIVERGED, BUSY, ...).
+   * While an epoch trains, every other call but cancel() and setLearningRate() throws
+   * BUSY; inside onEpochs the reading calls (epochsDone, nextLearningRate, checkpoint,
+   * model) work too, at the end of the batch's last epoch.
    */
-  train(epochs: number, onEpoch: (metrics: NativeEpochMetrics) => void): Promise<number>;
+  train(epochs: number, onEpochs: (batch: NativeEpochMetrics[]) => void, reportEverySeconds: number): Promise<number>;
   /** Stops a running train() between mini-batches, or before its next epoch. */
   cancel(): void;
   /**

@@ -83,9 +83,13 @@ t.test('values the engine cannot use give INVALID_SPEC or SHAPE_MISMATCH', async
 t.test('calls on a trainer check their arguments', async (t) => {
   const trainer = new addon.Trainer(network, training, data, null) as unknown as Loose;
   for (const epochs of [0, -1, 1.5, Number.NaN, 1e12, '3']) {
-    t.match(thrown(() => trainer.train(epochs, () => undefined)), { code: 'INVALID_ARGUMENT' }, `epochs ${String(epochs)}`);
+    t.match(thrown(() => trainer.train(epochs, () => undefined, 0)), { code: 'INVALID_ARGUMENT' }, `epochs ${String(epochs)}`);
   }
-  t.match(thrown(() => trainer.train(1)), { code: 'INVALID_ARGUMENT' }, 'no listener');
+  t.match(thrown(() => trainer.train(1, undefined, 0)), { code: 'INVALID_ARGUMENT' }, 'no listener');
+  for (const interval of [-1, Number.NaN, '1', undefined]) {
+    const what = `reportEverySeconds ${String(interval)}`;
+    t.match(thrown(() => trainer.train(1, () => undefined, interval)), { code: 'INVALID_ARGUMENT' }, what);
+  }
   t.match(thrown(() => trainer.restore(new Float32Array(4))), { code: 'INVALID_ARGUMENT' });
   t.match(thrown(() => trainer.restore()), { code: 'INVALID_ARGUMENT' });
   t.match(thrown(() => trainer.restore(new Uint8Array(0))), { code: 'INVALID_CHECKPOINT' });

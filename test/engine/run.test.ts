@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { Trainer, type EpochMetrics } from '../../src/engine/index.js';
+import { Trainer, type EpochMetrics, type SavedModel } from '../../src/engine/index.js';
 import { blobs } from '../../src/data/generators.js';
 import { mlpSpec, moonsSplit } from '../fixtures/moons.js';
 import { slowTrainer } from '../fixtures/slow.js';
@@ -30,7 +30,9 @@ t.test('a learning rate set inside onEpoch applies from the very next epoch', as
 
 t.test('a learning rate set while an epoch trains applies from the next one', async (t) => {
   const trainer = Trainer.create(mlpSpec, train);
-  const running = trainer.run(3);
+  // The listener holds epoch 2 until this thread has run on: without one, the three short
+  // epochs may all be done before the rate is set.
+  const running = trainer.run(3, () => undefined);
   trainer.setLearningRate(0.002);
   t.same(
     (await running).map((metrics) => metrics.lr),
@@ -111,6 +113,62 @@ t.test('inside onEpoch the trainer is between epochs: it can be read and checkpo
   resumed.restore(checkpoints[1] as Uint8Array);
   await resumed.run(1);
   t.same(resumed.checkpoint(), checkpoints[2], 'a checkpoint taken inside onEpoch resumes bit for bit');
+});
+
+t.test('runBatched hands epochs shorter than the interval over together, with the trainer at the last of them', async (t) => {
+  const trainer = Trainer.create(mlpSpec, train, dev);
+  const batches: EpochMetrics[][] = [];
+  let inside: Uint8Array | undefined;
+  const history = await trainer.runBatched(5, 3600, (batch) => {
+    batches.push(batch);
+    t.equal(trainer.epochsDone, batch[batch.length - 1]?.epoch, "epochsDone is the batch's last epoch");
+    inside = trainer.checkpoint();
+  });
+  t.equal(batches.length, 1, 'one hand-over, after the last epoch');
+  t.same(
+    batches[0]?.map((metrics) => metrics.epoch),
+    [1, 2, 3, 4, 5],
+  );
+  t.same(history, batches[0], 'the run resolves with the epochs handed over');
+
+  const perEpoch = Trainer.create(mlpSpec, train, dev);
+  let stoppedAt: SavedModel | undefined;
+  const stopped = perEpoch.run(10, (metrics) => {
+    if (metrics.epoch !== 5) return;
+    stoppedAt = perEpoch.model();
+    perEpoch.cancel();
+  });
+  t.match(await rejection(stopped), { code: 'CANCELLED' });
+  const restored = Trainer.create(mlpSpec, train, dev);
+  restored.restore(inside as Uint8Array);
+  t.same(restored.model().layers, stoppedAt?.layers, 'the checkpoint holds the weights a per-epoch run has at epoch 5');
+});
+
+t.test('runBatched with an interval of 0 hands every epoch over alone', async (t) => {
+  const trainer = Trainer.create(mlpSpec, train);
+  const batches: EpochMetrics[][] = [];
+  await trainer.runBatched(4, 0, (batch) => {
+    batches.push(batch);
+    t.equal(trainer.epochsDone, batch[0]?.epoch);
+  });
+  t.same(
+    batches.map((batch) => batch.map((metrics) => metrics.epoch)),
+    [[1], [2], [3], [4]],
+  );
+});
+
+t.test('run() without a listener resolves with every epoch, trained as with one', async (t) => {
+  const quiet = await Trainer.create(mlpSpec, train).run(7);
+  const listened: EpochMetrics[] = [];
+  await Trainer.create(mlpSpec, train).run(7, (metrics) => listened.push(metrics));
+  t.same(
+    quiet.map((metrics) => metrics.epoch),
+    [1, 2, 3, 4, 5, 6, 7],
+  );
+  t.same(
+    quiet.map((metrics) => metrics.train.loss),
+    listened.map((metrics) => metrics.train.loss),
+  );
 });
 
 t.test('while an epoch trains, every other call is refused with BUSY', async (t) => {
