@@ -100,7 +100,7 @@ int Session::runEpochs(int epochs, double reportEverySeconds,
     }
     if (change) metrics.appliedRateChange = change->id;
     batch.push_back(std::move(metrics));
-    const bool due = epoch + 1 == epochs || reportEverySeconds <= 0 ||
+    const bool due = epoch + 1 == epochs || reportEverySeconds <= 0 || batch.size() == kMaxEpochsPerHandOver ||
                      std::chrono::duration<double>(Clock::now() - lastHandOver).count() >= reportEverySeconds;
     if (due) handOver();
   }

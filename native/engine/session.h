@@ -27,6 +27,8 @@ struct RateChange {
 
 class Session {
  public:
+  static constexpr size_t kMaxEpochsPerHandOver = 1024;
+
   // Throws as Trainer's constructor does.
   Session(const NetworkSpec& network, const TrainingSpec& training, const DataView& train,
           const DataView& dev);
@@ -44,9 +46,10 @@ class Session {
   // listener has been through betweenEpochs (or the run is cancelled or stopped). A
   // hand-over follows the run's last epoch, every epoch when `reportEverySeconds` <= 0, and
   // an epoch that ends at least `reportEverySeconds` after the last hand-over (or the run's
-  // start); +infinity leaves one at the end. Epochs that are not handed over one by one cost
-  // no thread hop each: for a tiny network the hop outlasts the epoch. Returns the epochs
-  // trained.
+  // start); +infinity leaves one at the end; and a batch of kMaxEpochsPerHandOver, which
+  // bounds what a batch holds (and the burst of epochs a listener passes on at once).
+  // Epochs that are not handed over one by one cost no thread hop each: for a tiny network
+  // the hop outlasts the epoch. Returns the epochs trained.
   // Throws CANCELLED (an epoch under way is undone, and the epochs since the last hand-over
   // are not handed over: the trainer may be past the last epoch its listener saw), DIVERGED
   // or another error from an epoch (undone too, after a hand-over of the batch's epochs

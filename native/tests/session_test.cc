@@ -206,6 +206,21 @@ TEST(Session, AnInfiniteIntervalHandsOverEveryEpochInOrderOnceAtTheEnd) {
   EXPECT_EQ(inside, perEpoch->checkpoint());
 }
 
+// However short the epochs, a batch holds at most kMaxEpochsPerHandOver of them.
+TEST(Session, AHandOverHoldsAtMostItsCapOfEpochs) {
+  const Scenario setup;
+  const auto session = setup.session();
+  const int epochs = static_cast<int>(Session::kMaxEpochsPerHandOver) + 3;
+  BackgroundRun run(*session, epochs, kNever);
+  const std::vector<Batch> batches = run.listenToBatches([](const Batch&) {});
+  run.finish();
+  EXPECT_EQ(run.code(), "");
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[0].size(), Session::kMaxEpochsPerHandOver);
+  ASSERT_EQ(batches[1].size(), 3u);
+  EXPECT_EQ(batches[1].back().epoch, epochs);
+}
+
 // Epochs shorter than the interval go together, and the listener's calls are at least the
 // interval apart, whatever the listener costs: it is measured from the release of the last.
 TEST(Session, HandsOverEpochsTogetherAtLeastTheIntervalApart) {
