@@ -285,13 +285,12 @@ async function writeFinishedJobs(directory: string, count: number): Promise<numb
       if (claimed === undefined) break;
       const { id, attempt } = claimed.job;
       const metrics = { loss: 0.3, accuracy: 0.88 };
-      for (const epoch of [1, 2])
-        await store.appendEpoch({
-          jobId: id,
-          attempt,
-          checkpoint,
-          event: { type: 'epoch', jobId: id, epoch, lr: 0.01, seconds: 0.001, train: metrics, dev: metrics, layers: [{ weightNorm: 1, gradNorm: 0.1 }] },
-        });
+      await store.appendEpochs({
+        jobId: id,
+        attempt,
+        checkpoint,
+        events: [1, 2].map((epoch) => ({ type: 'epoch' as const, jobId: id, epoch, lr: 0.01, seconds: 0.001, train: metrics, dev: metrics, layers: [{ weightNorm: 1, gradNorm: 0.1 }] })),
+      });
       const result = {
         epochs: 2,
         train: metrics,

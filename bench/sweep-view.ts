@@ -56,11 +56,11 @@ for (let index = 0; index < trials; index += 1) {
   if (claimed === undefined) throw new Error('the trial was not claimed');
   for (let epoch = 1; epoch <= epochs; epoch += 1) {
     const accuracy = 0.5 + 0.45 * (1 - Math.exp(-epoch * rate * 10));
-    await store.appendEpoch({
+    await store.appendEpochs({
       jobId,
       attempt: claimed.job.attempt,
       checkpoint,
-      event: {
+      events: [{
         type: 'epoch',
         jobId,
         epoch,
@@ -72,7 +72,7 @@ for (let index = 0; index < trials; index += 1) {
           { weightNorm: 4.1, gradNorm: 0.3 },
           { weightNorm: 2.2, gradNorm: 0.1 },
         ],
-      },
+      }],
     });
   }
   await store.transition(jobId, {

@@ -199,9 +199,11 @@ async function oneAtATime(file: string): Promise<void> {
     const trainer = Trainer.create(trainerSpec(spec), data.train, data.dev);
     let best: number | undefined;
     await trainJob(trainer, spec, {
-      onEpoch(metrics) {
-        const accuracy = metrics.dev?.accuracy;
-        if (accuracy !== undefined && (best === undefined || accuracy > best)) best = accuracy;
+      onEpochs(epochs) {
+        for (const metrics of epochs) {
+          const accuracy = metrics.dev?.accuracy;
+          if (accuracy !== undefined && (best === undefined || accuracy > best)) best = accuracy;
+        }
       },
     });
     const result = await scoreJob(trainer, data, spec);

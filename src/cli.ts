@@ -165,7 +165,8 @@ Options:
   --json              print the job's events (as the websocket sends them), one JSON
                       object per line, and nothing else on stdout
   --save FILE         write the trained model (saved-model JSON) to FILE
-  --checkpoint FILE   write a checkpoint to FILE after every epoch
+  --checkpoint FILE   write a checkpoint to FILE after every epoch (epochs shorter
+                      than 0.1 s: after those of every 0.1 s)
   --resume FILE       continue from a checkpoint written with --checkpoint
   -h, --help          show this help`,
   options: {
@@ -205,14 +206,16 @@ Options:
     try {
       earlyStopping = await trainJob(trainer, spec, {
         ...(needsDevF1(spec) ? { devF1: data.dev } : {}),
-        onEpoch: (metrics) => {
-          emit(epochEvent(jobId, metrics));
-          if (typeof values.checkpoint === 'string') writeAtomically(values.checkpoint, trainer.checkpoint());
-          if (!json && (metrics.epoch % printEvery === 0 || metrics.epoch === epochs)) {
-            progress.clear();
-            console.log(summaryLine(metrics, epochs));
+        onEpochs: (batch) => {
+          for (const metrics of batch) {
+            emit(epochEvent(jobId, metrics));
+            if (!json && (metrics.epoch % printEvery === 0 || metrics.epoch === epochs)) {
+              progress.clear();
+              console.log(summaryLine(metrics, epochs));
+            }
           }
-          if (!json) progress.update(metrics.epoch);
+          if (typeof values.checkpoint === 'string') writeAtomically(values.checkpoint, trainer.checkpoint());
+          if (!json) progress.update((batch[batch.length - 1] as EpochMetrics).epoch);
         },
       });
     } catch (error) {

@@ -3,7 +3,7 @@
 import type { JobEvent } from './events.js';
 import { isFinal, sources, type JobStatus } from './status.js';
 import type { EventHub } from './hub.js';
-import type { EpochRecord, JobRecord, JobStore, NewJob, RecordedEpoch, Transition } from './store.js';
+import type { EpochsRecord, JobRecord, JobStore, NewJob, RecordedEpochs, Transition } from './store.js';
 
 export type Change = Omit<Transition, 'from' | 'to' | 'event'>;
 
@@ -50,12 +50,12 @@ export class Lifecycle {
     return this.publish(await this.store.transition(id, { ...change, from: sources(to), to, event }));
   }
 
-  /** Keeps an epoch and sends its events; undefined when the store refused it (stale or kept). */
-  async recordEpoch(record: EpochRecord): Promise<RecordedEpoch | undefined> {
-    const recorded = await this.store.appendEpoch(record);
+  /** Keeps epochs and sends their events; undefined when the store refused them (stale or kept). */
+  async recordEpochs(record: EpochsRecord): Promise<RecordedEpochs | undefined> {
+    const recorded = await this.store.appendEpochs(record);
     if (recorded === undefined) return undefined;
-    this.publish(recorded.event);
-    if (recorded.sweepEvent !== undefined) this.hub.publishSweep(recorded.sweepEvent);
+    for (const event of recorded.events) this.publish(event);
+    for (const event of recorded.sweepEvents) this.hub.publishSweep(event);
     return recorded;
   }
 }

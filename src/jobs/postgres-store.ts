@@ -14,13 +14,13 @@ import { FinalStatusSchema, JOB_STATUSES, isFinal, type JobStatus } from './stat
 import { StoreUnavailableError } from './store.js';
 import type {
   DatasetRecord,
-  EpochRecord,
+  EpochsRecord,
   JobPage,
   JobQuery,
   JobRecord,
   JobStore,
   NewJob,
-  RecordedEpoch,
+  RecordedEpochs,
   StopRequest,
   SweepRecord,
   TrialRecord,
@@ -28,7 +28,9 @@ import type {
 } from './store.js';
 import type { SweepEvent, SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
 import {
-  askedOfEpoch,
+  askedOfEpochs,
+  followsLastKept,
+  sweepEpochEvent,
   decodeCursor,
   encodeCursor,
   keepStop,
@@ -299,33 +301,54 @@ export class PostgresStore implements JobStore {
 
   /** Keeps an event of a job whose row the transaction holds, numbered after `lastSeq`. */
   private async append(client: pg.PoolClient, lastSeq: number, event: UnsequencedEvent): Promise<JobEvent> {
-    const sequenced = { seq: lastSeq + 1, ...event } as JobEvent;
-    const epoch = sequenced.type === 'epoch' ? sequenced.epoch : null;
+    return (await this.appendAll(client, lastSeq, event.jobId, [event]))[0] as JobEvent;
+  }
+
+  /** Numbers and keeps a job's events in one statement, each with its notice. */
+  private async appendAll(client: pg.PoolClient, lastSeq: number, jobId: string, events: UnsequencedEvent[]): Promise<JobEvent[]> {
+    const sequenced = events.map((event, index) => ({ seq: lastSeq + 1 + index, ...event }) as JobEvent);
     await client.query(
       `WITH numbered AS (UPDATE jobs SET last_seq = $2 WHERE id = $1),
-         kept AS (INSERT INTO events (job_id, seq, epoch, body) VALUES ($1, $2, $3, $4))
-       SELECT pg_notify($5, $6)`,
-      [event.jobId, sequenced.seq, epoch, JSON.stringify(sequenced), EVENTS_CHANNEL, JSON.stringify({ kind: 'job', id: event.jobId, seq: sequenced.seq })],
+         kept AS (INSERT INTO events (job_id, seq, epoch, body) SELECT $1, * FROM unnest($3::integer[], $4::integer[], $5::text[]))
+       SELECT pg_notify($6, notice) FROM unnest($7::text[]) AS notice`,
+      [
+        jobId,
+        lastSeq + events.length,
+        sequenced.map((event) => event.seq),
+        sequenced.map((event) => (event.type === 'epoch' ? event.epoch : null)),
+        sequenced.map((event) => JSON.stringify(event)),
+        EVENTS_CHANNEL,
+        sequenced.map((event) => JSON.stringify({ kind: 'job', id: jobId, seq: event.seq })),
+      ],
     );
     return sequenced;
   }
 
   /** Numbers and keeps an event of a sweep; the sweep's row stays locked until the transaction ends. */
   private async appendSweep(client: pg.PoolClient, sweepId: string, event: UnsequencedSweepEvent): Promise<SweepEvent> {
+    return (await this.appendSweepAll(client, sweepId, [event]))[0] as SweepEvent;
+  }
+
+  private async appendSweepAll(client: pg.PoolClient, sweepId: string, events: UnsequencedSweepEvent[]): Promise<SweepEvent[]> {
     const { rows } = await client.query<{ last_seq: number }>(
-      'UPDATE sweeps SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq',
-      [sweepId],
+      'UPDATE sweeps SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq',
+      [sweepId, events.length],
     );
     const next = rows[0];
     if (next === undefined) throw new Error(`no sweep ${sweepId}`);
-    const sequenced = { seq: next.last_seq, ...event } as SweepEvent;
-    await client.query('WITH kept AS (INSERT INTO sweep_events (sweep_id, seq, body) VALUES ($1, $2, $3)) SELECT pg_notify($4, $5)', [
-      sweepId,
-      sequenced.seq,
-      JSON.stringify(sequenced),
-      EVENTS_CHANNEL,
-      JSON.stringify({ kind: 'sweep', id: sweepId, seq: sequenced.seq }),
-    ]);
+    const first = next.last_seq - events.length + 1;
+    const sequenced = events.map((event, index) => ({ seq: first + index, ...event }) as SweepEvent);
+    await client.query(
+      `WITH kept AS (INSERT INTO sweep_events (sweep_id, seq, body) SELECT $1, * FROM unnest($2::integer[], $3::text[]))
+       SELECT pg_notify($4, notice) FROM unnest($5::text[]) AS notice`,
+      [
+        sweepId,
+        sequenced.map((event) => event.seq),
+        sequenced.map((event) => JSON.stringify(event)),
+        EVENTS_CHANNEL,
+        sequenced.map((event) => JSON.stringify({ kind: 'sweep', id: sweepId, seq: event.seq })),
+      ],
+    );
     return sequenced;
   }
 
@@ -486,39 +509,31 @@ export class PostgresStore implements JobStore {
     });
   }
 
-  async appendEpoch({ jobId, attempt, event, checkpoint, best, appliedRateChange }: EpochRecord): Promise<RecordedEpoch | undefined> {
-    return this.transaction(async (client): Promise<RecordedEpoch | undefined> => {
+  async appendEpochs({ jobId, attempt, events, checkpoint, best, appliedRateChange }: EpochsRecord): Promise<RecordedEpochs | undefined> {
+    return this.transaction(async (client): Promise<RecordedEpochs | undefined> => {
       const row = await this.lockJob(client, jobId);
       if (row === undefined || row.status !== 'running' || row.attempt !== attempt) return undefined;
-      // Only the next epoch: a late writer can neither repeat one nor leave a gap.
-      if (event.epoch !== row.epochs_done + 1) return undefined;
+      if (!followsLastKept(events, row.epochs_done)) return undefined;
+      const last = row.epochs_done + events.length;
       await client.query(
         `INSERT INTO checkpoints (job_id, which, epoch, bytes)
          SELECT $1, which, $2, $3 FROM unnest($4::text[]) AS kept (which)
          ON CONFLICT (job_id, which) DO UPDATE SET epoch = excluded.epoch, bytes = excluded.bytes`,
-        [jobId, event.epoch, checkpoint, best === true ? ['latest', 'best'] : ['latest']],
+        [jobId, last, checkpoint, best === true ? ['latest', 'best'] : ['latest']],
       );
       await client.query(
         `UPDATE jobs SET epochs_done = $2,
            pending_learning_rate = CASE WHEN rate_changes = $3 THEN NULL ELSE pending_learning_rate END
          WHERE id = $1`,
-        [jobId, event.epoch, appliedRateChange ?? null],
+        [jobId, last, appliedRateChange ?? null],
       );
-      const recorded = await this.append(client, row.last_seq, event);
-      const asked = askedOfEpoch(row, appliedRateChange);
-      if (row.sweep_id === null || row.trial === null) return { event: recorded, ...asked };
-      const { epoch, lr, train, dev } = event;
-      const sweepEvent = await this.appendSweep(client, row.sweep_id, {
-        type: 'epoch',
-        sweepId: row.sweep_id,
-        trial: row.trial,
-        jobId,
-        epoch,
-        lr,
-        train,
-        ...(dev === undefined ? {} : { dev }),
-      });
-      return { event: recorded, sweepEvent, ...asked };
+      const recorded = await this.appendAll(client, row.last_seq, jobId, events);
+      const asked = askedOfEpochs(row, appliedRateChange);
+      if (row.sweep_id === null || row.trial === null) return { events: recorded, sweepEvents: [], ...asked };
+      const sweepId = row.sweep_id;
+      const trial = row.trial;
+      const sweepEvents = await this.appendSweepAll(client, sweepId, events.map((event) => sweepEpochEvent(sweepId, trial, event)));
+      return { events: recorded, sweepEvents, ...asked };
     });
   }
 

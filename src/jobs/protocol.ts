@@ -75,7 +75,8 @@ export type ImportedDataset = Pick<LoadedDataset, 'name' | 'featureNames' | 'lab
 
 export type FromWorker =
   | { type: 'heartbeat' }
-  | { type: 'epoch'; metrics: EpochMetrics; checkpoint: Uint8Array; best: boolean }
+  /** Epochs handed over together, and the checkpoint after the last (`best`: early stopping's best, too). */
+  | { type: 'epochs'; epochs: EpochMetrics[]; checkpoint: Uint8Array; best: boolean }
   | { type: 'succeeded'; result: JobResult; model: string }
   | { type: 'gradcheck'; result: GradCheckResult }
   | { type: 'imported'; dataset: ImportedDataset }

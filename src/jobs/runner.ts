@@ -7,14 +7,15 @@ import type { EpochMetrics } from '../engine/index.js';
 import type { FromWorker, ToWorker, WorkerError, WorkerTask } from './protocol.js';
 
 /** The last message of a worker, or the failure its death or silence stands for. */
-export type Outcome = Exclude<FromWorker, { type: 'heartbeat' } | { type: 'epoch' }>;
+export type Outcome = Exclude<FromWorker, { type: 'heartbeat' } | { type: 'epochs' }>;
 
 export interface WorkerOptions {
   heartbeatMs: number;
   /** A worker silent this long is killed and its task failed as stalled. */
   stallMs: number;
-  onEpoch?(metrics: EpochMetrics, checkpoint: Uint8Array, best: boolean): Promise<void> | void;
-  /** An onEpoch that failed: a bug of the caller's, reported rather than lost. */
+  /** Epochs in order, handed over together, and the checkpoint after the last of them. */
+  onEpochs?(epochs: EpochMetrics[], checkpoint: Uint8Array, best: boolean): Promise<void> | void;
+  /** An onEpochs that failed: a bug of the caller's, reported rather than lost. */
   onError?(error: unknown): void;
 }
 
@@ -141,7 +142,7 @@ export class WorkerProcess {
 
   private watch(): Promise<Outcome> {
     return new Promise((resolve) => {
-      // Messages are handled one after another: an epoch is kept before the next arrives.
+      // Messages are handled one after another: epochs are kept before the next arrive.
       let handled = Promise.resolve();
       const end = (outcome: Outcome, reusable: boolean) => {
         this.ended = true;
@@ -154,9 +155,9 @@ export class WorkerProcess {
       const onMessage = (message: FromWorker) => {
         this.armStallTimer();
         if (message.type === 'heartbeat') return;
-        if (message.type === 'epoch') {
+        if (message.type === 'epochs') {
           handled = handled
-            .then(() => this.options.onEpoch?.(message.metrics, message.checkpoint, message.best))
+            .then(() => this.options.onEpochs?.(message.epochs, message.checkpoint, message.best))
             .catch((error: unknown) => this.options.onError?.(error));
           return;
         }

@@ -3,6 +3,7 @@
 // with many hosts, a queue delivers each job to one host, which trains it through run().
 // Cancel, pause, a new learning rate and shutdown reach running jobs through here.
 import { DataError } from '../data/index.js';
+import type { EpochMetrics } from '../engine/index.js';
 import { epochEvent } from './training.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { StoredDataset, WorkerTask } from './protocol.js';
@@ -252,39 +253,41 @@ export class Scheduler {
     const worker: WorkerProcess = this.workers.run(task, {
       heartbeatMs,
       stallMs,
-      onEpoch: async (metrics, checkpoint, best) => {
-        const event = epochEvent(job.id, metrics);
+      onEpochs: async (epochs, checkpoint, best) => {
+        const events = epochs.map((metrics) => epochEvent(job.id, metrics));
+        const first = (epochs[0] as EpochMetrics).epoch;
         // Only a job that restores its best epoch needs that epoch's checkpoint kept.
         const keepBest = best && job.spec.training.earlyStopping?.restoreBest === true;
+        const applied = epochs.flatMap((metrics) => (metrics.appliedRateChange === undefined ? [] : [metrics.appliedRateChange]));
         let moved: boolean;
         try {
-          const recorded = await this.lifecycle.recordEpoch({
+          const recorded = await this.lifecycle.recordEpochs({
             jobId: job.id,
             attempt: job.attempt,
-            event,
+            events,
             checkpoint,
             best: keepBest,
-            appliedRateChange: metrics.appliedRateChange,
+            ...(applied.length === 0 ? {} : { appliedRateChange: Math.max(...applied) }),
           });
           moved = recorded === undefined && (await this.moved(job));
-          // What was asked while the epoch trained, in case its message never came.
+          // What was asked while the epochs trained, in case its message never came.
           if (recorded?.stopRequested !== undefined) this.stopRunning(job.id, recorded.stopRequested);
           if (recorded?.pendingRate !== undefined) this.giveRate(running, recorded.pendingRate.learningRate, recorded.pendingRate.change);
         } catch (error) {
           const inCluster = this.options.cluster !== undefined;
           log.error(
-            { err: error, jobId: job.id, epoch: event.epoch },
+            { err: error, jobId: job.id, epoch: first },
             `could not record an epoch: the job ${inCluster ? 'goes back to the queue' : 'fails'} at its last epoch kept`,
           );
           running.stop = 'unrecorded';
           running.unrecorded = isStorageFull(error)
-            ? { code: 'STORAGE_FULL', message: `the disk under the store is full: epoch ${event.epoch} could not be kept, so the job ended after epoch ${event.epoch - 1}` }
-            : { code: 'INTERNAL', message: `the store could not keep epoch ${event.epoch}; the server log has the details` };
+            ? { code: 'STORAGE_FULL', message: `the disk under the store is full: epoch ${first} could not be kept, so the job ended after epoch ${first - 1}` }
+            : { code: 'INTERNAL', message: `the store could not keep epoch ${first}; the server log has the details` };
           worker.kill();
           return;
         }
         if (moved) {
-          log.info({ jobId: job.id, attempt: job.attempt, epoch: event.epoch }, 'the job moved to another host: its epoch was refused; stopping its worker');
+          log.info({ jobId: job.id, attempt: job.attempt, epoch: first }, 'the job moved to another host: its epochs were refused; stopping its worker');
           running.stop = 'moved';
           worker.kill();
           return;

@@ -8,13 +8,13 @@ import type { EpochEvent, JobEvent, UnsequencedEvent } from './events.js';
 import { FinalStatusSchema, JOB_STATUSES, isFinal, type JobStatus } from './status.js';
 import type {
   DatasetRecord,
-  EpochRecord,
+  EpochsRecord,
   JobPage,
   JobQuery,
   JobRecord,
   JobStore,
   NewJob,
-  RecordedEpoch,
+  RecordedEpochs,
   StopRequest,
   SweepRecord,
   TrialRecord,
@@ -22,7 +22,9 @@ import type {
 } from './store.js';
 import type { SweepEvent, SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
 import {
-  askedOfEpoch,
+  askedOfEpochs,
+  followsLastKept,
+  sweepEpochEvent,
   decodeCursor,
   encodeCursor,
   keepStop,
@@ -423,31 +425,22 @@ export class SqliteStore implements JobStore {
     })();
   }
 
-  async appendEpoch({ jobId, attempt, event, checkpoint, best, appliedRateChange }: EpochRecord): Promise<RecordedEpoch | undefined> {
-    return this.db.transaction((): RecordedEpoch | undefined => {
+  async appendEpochs({ jobId, attempt, events, checkpoint, best, appliedRateChange }: EpochsRecord): Promise<RecordedEpochs | undefined> {
+    return this.db.transaction((): RecordedEpochs | undefined => {
       const row = this.statements.job.get(jobId);
       if (row === undefined || row.status !== 'running' || row.attempt !== attempt) return undefined;
-      // Only the next epoch: a late writer can neither repeat one nor leave a gap.
-      if (event.epoch !== row.epochs_done + 1) return undefined;
-      this.statements.saveCheckpoint.run(jobId, 'latest', event.epoch, checkpoint);
-      if (best === true) this.statements.saveCheckpoint.run(jobId, 'best', event.epoch, checkpoint);
-      this.statements.recordEpoch.run({ id: jobId, epoch: event.epoch, applied: appliedRateChange ?? null });
-      const recorded = this.append(jobId, event);
-      const asked = askedOfEpoch(row, appliedRateChange);
-      if (row.sweep_id === null) return { event: recorded, ...asked };
+      if (!followsLastKept(events, row.epochs_done)) return undefined;
+      const last = (events[events.length - 1] as EpochsRecord['events'][number]).epoch;
+      this.statements.saveCheckpoint.run(jobId, 'latest', last, checkpoint);
+      if (best === true) this.statements.saveCheckpoint.run(jobId, 'best', last, checkpoint);
+      this.statements.recordEpoch.run({ id: jobId, epoch: last, applied: appliedRateChange ?? null });
+      const recorded = events.map((event) => this.append(jobId, event));
+      const asked = askedOfEpochs(row, appliedRateChange);
+      if (row.sweep_id === null) return { events: recorded, sweepEvents: [], ...asked };
+      const sweepId = row.sweep_id;
       const { trial } = this.statements.trialOf.get(jobId) as { trial: number };
-      const { epoch, lr, train, dev } = event;
-      const sweepEvent = this.appendSweep(row.sweep_id, {
-        type: 'epoch',
-        sweepId: row.sweep_id,
-        trial,
-        jobId,
-        epoch,
-        lr,
-        train,
-        ...(dev === undefined ? {} : { dev }),
-      });
-      return { event: recorded, sweepEvent, ...asked };
+      const sweepEvents = events.map((event) => this.appendSweep(sweepId, sweepEpochEvent(sweepId, trial, event)));
+      return { events: recorded, sweepEvents, ...asked };
     })();
   }
 

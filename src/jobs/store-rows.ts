@@ -3,8 +3,8 @@
 // differs, so the conversions exist once.
 import type { JobEvent } from './events.js';
 import type { JobStatus } from './status.js';
-import type { DatasetRecord, JobRecord, NewJob, RecordedEpoch, StopRequest, SweepRecord, TrialRecord } from './store.js';
-import type { SweepStatus } from './sweep-spec.js';
+import type { DatasetRecord, EpochsRecord, JobRecord, NewJob, RecordedEpochs, StopRequest, SweepRecord, TrialRecord } from './store.js';
+import type { SweepStatus, UnsequencedSweepEvent } from './sweep-spec.js';
 
 type Time = string | Date;
 
@@ -83,13 +83,24 @@ export function toJob(row: JobRow): JobRecord {
   };
 }
 
-/** What an epoch's commit tells its host, read from the job's row before the commit's own change. */
-export function askedOfEpoch(row: JobRow, appliedRateChange: number | undefined): Pick<RecordedEpoch, 'stopRequested' | 'pendingRate'> {
+/** What epochs' commit tells their host, read from the job's row before the commit's own change. */
+export function askedOfEpochs(row: JobRow, appliedRateChange: number | undefined): Pick<RecordedEpochs, 'stopRequested' | 'pendingRate'> {
   const pending = row.pending_learning_rate !== null && row.rate_changes !== appliedRateChange;
   return {
     ...(row.stop_requested === null ? {} : { stopRequested: row.stop_requested }),
     ...(pending ? { pendingRate: { learningRate: row.pending_learning_rate as number, change: row.rate_changes } } : {}),
   };
+}
+
+/** Whether the epochs follow the job's last kept one by one: a late writer can neither repeat one nor leave a gap. */
+export function followsLastKept(events: EpochsRecord['events'], epochsDone: number): boolean {
+  return events.length > 0 && events.every((event, index) => event.epoch === epochsDone + 1 + index);
+}
+
+/** A trial's epoch as its sweep's log keeps it. */
+export function sweepEpochEvent(sweepId: string, trial: number, event: EpochsRecord['events'][number]): UnsequencedSweepEvent {
+  const { jobId, epoch, lr, train, dev } = event;
+  return { type: 'epoch', sweepId, trial, jobId, epoch, lr, train, ...(dev === undefined ? {} : { dev }) };
 }
 
 /** The SET clause of requestStop, in either SQL dialect: `stop` is the new stop's placeholder. */

@@ -84,28 +84,34 @@ export interface Transition {
   model?: string;
 }
 
-export interface EpochRecord {
+/**
+ * Epochs of a running job, handed over together: a job of short epochs commits them once
+ * an interval, not once an epoch, and its checkpoint with them.
+ */
+export interface EpochsRecord {
   jobId: string;
   attempt: number;
-  event: Extract<UnsequencedEvent, { type: 'epoch' }>;
+  /** Consecutive epochs, the first the one after the job's last kept. */
+  events: Extract<UnsequencedEvent, { type: 'epoch' }>[];
+  /** The trainer at the end of the last of them. */
   checkpoint: Uint8Array;
   /** Keep this checkpoint also as the job's best (early stopping that restores it). */
   best?: boolean;
   /**
-   * The number of the rate change this epoch applied: the job's pending rate is cleared in
-   * the epoch's commit when it is still that change (not one set since).
+   * The number of the latest rate change these epochs applied: the job's pending rate is
+   * cleared in their commit when it is still that change (not one set since).
    */
   appliedRateChange?: number;
 }
 
 /**
- * The stored events an epoch made (the job's, and its sweep's when the job is a trial), and
- * what was asked of the job that its host may not have heard: a stop, and a rate set from
- * outside that this epoch did not apply.
+ * The stored events the epochs made (the job's, and its sweep's when the job is a trial),
+ * and what was asked of the job that its host may not have heard: a stop, and a rate set
+ * from outside that these epochs did not apply.
  */
-export interface RecordedEpoch {
-  event: JobEvent;
-  sweepEvent?: SweepEvent;
+export interface RecordedEpochs {
+  events: JobEvent[];
+  sweepEvents: SweepEvent[];
   stopRequested?: StopRequest;
   pendingRate?: { learningRate: number; change: number };
 }
@@ -174,10 +180,11 @@ export interface JobStore {
    */
   requestStop(id: string, stop: StopRequest): Promise<boolean>;
   /**
-   * An epoch's event and checkpoint in one commit, with the sweep's epoch event for a trial;
-   * undefined for a stale attempt or an epoch already kept.
+   * Epochs' events and the checkpoint after them in one commit, with the sweep's epoch
+   * events for a trial; undefined (nothing kept) for a stale attempt, or epochs that do not
+   * follow the last kept (one already kept, or a gap).
    */
-  appendEpoch(record: EpochRecord): Promise<RecordedEpoch | undefined>;
+  appendEpochs(record: EpochsRecord): Promise<RecordedEpochs | undefined>;
   /** A job's epoch events, in order. */
   epochs(jobId: string): Promise<EpochEvent[]>;
   /** Deletes a finished job outside any sweep with all it keeps; false when it is not one. */

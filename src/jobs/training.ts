@@ -49,13 +49,25 @@ export class EarlyStopper {
   }
 }
 
+/**
+ * How long a job's short epochs train between two hand-overs: what a crash may make it train
+ * again (from its last checkpoint), and how late a watcher may see an epoch.
+ */
+const REPORT_SECONDS = 0.1;
+
 export interface TrainOptions {
   /** Epochs already trained (a resumed job), for early stopping's memory. */
   history?: EpochScores[];
   /** The best epoch's checkpoint so far, when the job restores it at the end. */
   bestCheckpoint?: Uint8Array;
-  /** After each epoch, with whether it is early stopping's best so far. */
-  onEpoch(metrics: EpochMetrics, best: boolean): void;
+  /**
+   * Epochs in order, with the trainer after the last of them, and whether that one is early
+   * stopping's best so far. A job whose every epoch must be looked at (early stopping, an
+   * outside judge, dev.f1) hands over each epoch alone; any other hands over the epochs of
+   * REPORT_SECONDS together, so that short epochs cost one hand-over, one message and one
+   * commit an interval rather than one an epoch.
+   */
+  onEpochs(epochs: EpochMetrics[], best: boolean): void;
   /**
    * When given, epochs run one at a time and the next starts only once this resolves,
    * true to go on: an outside judge (a sweep's stopping rule) decides between epochs.
@@ -100,7 +112,7 @@ export async function trainJob(trainer: Trainer, spec: JobSpec, options: TrainOp
   const onEpoch = (metrics: EpochMetrics) => {
     const verdict = stopper?.observe(metrics) ?? { improved: false, stop: false };
     if (verdict.improved && rule?.restoreBest === true) bestCheckpoint = trainer.checkpoint();
-    options.onEpoch(metrics, verdict.improved);
+    options.onEpochs([metrics], verdict.improved);
     if (verdict.stop) {
       stoppedAt = metrics.epoch;
       trainer.cancel();
@@ -117,7 +129,8 @@ export async function trainJob(trainer: Trainer, spec: JobSpec, options: TrainOp
       }
     } else if (betweenEpochs === undefined) {
       const remaining = spec.training.epochs - trainer.epochsDone;
-      if (remaining > 0) await trainer.run(remaining, onEpoch);
+      if (remaining > 0 && stopper === undefined) await trainer.runBatched(remaining, REPORT_SECONDS, (epochs) => options.onEpochs(epochs, false));
+      else if (remaining > 0) await trainer.run(remaining, onEpoch);
     } else {
       while (trainer.epochsDone < spec.training.epochs && stoppedAt === undefined) {
         await trainer.run(1, onEpoch);

@@ -75,7 +75,7 @@ async function train(task: TrainTask, control: Control): Promise<FromWorker> {
     ...(task.history === undefined ? {} : { history: task.history }),
     ...(task.bestCheckpoint === undefined ? {} : { bestCheckpoint: task.bestCheckpoint }),
     ...((task.devF1 === true || needsDevF1(spec)) && data.dev !== undefined ? { devF1: data.dev } : {}),
-    onEpoch: (metrics, best) => void send({ type: 'epoch', metrics, checkpoint: trainer.checkpoint(), best }),
+    onEpochs: (epochs, best) => void send({ type: 'epochs', epochs, checkpoint: trainer.checkpoint(), best }),
     ...(task.stepwise === true
       ? {
           betweenEpochs: () =>

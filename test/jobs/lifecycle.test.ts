@@ -79,20 +79,20 @@ t.test("an epoch of a sweep's trial publishes the job's event and the sweep's, e
   await store.createSweep({ id: 'sweep_s', spec: {} as never, status: 'running', createdAt: new Date().toISOString() });
   await lifecycle.submit([{ id: 'sweep_s_t0', spec: moonsJob(2), trial: { sweepId: 'sweep_s', index: 0, round: 0, values: {} } }]);
   const job = await lifecycle.claim();
-  const recorded = await lifecycle.recordEpoch({
+  const recorded = await lifecycle.recordEpochs({
     jobId: 'sweep_s_t0',
     attempt: job?.attempt as number,
     checkpoint: new Uint8Array(8),
-    event: { type: 'epoch', jobId: 'sweep_s_t0', epoch: 1, lr: 0.1, seconds: 0.01, train: { loss: 0.5 }, dev: { loss: 0.6 }, layers: [] },
+    events: [{ type: 'epoch', jobId: 'sweep_s_t0', epoch: 1, lr: 0.1, seconds: 0.01, train: { loss: 0.5 }, dev: { loss: 0.6 }, layers: [] }],
   });
-  t.match(recorded?.event, { seq: 3, type: 'epoch', epoch: 1 }, "the job's third event");
+  t.match(recorded?.events, [{ seq: 3, type: 'epoch', epoch: 1 }], "the job's third event");
   t.match(sweepEvents, [{ seq: 1, type: 'epoch', sweepId: 'sweep_s', trial: 0, jobId: 'sweep_s_t0', epoch: 1, dev: { loss: 0.6 } }], "the sweep's first");
   t.equal(
-    await lifecycle.recordEpoch({
+    await lifecycle.recordEpochs({
       jobId: 'sweep_s_t0',
       attempt: job?.attempt as number,
       checkpoint: new Uint8Array(8),
-      event: { type: 'epoch', jobId: 'sweep_s_t0', epoch: 1, lr: 0.1, seconds: 0.01, train: { loss: 0.5 }, layers: [] },
+      events: [{ type: 'epoch', jobId: 'sweep_s_t0', epoch: 1, lr: 0.1, seconds: 0.01, train: { loss: 0.5 }, layers: [] }],
     }),
     undefined,
     'the same epoch again is refused',

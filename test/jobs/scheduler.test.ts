@@ -215,13 +215,14 @@ const diskFull = () => Object.assign(new Error('database or disk is full'), { co
 
 t.test('on one machine, an epoch the store cannot keep ends the job at its last epoch kept, failed with STORAGE_FULL', async (t) => {
   const { store, next, submit } = setUp(t, 1);
-  const appendEpoch = store.appendEpoch.bind(store);
-  store.appendEpoch = async (record) => {
-    if (record.event.epoch === 2) throw diskFull();
-    return appendEpoch(record);
+  const appendEpochs = store.appendEpochs.bind(store);
+  store.appendEpochs = async (record) => {
+    if (record.events.some((event) => event.epoch === 2)) throw diskFull();
+    return appendEpochs(record);
   };
   const ended = next('job_full', done);
-  await submit('job_full', moonsJob(5));
+  // Epochs long enough to be handed over one by one.
+  await submit('job_full', slowJob(3));
   t.match(await ended, { status: 'failed', error: { code: 'STORAGE_FULL', message: /after epoch 1$/ } });
   t.equal((await store.getJob('job_full'))?.epochsDone, 1);
 });
@@ -245,4 +246,28 @@ t.test('on one machine, an end the store cannot write now is tried again, the jo
   t.equal(errors.filter(({ message }) => message.startsWith('could not record how a job ended')).length, 2);
   await after;
   t.equal((await store.getJob('job_end'))?.status, 'succeeded', 'the next job took the slot only after');
+});
+
+t.test('a job of many short epochs commits them in few hand-overs, every epoch once and in order, its checkpoint the last epoch', async (t) => {
+  const { store, next, submit } = setUp(t, 1);
+  let commits = 0;
+  const appendEpochs = store.appendEpochs.bind(store);
+  store.appendEpochs = async (record) => {
+    commits += 1;
+    return appendEpochs(record);
+  };
+  const epochs: number[] = [];
+  const seqs: number[] = [];
+  const ended = next('job_short', (event) => {
+    if (event.type === 'epoch') epochs.push(event.epoch);
+    seqs.push(event.seq);
+    return event.type === 'done';
+  });
+  await submit('job_short', moonsJob(300));
+  t.match(await ended, { status: 'succeeded' });
+  t.same(epochs, Array.from({ length: 300 }, (_, index) => index + 1), 'every epoch once, in order');
+  t.same(seqs, Array.from({ length: seqs.length }, (_, index) => (seqs[0] as number) + index), 'and every event, seq after seq');
+  t.ok(commits < 300, `${commits} commits for 300 epochs`);
+  const resumed = (await store.getJob('job_short'))?.epochsDone;
+  t.equal(resumed, 300, 'the checkpoint kept is the last epoch');
 });

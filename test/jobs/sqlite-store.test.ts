@@ -40,11 +40,11 @@ t.test('a store of schema 1 is migrated: names are searchable and stopped trials
   const claimedTrial = claimed?.job.id === 'sweep_a_t0' ? claimed : await store.claimNext();
   const attempt = claimedTrial?.job.attempt as number;
   for (const epoch of [1, 2])
-    await store.appendEpoch({
+    await store.appendEpochs({
       jobId: 'sweep_a_t0',
       attempt,
       checkpoint: new Uint8Array(4),
-      event: { type: 'epoch', jobId: 'sweep_a_t0', epoch, lr: 0.1, seconds: 0.01, train: { loss: 1 / epoch }, layers: [] },
+      events: [{ type: 'epoch', jobId: 'sweep_a_t0', epoch, lr: 0.1, seconds: 0.01, train: { loss: 1 / epoch }, layers: [] }],
     });
   const live = await store.sweepEventsAfter('sweep_a', 0, 100);
   await store.markTrialStopped('sweep_a_t0');
@@ -80,7 +80,7 @@ t.test('a store of schema 3 is migrated: a rate pending there is change 1, clear
   t.match(await migrated.getJob('job_lr'), { pendingLearningRate: 0.05, pendingRateChange: 1 });
   const attempt = (await migrated.claimNext())?.job.attempt as number;
   const event = { type: 'epoch' as const, jobId: 'job_lr', epoch: 1, lr: 0.025, seconds: 0.01, train: { loss: 1 }, layers: [] };
-  await migrated.appendEpoch({ jobId: 'job_lr', attempt, checkpoint: new Uint8Array(4), event, appliedRateChange: 1 });
+  await migrated.appendEpochs({ jobId: 'job_lr', attempt, checkpoint: new Uint8Array(4), events: [event], appliedRateChange: 1 });
   t.equal((await migrated.getJob('job_lr'))?.pendingLearningRate, undefined);
   t.equal(await migrated.setPendingLearningRate('job_lr', 0.01), 2, 'the next change is number 2');
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import type { EpochEvent, JobStore, SweepRecord } from '../../src/jobs/index.js';
 import { JOB_STATUSES, sources, type JobStatus } from '../../src/jobs/status.js';
-import type { EpochRecord, NewJob } from '../../src/jobs/store.js';
+import type { EpochsRecord, NewJob } from '../../src/jobs/store.js';
 import { moonsJob } from '../fixtures/service.js';
 
 export interface OpenedStore {
@@ -33,8 +33,14 @@ function epochEvent(jobId: string, epoch: number, lr = 0.1): Omit<EpochEvent, 's
   };
 }
 
-function epochRecord(jobId: string, attempt: number, epoch: number, extra: Partial<EpochRecord> = {}): EpochRecord {
-  return { jobId, attempt, event: epochEvent(jobId, epoch), checkpoint: new Uint8Array([epoch, attempt, 7]), ...extra };
+function epochRecord(jobId: string, attempt: number, epoch: number, extra: Partial<EpochsRecord> = {}): EpochsRecord {
+  return { jobId, attempt, events: [epochEvent(jobId, epoch)], checkpoint: new Uint8Array([epoch, attempt, 7]), ...extra };
+}
+
+/** Epochs `from` to `to` handed over together, with the checkpoint after the last. */
+function epochsRecord(jobId: string, attempt: number, from: number, to: number): EpochsRecord {
+  const events = Array.from({ length: to - from + 1 }, (_, index) => epochEvent(jobId, from + index));
+  return { jobId, attempt, events, checkpoint: new Uint8Array([to, attempt, 7]) };
 }
 
 function sweepRecord(id: string, status: SweepRecord['status'] = 'running'): SweepRecord {
@@ -152,14 +158,14 @@ export function storeContract(t: Test, open: StoreFactory): void {
     const { store } = await open(t);
     await store.createJobs([job('job_moved')]);
     const first = await store.claim('job_moved');
-    t.ok(await store.appendEpoch(epochRecord('job_moved', 1, 1)), 'the first host keeps epoch 1');
+    t.ok(await store.appendEpochs(epochRecord('job_moved', 1, 1)), 'the first host keeps epoch 1');
     const taken = await store.claim('job_moved');
     t.match(taken?.job, { status: 'running', attempt: 2, epochsDone: 1 }, 'still running, a new attempt, from the epoch kept');
     t.equal(taken?.job.startedAt, first?.job.startedAt, 'startedAt is the first start');
     t.same(taken?.event, { seq: 4, type: 'status', jobId: 'job_moved', status: 'running' });
-    t.equal(await store.appendEpoch(epochRecord('job_moved', 1, 2)), undefined, "the first host's next epoch is refused");
+    t.equal(await store.appendEpochs(epochRecord('job_moved', 1, 2)), undefined, "the first host's next epoch is refused");
     t.equal(await move(store, 'job_moved', 'succeeded', 1), undefined, "the first host's end is refused");
-    t.ok(await store.appendEpoch(epochRecord('job_moved', 2, 2)), "the second host's epoch 2 is kept");
+    t.ok(await store.appendEpochs(epochRecord('job_moved', 2, 2)), "the second host's epoch 2 is kept");
     t.same(
       (await store.epochs('job_moved')).map((event) => event.epoch),
       [1, 2],
@@ -172,9 +178,9 @@ export function storeContract(t: Test, open: StoreFactory): void {
     const { store } = await open(t);
     await store.createJobs([job('job_x'), job('job_y')]);
     const attempt = await claim(t, store, 'job_x');
-    await store.appendEpoch(epochRecord('job_x', attempt, 1));
+    await store.appendEpochs(epochRecord('job_x', attempt, 1));
     await move(store, 'job_y', 'paused');
-    await store.appendEpoch(epochRecord('job_x', attempt, 2));
+    await store.appendEpochs(epochRecord('job_x', attempt, 2));
     await move(store, 'job_y', 'queued');
     await move(store, 'job_x', 'succeeded', attempt);
     const x = await store.eventsAfter('job_x', 0, 100);
@@ -227,7 +233,7 @@ export function storeContract(t: Test, open: StoreFactory): void {
     await store.createJobs([job('job_ok'), job('job_bad')]);
     const ok = await claim(t, store, 'job_ok');
     const bad = await claim(t, store, 'job_bad');
-    await store.appendEpoch(epochRecord('job_ok', ok, 1, { best: true }));
+    await store.appendEpochs(epochRecord('job_ok', ok, 1, { best: true }));
     const result = {
       epochs: 1,
       train: { loss: 0.2, accuracy: 0.9 },
@@ -259,11 +265,11 @@ export function storeContract(t: Test, open: StoreFactory): void {
     const { store } = await open(t);
     await store.createJobs([job('job_e')]);
     const attempt = await claim(t, store, 'job_e');
-    const first = await store.appendEpoch(epochRecord('job_e', attempt, 1, { best: true }));
-    t.same(first, { event: { seq: 3, ...epochEvent('job_e', 1) } }, 'its stored event, and no sweep event outside a sweep');
+    const first = await store.appendEpochs(epochRecord('job_e', attempt, 1, { best: true }));
+    t.same(first, { events: [{ seq: 3, ...epochEvent('job_e', 1) }], sweepEvents: [] }, 'its stored event, and no sweep event outside a sweep');
     t.same(await store.checkpoint('job_e'), new Uint8Array([1, attempt, 7]));
     t.same(await store.checkpoint('job_e', 'best'), new Uint8Array([1, attempt, 7]), 'kept as the best too');
-    await store.appendEpoch(epochRecord('job_e', attempt, 2));
+    await store.appendEpochs(epochRecord('job_e', attempt, 2));
     t.same(await store.checkpoint('job_e'), new Uint8Array([2, attempt, 7]), 'the latest is the newest epoch');
     t.same(await store.checkpoint('job_e', 'best'), new Uint8Array([1, attempt, 7]), 'the best stays until another epoch is best');
     t.match(await store.getJob('job_e'), { epochsDone: 2, lastSeq: 4 });
@@ -275,31 +281,47 @@ export function storeContract(t: Test, open: StoreFactory): void {
       ],
     );
     const large = new Uint8Array(3 * 1024 * 1024).map((_, index) => index % 251);
-    await store.appendEpoch(epochRecord('job_e', attempt, 3, { checkpoint: large }));
+    await store.appendEpochs(epochRecord('job_e', attempt, 3, { checkpoint: large }));
     t.same(Buffer.from((await store.checkpoint('job_e')) ?? []), Buffer.from(large), 'a checkpoint of megabytes comes back whole');
+  });
+
+  t.test('epochs handed over together are kept in one commit, each with its own event, and the checkpoint after the last', async (t) => {
+    const { store } = await open(t);
+    await store.createJobs([job('job_batch')]);
+    const attempt = await claim(t, store, 'job_batch');
+    const kept = await store.appendEpochs(epochsRecord('job_batch', attempt, 1, 4));
+    t.same(kept?.events.map((event) => [event.seq, event.type === 'epoch' && event.epoch]), [[3, 1], [4, 2], [5, 3], [6, 4]]);
+    t.same(await store.checkpoint('job_batch'), new Uint8Array([4, attempt, 7]));
+    t.match(await store.getJob('job_batch'), { epochsDone: 4, lastSeq: 6 });
+    t.equal(await store.appendEpochs(epochsRecord('job_batch', attempt, 4, 6)), undefined, 'epochs that repeat a kept one are refused whole');
+    t.equal(await store.appendEpochs({ ...epochsRecord('job_batch', attempt, 5, 7), events: [epochEvent('job_batch', 5), epochEvent('job_batch', 7)] }), undefined, 'and epochs with a gap among them');
+    t.match(await store.getJob('job_batch'), { epochsDone: 4, lastSeq: 6 }, 'neither kept anything');
+    t.same((await store.epochs('job_batch')).map((event) => event.epoch), [1, 2, 3, 4]);
+    t.ok(await store.appendEpochs(epochsRecord('job_batch', attempt, 5, 6)), 'the next ones follow');
+    t.same(await store.checkpoint('job_batch'), new Uint8Array([6, attempt, 7]));
   });
 
   t.test('an epoch from an earlier attempt is refused and keeps nothing', async (t) => {
     const { store } = await open(t);
     await store.createJobs([job('job_late')]);
     const first = await claim(t, store, 'job_late');
-    await store.appendEpoch(epochRecord('job_late', first, 1));
+    await store.appendEpochs(epochRecord('job_late', first, 1));
     await move(store, 'job_late', 'queued', first);
     const second = await claim(t, store, 'job_late');
-    t.equal(await store.appendEpoch(epochRecord('job_late', first, 2)), undefined, 'the stale start writes nothing');
+    t.equal(await store.appendEpochs(epochRecord('job_late', first, 2)), undefined, 'the stale start writes nothing');
     t.same(await store.checkpoint('job_late'), new Uint8Array([1, first, 7]), 'the checkpoint stays the last kept one');
     t.match(await store.getJob('job_late'), { epochsDone: 1, lastSeq: 5 });
-    t.ok(await store.appendEpoch(epochRecord('job_late', second, 2)), 'the current start writes epoch 2');
+    t.ok(await store.appendEpochs(epochRecord('job_late', second, 2)), 'the current start writes epoch 2');
   });
 
   t.test('an epoch already kept is refused: nothing is doubled', async (t) => {
     const { store } = await open(t);
     await store.createJobs([job('job_twice')]);
     const attempt = await claim(t, store, 'job_twice');
-    await store.appendEpoch(epochRecord('job_twice', attempt, 1));
-    await store.appendEpoch(epochRecord('job_twice', attempt, 2));
+    await store.appendEpochs(epochRecord('job_twice', attempt, 1));
+    await store.appendEpochs(epochRecord('job_twice', attempt, 2));
     const repeated = epochRecord('job_twice', attempt, 1, { checkpoint: new Uint8Array([9, 9]) });
-    t.equal(await store.appendEpoch(repeated), undefined);
+    t.equal(await store.appendEpochs(repeated), undefined);
     t.same(await store.checkpoint('job_twice'), new Uint8Array([2, attempt, 7]), "epoch 2's checkpoint stays");
     t.equal((await store.epochs('job_twice')).length, 2);
   });
@@ -308,8 +330,8 @@ export function storeContract(t: Test, open: StoreFactory): void {
     const { store } = await open(t);
     await store.createJobs([job('job_gap')]);
     const attempt = await claim(t, store, 'job_gap');
-    await store.appendEpoch(epochRecord('job_gap', attempt, 1));
-    t.equal(await store.appendEpoch(epochRecord('job_gap', attempt, 3)), undefined, 'epoch 3 before epoch 2');
+    await store.appendEpochs(epochRecord('job_gap', attempt, 1));
+    t.equal(await store.appendEpochs(epochRecord('job_gap', attempt, 3)), undefined, 'epoch 3 before epoch 2');
     t.match(await store.getJob('job_gap'), { epochsDone: 1, lastSeq: 3 });
     t.same(await store.checkpoint('job_gap'), new Uint8Array([1, attempt, 7]));
   });
@@ -317,11 +339,11 @@ export function storeContract(t: Test, open: StoreFactory): void {
   t.test('an epoch of a job that is not running is refused', async (t) => {
     const { store } = await open(t);
     await store.createJobs([job('job_idle')]);
-    t.equal(await store.appendEpoch(epochRecord('job_idle', 0, 1)), undefined, 'queued');
+    t.equal(await store.appendEpochs(epochRecord('job_idle', 0, 1)), undefined, 'queued');
     const attempt = await claim(t, store, 'job_idle');
     await move(store, 'job_idle', 'paused', attempt);
-    t.equal(await store.appendEpoch(epochRecord('job_idle', attempt, 1)), undefined, 'paused');
-    t.equal(await store.appendEpoch(epochRecord('job_missing', 1, 1)), undefined, 'unknown');
+    t.equal(await store.appendEpochs(epochRecord('job_idle', attempt, 1)), undefined, 'paused');
+    t.equal(await store.appendEpochs(epochRecord('job_missing', 1, 1)), undefined, 'unknown');
     t.equal(await store.checkpoint('job_idle'), undefined);
   });
 
@@ -330,9 +352,9 @@ export function storeContract(t: Test, open: StoreFactory): void {
     const other = await another();
     await store.createJobs([job('job_race')]);
     const attempt = await claim(t, store, 'job_race');
-    const same = await Promise.all([store.appendEpoch(epochRecord('job_race', attempt, 1)), store.appendEpoch(epochRecord('job_race', attempt, 1))]);
+    const same = await Promise.all([store.appendEpochs(epochRecord('job_race', attempt, 1)), store.appendEpochs(epochRecord('job_race', attempt, 1))]);
     t.equal(same.filter((recorded) => recorded !== undefined).length, 1, 'one store, two calls');
-    const hosts = await Promise.all([store.appendEpoch(epochRecord('job_race', attempt, 2)), other.appendEpoch(epochRecord('job_race', attempt, 2))]);
+    const hosts = await Promise.all([store.appendEpochs(epochRecord('job_race', attempt, 2)), other.appendEpochs(epochRecord('job_race', attempt, 2))]);
     t.equal(hosts.filter((recorded) => recorded !== undefined).length, 1, 'two stores over the same data');
     t.same(
       (await store.epochs('job_race')).map((event) => event.epoch),
@@ -355,14 +377,17 @@ export function storeContract(t: Test, open: StoreFactory): void {
     t.equal(trialEvent.seq, 1);
     await store.createJobs([trialJob('sweep_e', 1)]);
     const attempt = await claim(t, store, 'sweep_e_t1');
-    const recorded = await store.appendEpoch(epochRecord('sweep_e_t1', attempt, 1));
+    const recorded = await store.appendEpochs(epochRecord('sweep_e_t1', attempt, 1));
     const { epoch, lr, train, dev } = epochEvent('sweep_e_t1', 1);
     const expected = { seq: 2, type: 'epoch', sweepId: 'sweep_e', trial: 1, jobId: 'sweep_e_t1', epoch, lr, train, dev };
-    t.same(recorded?.sweepEvent, expected);
+    t.same(recorded?.sweepEvents, [expected]);
     t.same(await store.sweepEventsAfter('sweep_e', 1, 10), [expected], 'stored with the epoch');
     t.equal((await store.getSweep('sweep_e'))?.lastSeq, 2);
-    t.equal(await store.appendEpoch(epochRecord('sweep_e_t1', attempt, 1)), undefined, 'a refused epoch makes no sweep event');
+    t.equal(await store.appendEpochs(epochRecord('sweep_e_t1', attempt, 1)), undefined, 'a refused epoch makes no sweep event');
     t.equal((await store.getSweep('sweep_e'))?.lastSeq, 2);
+    const together = await store.appendEpochs(epochsRecord('sweep_e_t1', attempt, 2, 3));
+    t.same(together?.sweepEvents.map((event) => [event.seq, event.type === 'epoch' && event.epoch]), [[3, 2], [4, 3]], 'epochs handed over together make a sweep event each, in order');
+    t.same((await store.sweepEventsAfter('sweep_e', 2, 10)).map((event) => event.seq), [3, 4]);
   });
 
   t.test('a learning rate set from outside is numbered, and stays pending until the epoch that applied that change is kept', async (t) => {
@@ -372,12 +397,12 @@ export function storeContract(t: Test, open: StoreFactory): void {
     t.match(await store.getJob('job_lr'), { pendingLearningRate: 0.05, pendingRateChange: 1 });
     const attempt = await claim(t, store, 'job_lr');
     // A decay schedule makes an epoch's lr anything: only the change's number tells.
-    await store.appendEpoch(epochRecord('job_lr', attempt, 1, { event: epochEvent('job_lr', 1, 0.05) }));
+    await store.appendEpochs(epochRecord('job_lr', attempt, 1, { events: [epochEvent('job_lr', 1, 0.05)] }));
     t.equal((await store.getJob('job_lr'))?.pendingLearningRate, 0.05, 'an epoch that applied no change leaves it, even at its rate');
     t.equal(await store.setPendingLearningRate('job_lr', 0.02), 2, 'a second change is number 2, in place of the first');
-    await store.appendEpoch(epochRecord('job_lr', attempt, 2, { appliedRateChange: 1 }));
+    await store.appendEpochs(epochRecord('job_lr', attempt, 2, { appliedRateChange: 1 }));
     t.match(await store.getJob('job_lr'), { pendingLearningRate: 0.02, pendingRateChange: 2 }, 'an epoch that applied the older change leaves the newer');
-    await store.appendEpoch(epochRecord('job_lr', attempt, 3, { event: epochEvent('job_lr', 3, 0.013), appliedRateChange: 2 }));
+    await store.appendEpochs(epochRecord('job_lr', attempt, 3, { events: [epochEvent('job_lr', 3, 0.013)], appliedRateChange: 2 }));
     const cleared = await store.getJob('job_lr');
     t.equal(cleared?.pendingLearningRate, undefined, 'the epoch that applied it clears it, at whatever lr');
     t.equal(cleared?.pendingRateChange, undefined);
@@ -395,7 +420,7 @@ export function storeContract(t: Test, open: StoreFactory): void {
     t.equal(await store.requestStop('job_stop', 'pause'), true, 'a pause after a cancel is taken, and changes nothing');
     const other = await another();
     t.equal((await other.getJob('job_stop'))?.stopRequested, 'cancel', 'another host reads it');
-    t.match(await store.appendEpoch(epochRecord('job_stop', attempt, 1)), { stopRequested: 'cancel' }, "the epoch's commit tells the host");
+    t.match(await store.appendEpochs(epochRecord('job_stop', attempt, 1)), { stopRequested: 'cancel' }, "the epoch's commit tells the host");
     const takenOver = await store.claim('job_stop');
     t.equal(takenOver?.job.stopRequested, 'cancel', 'a host that takes the job over gets it with the claim');
     await move(store, 'job_stop', 'cancelled', takenOver?.job.attempt);
@@ -407,12 +432,12 @@ export function storeContract(t: Test, open: StoreFactory): void {
     const { store } = await open(t);
     await store.createJobs([job('job_rate')]);
     const attempt = await claim(t, store, 'job_rate');
-    const plain = await store.appendEpoch(epochRecord('job_rate', attempt, 1));
+    const plain = await store.appendEpochs(epochRecord('job_rate', attempt, 1));
     t.equal(plain?.pendingRate, undefined, 'nothing pending, nothing told');
     t.equal(plain?.stopRequested, undefined);
     const change = await store.setPendingLearningRate('job_rate', 0.04);
-    t.same((await store.appendEpoch(epochRecord('job_rate', attempt, 2)))?.pendingRate, { learningRate: 0.04, change });
-    t.equal((await store.appendEpoch(epochRecord('job_rate', attempt, 3, { appliedRateChange: change })))?.pendingRate, undefined, 'applied: no longer pending');
+    t.same((await store.appendEpochs(epochRecord('job_rate', attempt, 2)))?.pendingRate, { learningRate: 0.04, change });
+    t.equal((await store.appendEpochs(epochRecord('job_rate', attempt, 3, { appliedRateChange: change })))?.pendingRate, undefined, 'applied: no longer pending');
   });
 
   t.test('listJobs pages newest first with a cursor, and refuses one it did not make', async (t) => {
@@ -554,7 +579,7 @@ export function storeContract(t: Test, open: StoreFactory): void {
     await store.createSweep(sweepRecord('sweep_d'));
     await store.createJobs([job('job_done'), job('job_active'), trialJob('sweep_d', 0)]);
     const attempt = await claim(t, store, 'job_done');
-    await store.appendEpoch(epochRecord('job_done', attempt, 1));
+    await store.appendEpochs(epochRecord('job_done', attempt, 1));
     await store.transition('job_done', {
       from: ['running'],
       to: 'succeeded',

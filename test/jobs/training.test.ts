@@ -29,7 +29,7 @@ t.test('trainJob stops after `patience` epochs without improvement and restores 
   const rule = { metric: 'train.loss' as const, patience: 2, minDelta: 100, restoreBest: true };
   const trainer = Trainer.create({ model: spec().model, training: spec().training }, train, dev);
   const seen: [number, boolean][] = [];
-  const result = await trainJob(trainer, spec(rule), { onEpoch: (metrics, best) => seen.push([metrics.epoch, best]) });
+  const result = await trainJob(trainer, spec(rule), { onEpochs: (epochs, best) => seen.push(...epochs.map((metrics) => [metrics.epoch, best] as [number, boolean])) });
   t.same(seen, [[1, true], [2, false], [3, false]]);
   t.same(result, { stoppedAt: 3, bestEpoch: 1, restored: true });
   t.equal(trainer.epochsDone, 1, "the trainer holds epoch 1's weights");
@@ -43,6 +43,23 @@ t.test('without early stopping every epoch runs', async (t) => {
   const { train, dev } = moonsSplit();
   const trainer = Trainer.create({ model: spec().model, training: spec().training }, train, dev);
   let epochs = 0;
-  t.equal(await trainJob(trainer, spec(), { onEpoch: () => (epochs += 1) }), undefined);
+  t.equal(await trainJob(trainer, spec(), { onEpochs: (batch) => (epochs += batch.length) }), undefined);
   t.equal(epochs, 12);
+});
+
+t.test('without early stopping, short epochs are handed over together: each once, in order, the trainer after the last of them', async (t) => {
+  const { train, dev } = moonsSplit();
+  const long: JobSpec = { ...spec(), training: { ...spec().training, epochs: 300 } };
+  const trainer = Trainer.create({ model: long.model, training: long.training }, train, dev);
+  const handedOver: number[][] = [];
+  const trainerAt: number[] = [];
+  await trainJob(trainer, long, {
+    onEpochs: (epochs) => {
+      handedOver.push(epochs.map((metrics) => metrics.epoch));
+      trainerAt.push(trainer.epochsDone);
+    },
+  });
+  t.same(handedOver.flat(), Array.from({ length: 300 }, (_, index) => index + 1));
+  t.ok(handedOver.length < 300, `${handedOver.length} hand-overs for 300 epochs`);
+  t.same(trainerAt, handedOver.map((epochs) => epochs[epochs.length - 1]), "each hand-over's trainer is at its last epoch");
 });
