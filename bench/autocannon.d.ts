@@ -1,5 +1,5 @@
-// The part of autocannon's programmatic API that bench/service.ts uses (the package ships
-// no types).
+// The part of autocannon's programmatic API that bench/service.ts and bench/concurrency.ts
+// use (the package ships no types).
 declare module 'autocannon' {
   namespace autocannon {
     interface Options {
@@ -11,6 +11,8 @@ declare module 'autocannon' {
       /** Seconds. */
       duration?: number;
       pipelining?: number;
+      /** Requests a second over all connections, instead of as fast as the server answers. */
+      overallRate?: number;
       /** Seconds a request may take before it counts as a timeout. */
       timeout?: number;
       /** The requests each connection sends in turn; onResponse is told of every response. */
@@ -35,6 +37,7 @@ declare module 'autocannon' {
       statusCodeStats: Record<string, { count: number }>;
     }
   }
-  function autocannon(options: autocannon.Options, callback: (error: Error | null, result: autocannon.Result) => void): unknown;
+  /** The running instance: stop() ends the run early, and the callback gets what it measured. */
+  function autocannon(options: autocannon.Options, callback: (error: Error | null, result: autocannon.Result) => void): { stop(): void };
   export default autocannon;
 }

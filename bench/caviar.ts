@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { loadFashionMnist, moons, Random } from '../src/data/index.js';
 import { Trainer, blasInfo, type Dataset, type TrainerSpec } from '../src/engine/index.js';
-import { WARMUP_STEPS, WORKLOAD_IDS, workload, type Workload, type WorkloadId } from './workloads.js';
+import { WARMUP_STEPS, WORKLOAD_IDS, trainingOf, workload, type Workload, type WorkloadId } from './workloads.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,17 +28,7 @@ function head(data: Dataset, rows: number): Dataset {
   return { x: data.x.subarray(0, rows * data.features), y: data.y.subarray(0, rows * width), rows, features: data.features };
 }
 
-function trainerSpec(epochs: number): TrainerSpec {
-  const { steps: _steps, ...training } = spec.training;
-  // The peers need the input width in the model; Caviar takes it from the data.
-  const { inputs: _inputs, ...model } = spec.model as Workload['model'] & { inputs?: number };
-  return {
-    model,
-    ...(spec.loss === undefined ? {} : { loss: spec.loss }),
-    ...(spec.normalize === undefined ? {} : { normalize: spec.normalize }),
-    training: { ...training, epochs },
-  };
-}
+const trainerSpec = (epochs: number): TrainerSpec => trainingOf(spec, epochs);
 
 /** The rows, then `scale - 1` copies with noise of up to +-16 grey levels on every pixel that is not 0. */
 function scaled(data: Dataset, scale: number): Dataset {

@@ -121,3 +121,45 @@ export function childrenOf(pid: number): number[] {
   }
   return children;
 }
+
+/** USER_HZ: what /proc/PID/stat counts CPU time in; 100 on every Linux the service runs on. */
+const clockTicks = 100;
+
+/** A process's CPU seconds from /proc/PID/stat: its own (utime + stime) and its reaped children's (cutime + cstime). */
+function statCpu(pid: number): { own: number; reaped: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    // Fields 14-17 of stat, counted from the state (field 3).
+    return { own: ((fields[11] as number) + (fields[12] as number)) / clockTicks, reaped: ((fields[13] as number) + (fields[14] as number)) / clockTicks };
+  } catch {
+    return { own: 0, reaped: 0 };
+  }
+}
+
+/**
+ * The server's CPU seconds and its workers'. Workers are pooled and outlive their tasks, so
+ * theirs is the reaped children's plus the live ones': a difference of two readings counts
+ * what every worker did in between, whether it exited meanwhile or not.
+ */
+export function cpuOf(pid: number): { own: number; children: number } {
+  const server = statCpu(pid);
+  const live = childrenOf(pid).reduce((sum, child) => sum + statCpu(child).own, 0);
+  return { own: server.own, children: server.reaped + live };
+}
+
+/** The thread settings a process was started with (/proc/PID/environ); none once it is gone. */
+export function startedThreadSettings(pid: number): Record<string, string> {
+  let entries: string[] = [];
+  try {
+    entries = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    // The process is gone.
+  }
+  const settings: Record<string, string> = {};
+  for (const entry of entries) {
+    const name = entry.slice(0, entry.indexOf('='));
+    if ((THREAD_VARIABLES as readonly string[]).includes(name)) settings[name] = entry.slice(name.length + 1);
+  }
+  return settings;
+}

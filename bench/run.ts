@@ -14,13 +14,19 @@
 // its shapes and threads, timed alone by bench/gemm-ceiling.c against the same OpenBLAS.
 // Every row carries the BLAS kernels and threads it ran with and the machine's load (the
 // 1-minute average of /proc/loadavg before and after it); the heading names the CPU.
+// Through Caviar's public faces, in the same run: W2's job spec as a user waits for it, by a
+// whole `caviar train` and through a real server, each less the same with 1 epoch, as rows
+// of W2's table (bench/user-view.ts); and W1's jobs alone, two at once and beside a loaded
+// server, under W1's table (bench/concurrency.ts).
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { concurrencyLines, concurrencySizes, measureConcurrency, type ConcurrencyFigures } from './concurrency.js';
 import { epochCeiling, type EpochCeiling } from './gemm-ceiling.js';
 import { blasCoreOf, describeLoad, describeMachine, describeThreads, machine, threadSettings, withLoad, type LoadSpan } from './machine.js';
 import { resultsFile, root } from './server-process.js';
+import { measureUserView, type UserViewFigures, type UserViewWay } from './user-view.js';
 import { WORKLOAD_IDS, workload, type WorkloadId } from './workloads.js';
 
 const python = '/usr/bin/python3';
@@ -199,6 +205,20 @@ if (peers.has('torch') && workloads.includes('W3')) {
   sgemm = { ...figures, load };
 }
 
+const log = (message: string) => process.stderr.write(`${message}\n`);
+const failure = (error: unknown): Failure => ({ error: error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error) });
+let userView: UserViewFigures | Failure | undefined;
+if (peers.has('caviar') && workloads.includes('W2')) {
+  // W2's 2,000 epochs under --smoke too: a few seconds, and the difference must outweigh the
+  // noise of a process's start, which smaller runs would not.
+  const epochs = values.epochs === undefined ? (workload('W2').training.epochs as number) : Number(values.epochs);
+  userView = await measureUserView(epochs, repeat, log).catch(failure);
+}
+let concurrency: ConcurrencyFigures | Failure | undefined;
+if (peers.has('caviar') && workloads.includes('W1'))
+  // Its own sizes: --rows and --epochs shorten W1's runs, and would leave two jobs too short to overlap.
+  concurrency = await measureConcurrency(concurrencySizes(smoke, { repeat: values.repeat }), log).catch(failure);
+
 // ---- The table ----
 
 const format = (number: number | undefined, digits = 0) =>
@@ -214,6 +234,7 @@ interface Row {
   /** The BLAS kernels and threads, and the thread settings, as the run reported them. */
   threads: string;
   core: string | undefined;
+  note?: string;
 }
 
 const DENORMAL_NAMES: Record<string, string> = { default: 'default', flush: 'flush-to-zero' };
@@ -250,6 +271,29 @@ function bestOf(rows: Row[], metric: string): Row | undefined {
 }
 
 const host = machine();
+
+/** W2 as a user sees it, as rows beside the engine's: a whole `caviar train`, and the service. */
+function userViewRows(view: UserViewFigures, caviar: Measured | undefined): Row[] {
+  const engineThreads = caviar === undefined || 'error' in caviar ? '?' : (/(\d+) threads?\)/.exec(String(caviar.blas ?? ''))?.[1] ?? '?');
+  const row = (label: string, way: UserViewWay, threads: string): Row => ({
+    label,
+    figures: {
+      peer: 'caviar',
+      config: 'user view',
+      ...(way.updates_per_second === undefined ? {} : { updates_per_second: way.updates_per_second }),
+      ...(way.train_accuracy === undefined ? {} : { train_accuracy: way.train_accuracy }),
+    },
+    load: (way.attempts.find((attempt) => attempt.epochs === view.epochs && attempt.seconds === way.seconds) as UserViewWay['attempts'][number]).load,
+    threads,
+    core: host.blasCore,
+    note: `wall ${format(way.seconds, 3)} s - ${format(way.one_epoch_seconds, 3)} s (1 epoch)${way.unmeasured === undefined ? '' : `: ${way.unmeasured}`}`,
+  });
+  return [
+    row('caviar train, whole process', view.cli, `BLAS ${engineThreads} (${describeThreads(view.cli.thread_settings)})`),
+    row('caviar service, POST to done', view.service, `BLAS ${view.service.thread_settings.OPENBLAS_NUM_THREADS ?? '?'} (${describeThreads(view.service.thread_settings)})`),
+  ];
+}
+
 const torchCores = new Set<string>();
 const resized = values.epochs !== undefined || values.rows !== undefined;
 const lines: string[] = [
@@ -267,6 +311,10 @@ for (const id of workloads) {
     const own = rowsOf(label, run);
     if ('error' in own) failures.push([label, own.error]);
     else rows.push(...own);
+  }
+  if (id === 'W2' && userView !== undefined) {
+    if ('error' in userView) failures.push(['caviar train and service', userView.error]);
+    else rows.push(...userViewRows(userView, measured.caviar));
   }
   for (const row of rows) if (row.figures.peer === 'torch' && row.core !== undefined) torchCores.add(row.core);
   const torchBest = bestOf(rows.filter((row) => row.figures.peer === 'torch'), metric);
@@ -288,6 +336,7 @@ for (const id of workloads) {
       row.figures.peak_rss_mib === undefined ? '' : `peak RSS ${Math.round(row.figures.peak_rss_mib as number)} MiB`,
       row === torchBest ? "PyTorch's best" : '',
       row === torchSingle ? "PyTorch's best at 1 thread" : '',
+      row.note ?? '',
     ].filter(Boolean);
     lines.push(
       `  ${row.label.padEnd(30)} ${format(figure, metric === 'gflops' ? 1 : 0).padStart(12)}  ${ratio(bestValue).padStart(13)}  ${ratio(singleValue).padStart(17)}  ${(row.core ?? '-').padEnd(11)} ${row.threads.padEnd(36)} ${describeLoad(row.load, host.cores).padEnd(14)} ${notes.join(', ')}`,
@@ -295,6 +344,14 @@ for (const id of workloads) {
   }
   for (const [label, error] of failures) lines.push(`  ${label.padEnd(30)} failed: ${error}`);
   if (torchBest !== undefined) lines.push(`  PyTorch's best: ${torchBest.label} (${format(bestValue, metric === 'gflops' ? 1 : 0)}); at 1 thread: ${torchSingle?.label ?? '-'} (${format(singleValue, 0)})`);
+  if (id === 'W2' && userView !== undefined && !('error' in userView) && bestValue !== undefined) {
+    const over = (figure: number | undefined) => (figure === undefined ? '-' : `${format(figure / bestValue, 2)}x`);
+    lines.push(
+      `  As a user sees it (W2's job spec from outside: the wall of ${format(userView.epochs)} epochs less that of 1${userView.repeat > 1 ? `, the fastest of ${userView.repeat} each` : ''}, ` +
+        `over ${format(userView.epochs - 1)} x ${userView.updates_per_epoch} updates): caviar train ${over(userView.cli.updates_per_second)}, ` +
+        `the service ${over(userView.service.updates_per_second)} PyTorch's best; the engine alone, in-process (caviar): ${over(value(measured.caviar, metric))}`,
+    );
+  }
 
   const ours = value(measured.caviar, metric);
   const oursSingle = value(measured['caviar 1 thread'], metric);
@@ -311,6 +368,15 @@ for (const id of workloads) {
       value: single,
       holds: single === undefined ? undefined : single >= ratioTarget,
     });
+    if (id === 'W2' && userView !== undefined) {
+      for (const [way, how] of [
+        ['cli', 'a whole `caviar train`, less 1 epoch'],
+        ['service', 'through the service, POST to done, less 1 epoch'],
+      ] as const) {
+        const user = 'error' in userView ? undefined : ratio(userView[way].updates_per_second, bestValue);
+        targets.push({ workload: id, target: `>= ${ratioTarget}x PyTorch's best (${how})`, value: user, holds: user === undefined ? undefined : user >= ratioTarget });
+      }
+    }
   }
   if (id === 'W1') {
     const mine = value(measured.caviar, 'test_accuracy');
@@ -341,6 +407,10 @@ for (const id of workloads) {
       );
       targets.push({ workload: id, target: `${label}: time per batch <= ${CEILING_TARGET}x its GEMMs alone`, value: over, holds: over <= CEILING_TARGET });
     }
+    if (concurrency !== undefined)
+      lines.push(
+        ...('error' in concurrency ? [`W1 jobs at once through a real server: failed: ${concurrency.error}`] : concurrencyLines(concurrency)).map((line) => `  ${line}`),
+      );
   }
   if (id === 'W3') {
     const reference = value(sgemm, 'gflops');
@@ -365,6 +435,6 @@ const out = values.out ?? resultsFile(undefined, smoke);
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
   out,
-  JSON.stringify({ date: new Date().toISOString(), smoke, repeat, sizes: { epochs: values.epochs, rows: values.rows }, machine: host, results, torch_best: winners, gemm_ceiling: ceilings, sgemm, targets }, null, 2),
+  JSON.stringify({ date: new Date().toISOString(), smoke, repeat, sizes: { epochs: values.epochs, rows: values.rows }, machine: host, results, torch_best: winners, gemm_ceiling: ceilings, sgemm, user_view: userView, concurrency, targets }, null, 2),
 );
 process.stderr.write(`\nwritten to ${out}\nrerun: npm run bench${smoke ? ' -- --smoke' : ''}\n`);

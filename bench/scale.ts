@@ -31,7 +31,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SqliteStore } from '../src/jobs/index.js';
 import type { JobSpec } from '../src/jobs/spec.js';
-import { childrenOf, describeLoad, describeMachine, machine, memoryOf, withLoad, type LoadSpan } from './machine.js';
+import { childrenOf, cpuOf, describeLoad, describeMachine, machine, memoryOf, withLoad, type LoadSpan } from './machine.js';
 import { ascending, call, cli, percentile, resultsFile, root, sleep, startServerProcess, stopServer, type ServerProcess } from './server-process.js';
 
 const { values } = parseArgs({
@@ -425,32 +425,6 @@ async function jobsPart(): Promise<{ runs: JobsRun[] } | Failure> {
 }
 
 // ---- 4. A large sweep ----
-
-/** USER_HZ: what /proc/PID/stat counts CPU time in; 100 on every Linux the service runs on. */
-const clockTicks = 100;
-
-/** A process's CPU seconds from /proc/PID/stat: its own (utime + stime) and its reaped children's (cutime + cstime). */
-function statCpu(pid: number): { own: number; reaped: number } {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-    // Fields 14-17 of stat, counted from the state (field 3).
-    return { own: ((fields[11] as number) + (fields[12] as number)) / clockTicks, reaped: ((fields[13] as number) + (fields[14] as number)) / clockTicks };
-  } catch {
-    return { own: 0, reaped: 0 };
-  }
-}
-
-/**
- * The server's CPU seconds and its workers'. Workers are pooled and outlive their tasks, so
- * theirs is the reaped children's plus the live ones': a difference of two readings counts
- * what every worker did in between, whether it exited meanwhile or not.
- */
-function cpuOf(pid: number): { own: number; children: number } {
-  const server = statCpu(pid);
-  const live = childrenOf(pid).reduce((sum, child) => sum + statCpu(child).own, 0);
-  return { own: server.own, children: server.reaped + live };
-}
 
 interface SweepRun {
   trials: number;

@@ -1,12 +1,15 @@
 // The real server in a child process, for the benchmarks that measure the service from
-// outside (service.ts, scale.ts, soak.ts, host-kills.ts): started on an ephemeral port with
-// a data directory of its own, its log in a file, stopped by signal; and a worker host of
-// the distributed mode (`caviar worker`) the same way.
+// outside (service.ts, scale.ts, soak.ts, host-kills.ts, user-view.ts, concurrency.ts):
+// started on an ephemeral port with a data directory of its own, its log in a file, stopped
+// by signal; a worker host of the distributed mode (`caviar worker`) the same way; and a job
+// submitted and followed to its end as a client does it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import type { JobEvent } from '../src/jobs/index.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 /** `caviar serve`, as users start it. */
@@ -119,6 +122,53 @@ export async function call(server: ServerProcess, method: string, path: string, 
     return { status: response.status, body: JSON.parse(text) };
   } catch {
     return { status: response.status, body: text };
+  }
+}
+
+/** A job as a client saw it: every event with its receipt, on performance.now()'s clock (ms). */
+export interface FollowedJob {
+  id: string;
+  /** Just before the POST was sent. */
+  postedAt: number;
+  events: { at: number; event: JobEvent }[];
+  done: Extract<JobEvent, { type: 'done' }>;
+  /** The done event's receipt. */
+  doneAt: number;
+}
+
+/**
+ * POSTs a job and follows its websocket (its history from the start, then live events) to
+ * its done event; throws unless the job succeeded. The socket opens once the POST's reply
+ * names the job, so a job done by then is read from its history, with that late.
+ */
+export async function runJob(server: ServerProcess, spec: unknown, timeoutMs = 30 * 60_000): Promise<FollowedJob> {
+  const postedAt = performance.now();
+  const reply = await call(server, 'POST', '/v1/jobs', spec);
+  if (reply.status !== 202) throw new Error(`the job was refused: ${reply.status} ${JSON.stringify(reply.body).slice(0, 300)}`);
+  const id = reply.body.id as string;
+  const events: FollowedJob['events'] = [];
+  const socket = new WebSocket(`${server.url.replace(/^http/, 'ws')}/v1/jobs/${id}/events?since=0`);
+  const followed = new Promise<FollowedJob>((resolve, reject) => {
+    socket.on('message', (data) => {
+      const at = performance.now();
+      const event = JSON.parse(data.toString()) as JobEvent;
+      events.push({ at, event });
+      if (event.type !== 'done') return;
+      if (event.status === 'succeeded') resolve({ id, postedAt, events, done: event, doneAt: at });
+      else reject(new Error(`job ${id} ended ${event.status}: ${event.error?.code ?? ''} ${event.error?.message ?? ''}`));
+    });
+    socket.on('close', (code) => reject(new Error(`the events of job ${id} closed (${code}) before its done event`)));
+    // 'close' follows an error.
+    socket.on('error', () => {});
+  });
+  // A rejection after the deadline (the socket closed below) is no one's to handle.
+  followed.catch(() => {});
+  try {
+    const outcome = await Promise.race([followed, deadline(timeoutMs)]);
+    if (outcome === 'timeout') throw new Error(`job ${id} was not done in ${timeoutMs} ms (last event: ${JSON.stringify(events.at(-1)?.event ?? null).slice(0, 200)})`);
+    return outcome;
+  } finally {
+    socket.close();
   }
 }
 

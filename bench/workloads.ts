@@ -45,3 +45,25 @@ export function workload(id: WorkloadId): Workload {
   const { extends: base, ...own } = file.workloads[id];
   return (base === undefined ? own : { ...workload(base), ...own }) as Workload;
 }
+
+/** A workload's network and training for `epochs`, as a job spec and a trainer take them. */
+export function trainingOf(spec: Workload, epochs: number): Pick<JobSpec, 'model' | 'loss' | 'normalize' | 'training'> {
+  const { steps: _steps, ...training } = spec.training;
+  // The peers need the input width in the model; Caviar takes it from the data.
+  const { inputs: _inputs, ...model } = spec.model as Workload['model'] & { inputs?: number };
+  return {
+    model,
+    ...(spec.loss === undefined ? {} : { loss: spec.loss }),
+    ...(spec.normalize === undefined ? {} : { normalize: spec.normalize }),
+    training: { ...training, epochs },
+  };
+}
+
+/**
+ * The job spec of a workload on `dataset`: every row trains, as in the in-process runs (a
+ * job holds out a fifth for dev unless its split says otherwise, and scores it each epoch).
+ */
+export function jobSpecOf(id: WorkloadId, dataset: JobSpec['dataset'], epochs: number): JobSpec {
+  const spec = workload(id);
+  return { name: `bench-${id}-${spec.name}`, dataset, split: { dev: 0 }, ...trainingOf(spec, epochs) };
+}
