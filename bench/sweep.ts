@@ -276,7 +276,7 @@ async function caviarSweep(spec: SweepSpec): Promise<{ figures: RunnerFigures; v
     .map((trial) => ({
       trial: trial.trial,
       status: trial.status,
-      ...(trial.metric === undefined ? {} : { best_dev_accuracy: trial.metric }),
+      ...(trial.bestMetric === undefined ? {} : { best_dev_accuracy: trial.bestMetric }),
       ...(trialSeconds.has(trial.trial) ? { seconds: trialSeconds.get(trial.trial) as number } : {}),
     }));
   return {

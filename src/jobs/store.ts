@@ -156,7 +156,11 @@ export interface TrialRecord {
 }
 
 export interface JobStore {
-  /** Adds queued jobs with their first event; resolves once they survive a crash. */
+  /**
+   * Adds queued jobs with their first event; resolves once they survive a crash of the
+   * machine (a sweep's trials alone, once they survive a crash of the process: the sweep,
+   * kept as durably, makes them again).
+   */
   createJobs(jobs: NewJob[]): Promise<JobEvent[]>;
   getJob(id: string): Promise<JobRecord | undefined>;
   /** Throws a RangeError for a cursor it did not make. */
@@ -200,6 +204,7 @@ export interface JobStore {
   checkpoint(jobId: string, which?: 'latest' | 'best'): Promise<Uint8Array | undefined>;
   model(jobId: string): Promise<string | undefined>;
 
+  /** Keeps a new sweep; resolves once it survives a crash of the machine. */
   createSweep(record: SweepRecord): Promise<void>;
   getSweep(id: string): Promise<SweepRecord | undefined>;
   listSweeps(status?: SweepStatus): Promise<SweepRecord[]>;

@@ -4,6 +4,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { DataError, Random, parseCsv, parseJson, resolveDataset, type LoadedDataset } from '../data/index.js';
 import { EngineError, Trainer, gradCheck, serializeModel, type Dataset } from '../engine/index.js';
+import { estimateJobBytes } from './admission.js';
 import { readDataset, writeDatasetArrays } from './datasets.js';
 import { columnView } from '../data/columns.js';
 import { requireTwoLabels } from '../data/labels.js';
@@ -61,9 +62,24 @@ async function loadJobData(task: TrainTask): Promise<JobData> {
   return data;
 }
 
+/**
+ * A finished task whose trainer held at least this much is collected at once, so that the
+ * next task finds the memory the server's admission counted on. V8 sees none of a trainer's
+ * native memory, so only a collection frees it; but a full one costs about 15 ms, as much
+ * as a whole small sweep trial, so after smaller tasks it waits until the process is idle.
+ */
+const COLLECT_AT_ONCE_BYTES = 32 * 1024 * 1024;
+const COLLECT_WHEN_IDLE_MS = 1000;
+let idleCollection: NodeJS.Timeout | undefined;
+/** What the last task's trainer held, as the server's admission estimates it. */
+let trainerBytes = 0;
+
 async function train(task: TrainTask, control: Control): Promise<FromWorker> {
   const { spec } = task;
   const data = await loadJobData(task);
+  const rows = data.train.rows + (data.dev?.rows ?? 0) + (data.test?.rows ?? 0);
+  const estimate = estimateJobBytes(spec, { rows, features: data.train.features });
+  trainerBytes = estimate.data + estimate.network;
   const trainer = Trainer.create(trainerSpec(spec), data.train, data.dev, { classNames: data.classNames });
   if (task.checkpoint !== undefined) trainer.restore(task.checkpoint);
   // A rate that came while the trainer was being made is newer than the task's.
@@ -153,6 +169,8 @@ async function importDataset(task: ImportTask, heartbeatMs: number): Promise<Fro
 let busy = false;
 
 async function run(message: Extract<ToWorker, { type: 'task' }>, control: Control) {
+  clearTimeout(idleCollection);
+  trainerBytes = 0;
   const heartbeat = setInterval(() => void send({ type: 'heartbeat' }), message.heartbeatMs);
   busy = true;
   let outcome: FromWorker;
@@ -170,8 +188,10 @@ async function run(message: Extract<ToWorker, { type: 'task' }>, control: Contro
   busy = false;
   clearInterval(heartbeat);
   await send(outcome);
-  // The process waits for its next task: the finished one's trainer and data go now.
-  globalThis.gc?.();
+  // The process waits for its next task: the finished one's trainer and data go now, or
+  // once no next task has come for a while.
+  if (trainerBytes >= COLLECT_AT_ONCE_BYTES) globalThis.gc?.();
+  else idleCollection = setTimeout(() => globalThis.gc?.(), COLLECT_WHEN_IDLE_MS).unref();
 }
 
 // The server's link is this process's lifeline: when it closes, nobody wants the result.
