@@ -255,25 +255,33 @@ Napi::Object writePart(Napi::Env env, const PartMetrics& part) {
   return object;
 }
 
-Napi::Object writeEpoch(Napi::Env env, const EpochMetrics& metrics) {
-  Napi::Object object = Napi::Object::New(env);
-  object.Set("epoch", metrics.epoch);
-  object.Set("learningRate", metrics.learningRate);
-  object.Set("seconds", metrics.seconds);
-  object.Set("samplesPerSecond", metrics.samplesPerSecond);
-  object.Set("train", writePart(env, metrics.train));
-  if (metrics.dev) object.Set("dev", writePart(env, *metrics.dev));
-  Napi::Array layers = Napi::Array::New(env, metrics.layers.size());
-  for (size_t index = 0; index < metrics.layers.size(); ++index) {
-    Napi::Object layer = Napi::Object::New(env);
-    layer.Set("weightNorm", metrics.layers[index].weightNorm);
-    layer.Set("gradNorm", metrics.layers[index].gradNorm);
-    layers.Set(static_cast<uint32_t>(index), layer);
+// A hand-over's epochs as they cross: one row of numbers each, EPOCH_FIELDS in
+// src/engine/native.ts's order, then each layer's weight and gradient norms; NaN stands for
+// what an epoch has not (an accuracy, the dev part, a rate change). Objects made here, a
+// property at a time, cost more than the epochs of a tiny network.
+Napi::Float64Array writeEpochs(Napi::Env env, const EpochMetrics* metrics, size_t count) {
+  constexpr size_t kFields = 9;
+  const size_t stride = count == 0 ? kFields : kFields + 2 * metrics[0].layers.size();
+  Napi::Float64Array values = Napi::Float64Array::New(env, count * stride);
+  const double absent = std::nan("");
+  for (size_t index = 0; index < count; ++index) {
+    const EpochMetrics& epoch = metrics[index];
+    double* row = values.Data() + index * stride;
+    row[0] = epoch.epoch;
+    row[1] = epoch.learningRate;
+    row[2] = epoch.seconds;
+    row[3] = epoch.samplesPerSecond;
+    row[4] = epoch.train.loss;
+    row[5] = epoch.train.accuracy.value_or(absent);
+    row[6] = epoch.dev ? epoch.dev->loss : absent;
+    row[7] = epoch.dev ? epoch.dev->accuracy.value_or(absent) : absent;
+    row[8] = epoch.appliedRateChange > 0 ? static_cast<double>(epoch.appliedRateChange) : absent;
+    for (size_t layer = 0; layer < epoch.layers.size(); ++layer) {
+      row[kFields + 2 * layer] = epoch.layers[layer].weightNorm;
+      row[kFields + 2 * layer + 1] = epoch.layers[layer].gradNorm;
+    }
   }
-  object.Set("layers", layers);
-  if (metrics.appliedRateChange > 0)
-    object.Set("appliedRateChange", static_cast<double>(metrics.appliedRateChange));
-  return object;
+  return values;
 }
 
 Napi::Object writeModel(Napi::Env env, const ModelState& model) {
@@ -539,10 +547,7 @@ void TrainWorker::OnProgress(const EpochMetrics* metrics, size_t count) {
   const Napi::Env env = Env();
   session_.betweenEpochs([&] {
     try {
-      Napi::Array batch = Napi::Array::New(env, count);
-      for (size_t index = 0; index < count; ++index)
-        batch.Set(static_cast<uint32_t>(index), writeEpoch(env, metrics[index]));
-      onEpochs_.Call({batch});
+      onEpochs_.Call({writeEpochs(env, metrics, count), Napi::Number::New(env, static_cast<double>(count))});
     } catch (const Napi::Error& error) {
       // The listener threw: stop training and reject with its error once the thread ends.
       callbackError_ = error;

@@ -1,7 +1,7 @@
 // src/engine: the typed face of the native engine. It validates specs and data before
 // anything reaches C++, and gives training, prediction and gradient checks as promises.
 import { Type, type Static } from '@sinclair/typebox';
-import { addon, type NativeData, type NativeEpochMetrics, type NativeModel, type NativeTrainer } from './native.js';
+import { EPOCH_FIELDS, addon, type NativeData, type NativeModel, type NativeTrainer } from './native.js';
 import {
   checkGradCheckSpec,
   checkTrainerSpec,
@@ -107,9 +107,35 @@ export interface GradCheckResult {
   passed: boolean;
 }
 
-function toEpochMetrics(metrics: NativeEpochMetrics): EpochMetrics {
-  const { learningRate, ...rest } = metrics;
-  return { ...rest, lr: learningRate };
+/** Each of EPOCH_FIELDS's place in a row. */
+const FIELD = Object.fromEntries(EPOCH_FIELDS.map((name, index) => [name, index])) as Record<(typeof EPOCH_FIELDS)[number], number>;
+
+/** A hand-over's rows of numbers (native.ts's EPOCH_FIELDS, then the layers') as epochs. */
+function readEpochs(values: Float64Array, count: number): EpochMetrics[] {
+  const stride = count === 0 ? 0 : values.length / count;
+  const layerCount = (stride - EPOCH_FIELDS.length) / 2;
+  const part = (loss: number, accuracy: number): PartMetrics => (Number.isNaN(accuracy) ? { loss } : { loss, accuracy });
+  const epochs: EpochMetrics[] = [];
+  for (let row = 0; row < count; row += 1) {
+    const at = (index: number) => values[row * stride + index] as number;
+    const layers: EpochMetrics['layers'] = [];
+    for (let layer = 0; layer < layerCount; layer += 1) {
+      const offset = EPOCH_FIELDS.length + 2 * layer;
+      layers.push({ weightNorm: at(offset), gradNorm: at(offset + 1) });
+    }
+    const metrics: EpochMetrics = {
+      epoch: at(FIELD.epoch),
+      lr: at(FIELD.learningRate),
+      seconds: at(FIELD.seconds),
+      samplesPerSecond: at(FIELD.samplesPerSecond),
+      train: part(at(FIELD.trainLoss), at(FIELD.trainAccuracy)),
+      layers,
+    };
+    if (!Number.isNaN(at(FIELD.devLoss))) metrics.dev = part(at(FIELD.devLoss), at(FIELD.devAccuracy));
+    if (!Number.isNaN(at(FIELD.appliedRateChange))) metrics.appliedRateChange = at(FIELD.appliedRateChange);
+    epochs.push(metrics);
+  }
+  return epochs;
 }
 
 function isCount(value: unknown): value is number {
@@ -228,8 +254,8 @@ export class Trainer {
     await awaitNative(() => {
       const training = this.native.train(
         epochs,
-        (natives) => {
-          const batch = natives.map(toEpochMetrics);
+        (values, count) => {
+          const batch = readEpochs(values, count);
           // One at a time: a batch may hold more epochs than a call takes arguments.
           for (const metrics of batch) history.push(metrics);
           onEpochs?.(batch);

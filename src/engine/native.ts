@@ -47,17 +47,13 @@ export interface NativePartMetrics {
   accuracy?: number;
 }
 
-export interface NativeEpochMetrics {
-  epoch: number;
-  learningRate: number;
-  seconds: number;
-  samplesPerSecond: number;
-  train: NativePartMetrics;
-  dev?: NativePartMetrics;
-  layers: { weightNorm: number; gradNorm: number }[];
-  /** The identity of the rate change this epoch applied, when it applied one that had one. */
-  appliedRateChange?: number;
-}
+/**
+ * The numbers of a hand-over's epochs (numbers cross as typed arrays), one row each: these
+ * fields in this order, then each layer's weightNorm and gradNorm; NaN stands for what an
+ * epoch has not (an accuracy, the dev part, a rate change). `appliedRateChange` is the
+ * identity of the rate change the epoch applied.
+ */
+export const EPOCH_FIELDS = ['epoch', 'learningRate', 'seconds', 'samplesPerSecond', 'trainLoss', 'trainAccuracy', 'devLoss', 'devAccuracy', 'appliedRateChange'] as const;
 
 export interface NativeLayerParameters {
   weight: Float32Array;
@@ -79,7 +75,7 @@ export interface NativeModelState {
 export interface NativeTrainer {
   /**
    * Runs `epochs` epochs on a background thread and hands their metrics over to `onEpochs`
-   * on the JS thread, in order, none dropped: after the last epoch, after every epoch when
+   * (rows of EPOCH_FIELDS, and how many) on the JS thread, in order, none dropped: after the last epoch, after every epoch when
    * `reportEverySeconds` is 0, and otherwise after the first epoch to end at least
    * `reportEverySeconds` after the last hand-over (Infinity: once, at the end). The thread
    * waits for `onEpochs` to return before the next epoch starts. Before a DIVERGED the
@@ -90,7 +86,7 @@ export interface NativeTrainer {
    * BUSY; inside onEpochs the reading calls (epochsDone, nextLearningRate, checkpoint,
    * model) work too, at the end of the batch's last epoch.
    */
-  train(epochs: number, onEpochs: (batch: NativeEpochMetrics[]) => void, reportEverySeconds: number): Promise<number>;
+  train(epochs: number, onEpochs: (values: Float64Array, epochs: number) => void, reportEverySeconds: number): Promise<number>;
   /** Stops a running train() between mini-batches, or before its next epoch. */
   cancel(): void;
   /**
