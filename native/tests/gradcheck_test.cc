@@ -330,19 +330,31 @@ struct TwoGradients {
   std::vector<double> weighted, unweighted;
 };
 
-TwoGradients gradientsWithAndWithout(const NetworkSpec& spec, const std::vector<float>& weights,
-                                     const testkit::Dataset& data) {
-  const int rows = static_cast<int>(data.rows);
-  Network<double> net(spec, rows);
-  Rng rng(5);
-  net.initialize(rng);
-  const std::vector<double> x(data.x.begin(), data.x.end());
-  const std::vector<double> y(data.y.begin(), data.y.end());
+// The class-weight tests' network in double, seeded, on their 16 rows.
+struct SeededNet {
+  explicit SeededNet(const NetworkSpec& spec)
+      : data(checkData(spec, 16, 17)),
+        rows(static_cast<int>(data.rows)),
+        net(spec, rows),
+        x(data.x.begin(), data.x.end()),
+        y(data.y.begin(), data.y.end()) {
+    Rng rng(5);
+    net.initialize(rng);
+  }
+  testkit::Dataset data;
+  int rows;
+  Network<double> net;
+  std::vector<double> x, y;
+};
+
+TwoGradients gradientsWithAndWithout(const NetworkSpec& spec, const std::vector<float>& weights) {
+  SeededNet seeded(spec);
+  Network<double>& net = seeded.net;
   TwoGradients result;
-  net.forward(x.data(), rows, PassMode::kChecking, nullptr);
-  net.backward(x.data(), y.data(), rows, 0.0, weights.data());
+  net.forward(seeded.x.data(), seeded.rows, PassMode::kChecking, nullptr);
+  net.backward(seeded.x.data(), seeded.y.data(), seeded.rows, 0.0, weights.data());
   result.weighted = net.gradients();
-  net.backward(x.data(), y.data(), rows, 0.0, nullptr);
+  net.backward(seeded.x.data(), seeded.y.data(), seeded.rows, 0.0, nullptr);
   result.unweighted = net.gradients();
   return result;
 }
@@ -358,8 +370,7 @@ double relativeDifference(const std::vector<double>& first, const std::vector<do
 
 TEST(ClassWeights, TheWeightedGradientDiffersFromTheUnweightedOne) {
   const NetworkSpec spec = oneHidden(Activation::kTanh);
-  const testkit::Dataset data = checkData(spec, 16, 17);
-  const TwoGradients gradients = gradientsWithAndWithout(spec, {0.5f, 4.0f, 1.5f}, data);
+  const TwoGradients gradients = gradientsWithAndWithout(spec, {0.5f, 4.0f, 1.5f});
   const double difference = relativeDifference(gradients.weighted, gradients.unweighted);
   std::cout << "weighted against unweighted gradient: relative difference " << difference << "\n";
   EXPECT_GT(difference, 0.1);
@@ -370,11 +381,10 @@ TEST(ClassWeights, TheWeightedGradientDiffersFromTheUnweightedOne) {
 // change nothing, bit for bit.
 TEST(ClassWeights, EqualWeightsScaleTheGradientAndWeightsOfOneChangeNothing) {
   const NetworkSpec spec = oneHidden(Activation::kRelu);
-  const testkit::Dataset data = checkData(spec, 16, 17);
-  const TwoGradients doubled = gradientsWithAndWithout(spec, {2.0f, 2.0f, 2.0f}, data);
+  const TwoGradients doubled = gradientsWithAndWithout(spec, {2.0f, 2.0f, 2.0f});
   for (size_t i = 0; i < doubled.weighted.size(); ++i)
     EXPECT_DOUBLE_EQ(doubled.weighted[i], 2.0 * doubled.unweighted[i]) << "coordinate " << i;
-  const TwoGradients ones = gradientsWithAndWithout(spec, {1.0f, 1.0f, 1.0f}, data);
+  const TwoGradients ones = gradientsWithAndWithout(spec, {1.0f, 1.0f, 1.0f});
   EXPECT_EQ(ones.weighted, ones.unweighted);
 }
 
@@ -382,14 +392,12 @@ TEST(ClassWeights, EqualWeightsScaleTheGradientAndWeightsOfOneChangeNothing) {
 // is a failure.
 TEST(ClassWeights, TheCheckCatchesAGradientThatIgnoresTheWeights) {
   const NetworkSpec spec = oneHidden(Activation::kTanh);
-  const testkit::Dataset data = checkData(spec, 16, 17);
   const std::vector<float> weights = {0.5f, 4.0f, 1.5f};
-  const int rows = static_cast<int>(data.rows);
-  Network<double> net(spec, rows);
-  Rng rng(5);
-  net.initialize(rng);
-  const std::vector<double> x(data.x.begin(), data.x.end());
-  const std::vector<double> y(data.y.begin(), data.y.end());
+  SeededNet seeded(spec);
+  const int rows = seeded.rows;
+  Network<double>& net = seeded.net;
+  const std::vector<double>& x = seeded.x;
+  const std::vector<double>& y = seeded.y;
   auto weightedCost = [&]() {
     net.forward(x.data(), rows, PassMode::kChecking, nullptr);
     return net.loss(y.data(), rows, weights.data()).weighted / rows;
@@ -408,13 +416,12 @@ TEST(ClassWeights, TheCheckCatchesAGradientThatIgnoresTheWeights) {
 // sum_i w_{y_i} (PyTorch's default reduction); the unweighted loss is kept beside it.
 TEST(ClassWeights, TheWeightedLossIsTheMeanOverRowsOfEachRowsWeightedLoss) {
   const NetworkSpec spec = oneHidden(Activation::kTanh);
-  const testkit::Dataset data = checkData(spec, 16, 17);
   const std::vector<float> weights = {0.5f, 4.0f, 1.5f};
-  const int rows = static_cast<int>(data.rows);
-  Network<double> net(spec, rows);
-  Rng rng(5);
-  net.initialize(rng);
-  const std::vector<double> x(data.x.begin(), data.x.end());
+  SeededNet seeded(spec);
+  const testkit::Dataset& data = seeded.data;
+  const int rows = seeded.rows;
+  Network<double>& net = seeded.net;
+  const std::vector<double>& x = seeded.x;
   double expectedWeighted = 0.0, expectedLoss = 0.0;
   for (int row = 0; row < rows; ++row) {
     const std::vector<double> y(1, data.y[row]);
@@ -423,7 +430,7 @@ TEST(ClassWeights, TheWeightedLossIsTheMeanOverRowsOfEachRowsWeightedLoss) {
     expectedLoss += rowLoss;
     expectedWeighted += weights[static_cast<size_t>(data.y[row])] * rowLoss;
   }
-  const std::vector<double> y(data.y.begin(), data.y.end());
+  const std::vector<double>& y = seeded.y;
   net.forward(x.data(), rows, PassMode::kChecking, nullptr);
   const LossTotals totals = net.loss(y.data(), rows, weights.data());
   EXPECT_NEAR(totals.weighted, expectedWeighted, 1e-12 * expectedWeighted);

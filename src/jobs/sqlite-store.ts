@@ -441,7 +441,7 @@ export class SqliteStore implements JobStore {
       const row = this.statements.job.get(jobId);
       if (row === undefined || row.status !== 'running' || row.attempt !== attempt) return undefined;
       if (!followsLastKept(events, row.epochs_done)) return undefined;
-      const last = (events[events.length - 1] as EpochsRecord['events'][number]).epoch;
+      const last = row.epochs_done + events.length;
       this.statements.saveCheckpoint.run(jobId, 'latest', last, checkpoint);
       if (best === true) this.statements.saveCheckpoint.run(jobId, 'best', last, checkpoint);
       this.statements.recordEpoch.run({ id: jobId, epoch: last, applied: appliedRateChange ?? null });
