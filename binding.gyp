@@ -5,6 +5,7 @@
       "sources": [
         "native/binding/addon.cc",
         "native/engine/spec.cc",
+        "native/engine/pool.cc",
         "native/engine/blas.cc",
         "native/engine/rng.cc",
         "native/engine/optimizer.cc",

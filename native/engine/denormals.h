@@ -29,4 +29,29 @@ class FlushDenormals {
 #endif
 };
 
+// The calling thread's floating-point control word (its flush modes among others), and
+// a scope that gives another thread the same, for work it does on a caller's behalf.
+#if defined(__SSE2__)
+inline unsigned floatControl() { return _mm_getcsr(); }
+#else
+inline unsigned floatControl() { return 0; }
+#endif
+
+class AdoptFloatControl {
+ public:
+#if defined(__SSE2__)
+  explicit AdoptFloatControl(unsigned control) : saved_(_mm_getcsr()) { _mm_setcsr(control); }
+  ~AdoptFloatControl() { _mm_setcsr(saved_); }
+#else
+  explicit AdoptFloatControl(unsigned) {}
+#endif
+  AdoptFloatControl(const AdoptFloatControl&) = delete;
+  AdoptFloatControl& operator=(const AdoptFloatControl&) = delete;
+
+#if defined(__SSE2__)
+ private:
+  unsigned saved_;
+#endif
+};
+
 }  // namespace caviar

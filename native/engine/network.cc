@@ -8,6 +8,7 @@
 #include "dense.h"
 #include "dropout.h"
 #include "init.h"
+#include "squares.h"
 
 namespace caviar {
 
@@ -175,27 +176,6 @@ void Network<T>::backward(const T* inputs, const T* targets, int rows, double l2
   }
 }
 
-namespace {
-
-// Eight independent partial sums: one running sum would make every addition wait for the
-// previous one, and this runs over every weight and gradient once per mini-batch.
-template <typename T>
-double squares(const T* values, int64_t count) {
-  constexpr int kLanes = 8;
-  double lanes[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= count; i += kLanes) {
-    for (int lane = 0; lane < kLanes; ++lane)
-      lanes[lane] += static_cast<double>(values[i + lane]) * values[i + lane];
-  }
-  double total = 0.0;
-  for (double lane : lanes) total += lane;
-  for (; i < count; ++i) total += static_cast<double>(values[i]) * values[i];
-  return total;
-}
-
-}  // namespace
-
 template <typename T>
 double Network<T>::layerWeightSquares(int layer) const {
   const Layer& entry = layers_[layer];
@@ -204,10 +184,8 @@ double Network<T>::layerWeightSquares(int layer) const {
 }
 
 template <typename T>
-double Network<T>::layerGradientSquares(int layer) const {
-  const Layer& entry = layers_[layer];
-  return squares(gradients_.data() + entry.offsets.weight,
-                 static_cast<int64_t>(entry.spec.units) * entry.inputs);
+int64_t Network<T>::layerWeightCount(int layer) const {
+  return static_cast<int64_t>(layers_[layer].spec.units) * layers_[layer].inputs;
 }
 
 template <typename T>

@@ -41,9 +41,9 @@ class Network {
 
   // sum ||W||^2 over the weight matrices (the L2 term without its factor).
   double weightSquares() const;
-  // Squared Frobenius norms of one layer's weight matrix and its gradient.
+  // The squared Frobenius norm of one layer's weight matrix, and its size.
   double layerWeightSquares(int layer) const;
-  double layerGradientSquares(int layer) const;
+  int64_t layerWeightCount(int layer) const;
 
   const NetworkSpec& spec() const { return spec_; }
   int capacity() const { return capacity_; }

@@ -1,6 +1,8 @@
 #include "optimizer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace caviar {
 
@@ -24,18 +26,20 @@ Optimizer::Optimizer(const OptimizerSpec& spec, int64_t parameterCount) : spec_(
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-void Optimizer::step(float* parameters, const float* gradients,
-                     const std::vector<ParameterSegment>& segments, double learningRate) {
-  ++steps_;
+void Optimizer::update(float* parameters, const float* gradients,
+                       const std::vector<ParameterSegment>& segments, double learningRate,
+                       int64_t begin, int64_t end) {
   const auto rate = static_cast<float>(learningRate);
   float* first = first_.data();
   float* second = second_.data();
   for (const ParameterSegment& segment : segments) {
-    float* w = parameters + segment.offset;
-    const float* g = gradients + segment.offset;
-    float* v = first + segment.offset;
-    float* s = second + segment.offset;
-    const int64_t size = segment.size;
+    const int64_t from = std::max(begin, segment.offset);
+    const int64_t size = std::min(end, segment.offset + segment.size) - from;
+    if (size <= 0) continue;
+    float* w = parameters + from;
+    const float* g = gradients + from;
+    float* v = first + from;
+    float* s = second + from;
     switch (spec_.type) {
       case OptimizerType::kSgd:
         for (int64_t i = 0; i < size; ++i) w[i] -= rate * g[i];
@@ -86,6 +90,12 @@ void Optimizer::step(float* parameters, const float* gradients,
       }
     }
   }
+}
+
+void Optimizer::step(float* parameters, const float* gradients,
+                     const std::vector<ParameterSegment>& segments, double learningRate) {
+  beginStep();
+  update(parameters, gradients, segments, learningRate, 0, std::numeric_limits<int64_t>::max());
 }
 
 }  // namespace caviar

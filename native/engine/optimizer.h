@@ -24,6 +24,13 @@ class Optimizer {
   // One update of `parameters` from `gradients` at `learningRate`; counts a step (t).
   void step(float* parameters, const float* gradients,
             const std::vector<ParameterSegment>& segments, double learningRate);
+  // The same step in parts that may run concurrently: beginStep counts it, then update
+  // covers the elements [begin, end) of the block; updates of disjoint ranges that
+  // together cover the block make the same bits as step.
+  void beginStep() { ++steps_; }
+  void update(float* parameters, const float* gradients,
+              const std::vector<ParameterSegment>& segments, double learningRate, int64_t begin,
+              int64_t end);
 
   int64_t steps() const { return steps_; }
   // The moments (v: first, S: second; empty when the rule keeps none) and the step

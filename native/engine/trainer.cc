@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "blas.h"
 #include "crc32c.h"
 #include "denormals.h"
 #include "error.h"
@@ -16,12 +17,19 @@
 #include "optimizer.h"
 #include "rng.h"
 #include "schedule.h"
+#include "squares.h"
 
 namespace caviar {
 namespace {
 
 // Rows per forward pass when evaluating a part (see model.cc).
 constexpr int kEvaluationRows = 512;
+
+// The least work worth a part of its own on another thread, where the hand-off (about a
+// microsecond) and a part's start cost about as much as the work they spare.
+constexpr int64_t kMinStepElementsPerPart = 16384;
+constexpr int64_t kMinGatherFloatsPerPart = 16384;
+constexpr int64_t kFloatsPerLine = 16;
 
 enum Stream : uint64_t { kInitStream = 0, kShuffleStream = 1, kDropoutStream = 2 };
 
@@ -277,6 +285,58 @@ struct Trainer::State {
     return counter.size() + kChecksumBytes;
   }
 
+  // The mini-batch of rows [start, start + rows) of the shuffled order, copied into batchX
+  // and batchY, in parts of rows when they are many enough.
+  void gatherBatch(int64_t start, int rows) {
+    const int parts = static_cast<int64_t>(rows) * (features + targets) >= kMinGatherFloatsPerPart * 2
+                          ? std::min(pool.threads(), rows)
+                          : 1;
+    pool.run(parts, [&](int part) {
+      const int end = static_cast<int>(static_cast<int64_t>(rows) * (part + 1) / parts);
+      for (int row = static_cast<int>(static_cast<int64_t>(rows) * part / parts); row < end; ++row) {
+        const int64_t source = order[start + row];
+        std::copy_n(trainX.data() + source * features, features,
+                    batchX.data() + static_cast<int64_t>(row) * features);
+        std::copy_n(trainY.data() + source * targets, targets,
+                    batchY.data() + static_cast<int64_t>(row) * targets);
+      }
+    });
+  }
+
+  // The optimizer's step from the mini-batch's gradients, in parts of the parameter block
+  // when it is large enough; each part also sums the squares of its share of each layer's
+  // weight gradient, while the gradients pass through the cache anyway, for the epoch's
+  // gradient norms. The parts' sums add up in part order, whichever thread made them.
+  void step(double learningRate) {
+    const int layerCount = model.layerCount();
+    const float* gradients = model.gradients().data();
+    optimizer.beginStep();
+    pool.run(stepParts, [&](int part) {
+      const int64_t begin = stepEdge(part), end = stepEdge(part + 1);
+      double* sums = partSquares.data() + static_cast<size_t>(part) * layerCount;
+      for (int layer = 0; layer < layerCount; ++layer) {
+        const int64_t weights = model.offsets(layer).weight;
+        const int64_t from = std::max(begin, weights);
+        const int64_t to = std::min(end, weights + model.layerWeightCount(layer));
+        sums[layer] = to > from ? squares(gradients + from, to - from) : 0.0;
+      }
+      optimizer.update(model.parameters().data(), gradients, model.segments(), learningRate, begin, end);
+    });
+    for (int layer = 0; layer < layerCount; ++layer) {
+      double total = 0.0;
+      for (int part = 0; part < stepParts; ++part) total += partSquares[static_cast<size_t>(part) * layerCount + layer];
+      gradientNorms[layer] += std::sqrt(total);
+    }
+  }
+
+  // The start of part `part` of the parameter block, on a 64-byte boundary.
+  int64_t stepEdge(int part) const {
+    const auto count = static_cast<int64_t>(model.parameters().size());
+    if (part == stepParts) return count;
+    const int64_t lines = (count + kFloatsPerLine - 1) / kFloatsPerLine;
+    return std::min(count, lines * part / stepParts * kFloatsPerLine);
+  }
+
   PartMetrics evaluateNormalized(const float* x, const float* y, int64_t rows) {
     LossTotals totals;
     for (int64_t start = 0; start < rows; start += model.capacity()) {
@@ -308,6 +368,9 @@ struct Trainer::State {
   std::vector<float> batchX, batchY;
   Snapshot saved;
   std::vector<double> gradientNorms;  // per layer, summed over an epoch's mini-batches
+  WorkPool& pool = enginePool();
+  int stepParts = 1;                 // the optimizer step's parts
+  std::vector<double> partSquares;   // (stepParts, layers): each part's gradient squares
   int epochsDone = 0;
   // The schedule runs from startRate (its first epoch's rate) at epoch scheduleStart; a
   // rate set from outside restarts it.
@@ -338,6 +401,9 @@ Trainer::Trainer(const NetworkSpec& network, const TrainingSpec& training, const
   s.batchY.resize(static_cast<size_t>(batchRows) * s.targets);
   s.sizeSnapshot();
   s.gradientNorms.resize(s.model.layerCount());
+  const auto parameterCount = static_cast<int64_t>(s.model.parameters().size());
+  s.stepParts = parameterCount >= kMinStepElementsPerPart * 2 ? s.pool.threads() : 1;
+  s.partSquares.resize(static_cast<size_t>(s.stepParts) * s.model.layerCount());
 }
 
 Trainer::~Trainer() = default;
@@ -380,13 +446,7 @@ EpochMetrics Trainer::runEpoch(const std::atomic<bool>* cancel, std::optional<do
     const float* x = s.trainX.data() + start * s.features;
     const float* y = s.trainY.data() + start * s.targets;
     if (s.training.shuffle) {
-      for (int row = 0; row < rows; ++row) {
-        const int64_t source = s.order[start + row];
-        std::copy_n(s.trainX.data() + source * s.features, s.features,
-                    s.batchX.data() + static_cast<int64_t>(row) * s.features);
-        std::copy_n(s.trainY.data() + source * s.targets, s.targets,
-                    s.batchY.data() + static_cast<int64_t>(row) * s.targets);
-      }
+      s.gatherBatch(start, rows);
       x = s.batchX.data();
       y = s.batchY.data();
     }
@@ -403,10 +463,7 @@ EpochMetrics Trainer::runEpoch(const std::atomic<bool>* cancel, std::optional<do
     correct += totals.correct;
     counted += totals.counted;
     s.model.backward(x, y, rows, l2, classWeights);
-    for (int layer = 0; layer < layerCount; ++layer)
-      gradientNorms[layer] += std::sqrt(s.model.layerGradientSquares(layer));
-    s.optimizer.step(s.model.parameters().data(), s.model.gradients().data(), s.model.segments(),
-                     learningRate);
+    s.step(learningRate);
   }
   // A finite cost can still come with an update that overflows: the last batch's, which no
   // later cost sees. Checked once an epoch, so a checkpoint never holds inf or NaN.
