@@ -27,14 +27,15 @@ void splitGemm(bool transposeA, bool transposeB, int m, int n, int k, T alpha, c
   const int extent = alongColumns ? n : m;
   const double flops = 2.0 * m * n * k;
   const int tiles = (extent + kBlockAlignment - 1) / kBlockAlignment;
-  const int parts = static_cast<int>(
-      std::min({static_cast<double>(pool.threads()), flops / kMinFlopsPerPart, static_cast<double>(tiles)}));
+  const int parts = static_cast<int>(std::min(
+      {static_cast<double>(pool.threads()), flops / kMinFlopsPerPart, static_cast<double>(tiles)}));
   if (parts < 2) {
     gemmBlock(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   const auto edge = [&](int part) {
-    return std::min(extent, static_cast<int>(static_cast<int64_t>(tiles) * part / parts) * kBlockAlignment);
+    const auto tile = static_cast<int>(static_cast<int64_t>(tiles) * part / parts);
+    return std::min(extent, tile * kBlockAlignment);
   };
   pool.run(parts, [&](int part) {
     const int begin = edge(part);
@@ -97,9 +98,9 @@ std::string blasInfo() {
   version = version.substr(version.find_first_not_of(' '));
   version = version.substr(0, version.find_last_not_of(' ') + 1);
   const int threads = enginePool().threads();
-  const std::string training = threads == 1 ? "1 thread"
-                                            : std::to_string(threads) +
-                                                  " threads: the engine's, each calling it single-threaded";
+  const std::string training =
+      threads == 1 ? "1 thread"
+                   : std::to_string(threads) + " threads: the engine's, each calling it single-threaded";
   return version + " (" + openblas_get_corename() + " kernels, " + training + ")";
 }
 #else

@@ -288,9 +288,8 @@ struct Trainer::State {
   // The mini-batch of rows [start, start + rows) of the shuffled order, copied into batchX
   // and batchY, in parts of rows when they are many enough.
   void gatherBatch(int64_t start, int rows) {
-    const int parts = static_cast<int64_t>(rows) * (features + targets) >= kMinGatherFloatsPerPart * 2
-                          ? std::min(pool.threads(), rows)
-                          : 1;
+    const int64_t floats = static_cast<int64_t>(rows) * (features + targets);
+    const int parts = floats >= kMinGatherFloatsPerPart * 2 ? std::min(pool.threads(), rows) : 1;
     pool.run(parts, [&](int part) {
       const int end = static_cast<int>(static_cast<int64_t>(rows) * (part + 1) / parts);
       for (int row = static_cast<int>(static_cast<int64_t>(rows) * part / parts); row < end; ++row) {
@@ -304,9 +303,9 @@ struct Trainer::State {
   }
 
   // The optimizer's step from the mini-batch's gradients, in parts of the parameter block
-  // when it is large enough; each part also sums the squares of its share of each layer's
-  // weight gradient, while the gradients pass through the cache anyway, for the epoch's
-  // gradient norms. The parts' sums add up in part order, whichever thread made them.
+  // when it is large enough. Each part first sums the squares of its share of each layer's
+  // weight gradient (for the epoch's gradient norms), so that its update then finds those
+  // gradients in cache. The parts' sums add up in part order, whichever thread made them.
   void step(double learningRate) {
     const int layerCount = model.layerCount();
     const float* gradients = model.gradients().data();
@@ -320,11 +319,13 @@ struct Trainer::State {
         const int64_t to = std::min(end, weights + model.layerWeightCount(layer));
         sums[layer] = to > from ? squares(gradients + from, to - from) : 0.0;
       }
-      optimizer.update(model.parameters().data(), gradients, model.segments(), learningRate, begin, end);
+      optimizer.update(model.parameters().data(), gradients, model.segments(), learningRate,
+                       begin, end);
     });
     for (int layer = 0; layer < layerCount; ++layer) {
       double total = 0.0;
-      for (int part = 0; part < stepParts; ++part) total += partSquares[static_cast<size_t>(part) * layerCount + layer];
+      for (int part = 0; part < stepParts; ++part)
+        total += partSquares[static_cast<size_t>(part) * layerCount + layer];
       gradientNorms[layer] += std::sqrt(total);
     }
   }
