@@ -182,7 +182,8 @@ struct Product {
 
 // A product split into blocks of C sums each element over all of k in one call's order,
 // so it gives the same bits as one call: W1's products, shapes that do not divide into the
-// kernels' tiles, and each transposition.
+// kernels' tiles, blocks small enough for the library's small-matrix kernels, and each
+// transposition.
 TEST(SplitGemm, GivesTheBitsOfOneCall) {
   const std::vector<Product> products = {
       {false, true, 128, 256, 784}, {false, true, 128, 128, 256}, {false, true, 128, 10, 128},
@@ -190,6 +191,8 @@ TEST(SplitGemm, GivesTheBitsOfOneCall) {
       {false, false, 128, 256, 128}, {true, false, 256, 784, 128}, {false, true, 512, 256, 784},
       {false, true, 77, 203, 301},  {true, false, 203, 301, 77},  {false, false, 301, 77, 203},
       {true, true, 150, 190, 170},  {false, true, 33, 1000, 64},  {true, false, 1000, 33, 64},
+      {false, false, 128, 64, 64},  {false, true, 100, 100, 100}, {true, false, 100, 100, 100},
+      {false, false, 100, 100, 100},
   };
   enginePool();  // the BLAS library runs one thread per call from here on
   for (const Product& p : products) {
