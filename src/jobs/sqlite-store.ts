@@ -207,11 +207,7 @@ export class SqliteStore implements JobStore {
       reserveSeqs: db.prepare<[number, string], { last_seq: number }>(
         'UPDATE jobs SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq',
       ),
-      // One statement for a whole hand-over of epochs: SQLite reads each event's body, seq
-      // and epoch out of one JSON array (each body as eventText wrote it).
-      insertEvents: db.prepare<[string, string]>(
-        `INSERT INTO events (job_id, seq, epoch, body) SELECT ?, value ->> '$.seq', value ->> '$.epoch', value FROM json_each(?)`,
-      ),
+      insertEvent: db.prepare('INSERT INTO events (job_id, seq, epoch, body) VALUES (?, ?, ?, ?)'),
       // Each filter is on when its parameter is not null, so one statement serves them all.
       newestJobs: db.prepare<
         { before: number; status: string | null; sweep: string | null; outside: number; name: string | null; limit: number },
@@ -280,9 +276,7 @@ export class SqliteStore implements JobStore {
       reserveSweepSeqs: db.prepare<[number, string], { last_seq: number }>(
         'UPDATE sweeps SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq',
       ),
-      insertSweepEvents: db.prepare<[string, string]>(
-        `INSERT INTO sweep_events (sweep_id, seq, body) SELECT ?, value ->> '$.seq', value FROM json_each(?)`,
-      ),
+      insertSweepEvent: db.prepare('INSERT INTO sweep_events (sweep_id, seq, body) VALUES (?, ?, ?)'),
       sweepEventsAfter: db.prepare<[string, number, number], { body: string }>(
         'SELECT body FROM sweep_events WHERE sweep_id = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),
@@ -327,9 +321,11 @@ export class SqliteStore implements JobStore {
     const reserved = this.statements.reserveSeqs.get(events.length, jobId);
     if (reserved === undefined) throw new Error(`no job ${jobId}`);
     const first = reserved.last_seq - events.length + 1;
-    const sequenced = events.map((event, index) => ({ seq: first + index, ...event }) as JobEvent);
-    this.statements.insertEvents.run(jobId, `[${sequenced.map(eventText).join(',')}]`);
-    return sequenced;
+    return events.map((event, index) => {
+      const sequenced = { seq: first + index, ...event } as JobEvent;
+      this.statements.insertEvent.run(jobId, sequenced.seq, sequenced.type === 'epoch' ? sequenced.epoch : null, eventText(sequenced));
+      return sequenced;
+    });
   }
 
   createJobs(jobs: NewJob[]): Promise<JobEvent[]> {
@@ -555,9 +551,11 @@ export class SqliteStore implements JobStore {
     const reserved = this.statements.reserveSweepSeqs.get(events.length, sweepId);
     if (reserved === undefined) throw new Error(`no sweep ${sweepId}`);
     const first = reserved.last_seq - events.length + 1;
-    const sequenced = events.map((event, index) => ({ seq: first + index, ...event }) as SweepEvent);
-    this.statements.insertSweepEvents.run(sweepId, `[${sequenced.map(eventText).join(',')}]`);
-    return sequenced;
+    return events.map((event, index) => {
+      const sequenced = { seq: first + index, ...event } as SweepEvent;
+      this.statements.insertSweepEvent.run(sweepId, sequenced.seq, eventText(sequenced));
+      return sequenced;
+    });
   }
 
   async sweepEventsAfter(sweepId: string, since: number, limit: number): Promise<SweepEvent[]> {
