@@ -30,8 +30,9 @@ struct Shape {
   int m, n, k;
 };
 
-// Depths of 1, of fewer and more steps than the partial sums start at (16), and not a
-// multiple of 4; widths of one strip (1 to 8), of a strip and a piece, of several.
+// Depths of 1 to 5 (B's rows held in registers), of fewer and more steps than the partial
+// sums start at (16), and not a multiple of 4; widths of one strip (1 to 8), of a strip
+// and a piece, of several.
 const Shape kShapes[] = {{1, 1, 1},  {3, 2, 5},   {64, 5, 2},  {64, 2, 5},  {64, 1, 2},
                          {5, 2, 64}, {2, 5, 44},  {1, 2, 64},  {7, 3, 15},  {6, 4, 16},
                          {5, 7, 17}, {9, 8, 19},  {4, 9, 3},   {3, 13, 21}, {2, 17, 33},
