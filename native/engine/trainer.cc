@@ -181,6 +181,17 @@ class ByteReader {
   size_t offset_ = 0;
 };
 
+// destination (rows, width) <- the rows order[0..rows) of source (., width). An element loop:
+// std::copy_n calls memmove once per row, which costs more than a tiny row's copy.
+void gatherRows(const float* source, const int64_t* order, int rows, int width,
+                float* destination) {
+  for (int row = 0; row < rows; ++row) {
+    const float* from = source + order[row] * width;
+    float* to = destination + static_cast<int64_t>(row) * width;
+    for (int column = 0; column < width; ++column) to[column] = from[column];
+  }
+}
+
 std::vector<float> copyOf(const float* values, int64_t count) {
   return count > 0 ? std::vector<float>(values, values + count) : std::vector<float>();
 }
@@ -291,14 +302,12 @@ struct Trainer::State {
     const int64_t floats = static_cast<int64_t>(rows) * (features + targets);
     const int parts = floats >= kMinGatherFloatsPerPart * 2 ? std::min(pool.threads(), rows) : 1;
     pool.run(parts, [&](int part) {
-      const int end = static_cast<int>(static_cast<int64_t>(rows) * (part + 1) / parts);
-      for (int row = static_cast<int>(static_cast<int64_t>(rows) * part / parts); row < end; ++row) {
-        const int64_t source = order[start + row];
-        std::copy_n(trainX.data() + source * features, features,
-                    batchX.data() + static_cast<int64_t>(row) * features);
-        std::copy_n(trainY.data() + source * targets, targets,
-                    batchY.data() + static_cast<int64_t>(row) * targets);
-      }
+      const auto first = static_cast<int>(static_cast<int64_t>(rows) * part / parts);
+      const auto count = static_cast<int>(static_cast<int64_t>(rows) * (part + 1) / parts) - first;
+      gatherRows(trainX.data(), order.data() + start + first, count, features,
+                 batchX.data() + static_cast<int64_t>(first) * features);
+      gatherRows(trainY.data(), order.data() + start + first, count, targets,
+                 batchY.data() + static_cast<int64_t>(first) * targets);
     });
   }
 

@@ -84,3 +84,16 @@ export type EpochEvent = Static<typeof EpochEventSchema>;
 
 /** An event before the store numbers it. */
 export type UnsequencedEvent = JobEvent extends infer Event ? (Event extends JobEvent ? Omit<Event, 'seq'> : never) : never;
+
+// A job's or sweep's event as JSON text, made once: the store keeps it, and the sockets send
+// the same text to every client (a hand-over of epochs is hundreds of events).
+const texts = new WeakMap<object, string>();
+
+export function eventText(event: object): string {
+  let text = texts.get(event);
+  if (text === undefined) {
+    text = JSON.stringify(event);
+    texts.set(event, text);
+  }
+  return text;
+}

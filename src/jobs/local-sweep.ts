@@ -33,6 +33,8 @@ export async function runLocalSweep(spec: SweepSpec, options: LocalSweepOptions)
     stallMs: 60_000,
     log,
   });
+  // The workers boot (about a third of a CPU-second each) while the sweep is resolved.
+  scheduler.warmUp();
   const sweeps = new Sweeps(lifecycle, scheduler, hub, log);
   const cleanUp = async () => {
     await scheduler.shutdown(1000);

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EpochEvent, JobEvent, UnsequencedEvent } from './events.js';
+import { eventText, type EpochEvent, type JobEvent, type UnsequencedEvent } from './events.js';
 import { FinalStatusSchema, JOB_STATUSES, isFinal, type JobStatus } from './status.js';
 import { StoreUnavailableError } from './store.js';
 import type {
@@ -316,7 +316,7 @@ export class PostgresStore implements JobStore {
         lastSeq + events.length,
         sequenced.map((event) => event.seq),
         sequenced.map((event) => (event.type === 'epoch' ? event.epoch : null)),
-        sequenced.map((event) => JSON.stringify(event)),
+        sequenced.map(eventText),
         EVENTS_CHANNEL,
         sequenced.map((event) => JSON.stringify({ kind: 'job', id: jobId, seq: event.seq })),
       ],
@@ -344,7 +344,7 @@ export class PostgresStore implements JobStore {
       [
         sweepId,
         sequenced.map((event) => event.seq),
-        sequenced.map((event) => JSON.stringify(event)),
+        sequenced.map(eventText),
         EVENTS_CHANNEL,
         sequenced.map((event) => JSON.stringify({ kind: 'sweep', id: sweepId, seq: event.seq })),
       ],
@@ -405,7 +405,7 @@ export class PostgresStore implements JobStore {
         trials.map((job) => job.id),
         trials.map((job) => job.trial?.round),
         trials.map((job) => JSON.stringify(job.trial?.values)),
-        events.map((event) => JSON.stringify(event)),
+        events.map(eventText),
         EVENTS_CHANNEL,
       ],
     );

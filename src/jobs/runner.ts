@@ -53,6 +53,11 @@ export class WorkerPool {
     this.idle.clear();
   }
 
+  /** Starts processes until `count` wait idle (at most keepIdle), so that the first tasks find one booted. */
+  warm(count: number): void {
+    while (this.idle.size < Math.min(count, this.options.keepIdle)) this.release(this.spawn());
+  }
+
   private take(): ChildProcess {
     for (const child of this.idle) {
       this.idle.delete(child);
@@ -61,6 +66,10 @@ export class WorkerPool {
       child.channel?.ref();
       return child;
     }
+    return this.spawn();
+  }
+
+  private spawn(): ChildProcess {
     const child = fork(WORKER_PATH, [], {
       env: { ...process.env, OPENBLAS_NUM_THREADS: String(this.options.threads) },
       // A worker collects between tasks, so a finished trainer's native memory goes with it.

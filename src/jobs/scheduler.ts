@@ -111,6 +111,11 @@ export class Scheduler {
     this.workers = new WorkerPool({ threads: options.threads, keepIdle: options.concurrency });
   }
 
+  /** Starts the worker processes of every slot now, rather than at the slots' first jobs. */
+  warmUp(): void {
+    this.workers.warm(this.options.concurrency);
+  }
+
   /** Jobs the judge judges wait for its verdict after each epoch. */
   setJudge(judge: EpochJudge): void {
     this.judge = judge;

@@ -4,7 +4,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EpochEvent, JobEvent, UnsequencedEvent } from './events.js';
+import { eventText, type EpochEvent, type JobEvent, type UnsequencedEvent } from './events.js';
 import { FinalStatusSchema, JOB_STATUSES, isFinal, type JobStatus } from './status.js';
 import type {
   DatasetRecord,
@@ -204,8 +204,8 @@ export class SqliteStore implements JobStore {
         `INSERT INTO jobs (id, name, spec, status, created_at, sweep_id) VALUES (?, ?, ?, 'queued', ?, ?)`,
       ),
       job: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
-      nextSeq: db.prepare<[string], { last_seq: number }>(
-        'UPDATE jobs SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq',
+      reserveSeqs: db.prepare<[number, string], { last_seq: number }>(
+        'UPDATE jobs SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq',
       ),
       insertEvent: db.prepare('INSERT INTO events (job_id, seq, epoch, body) VALUES (?, ?, ?, ?)'),
       // Each filter is on when its parameter is not null, so one statement serves them all.
@@ -273,8 +273,8 @@ export class SqliteStore implements JobStore {
       trials: db.prepare<[string], TrialRow>('SELECT * FROM trials WHERE sweep_id = ? ORDER BY trial'),
       stopTrial: db.prepare('UPDATE trials SET stopped = 1 WHERE job_id = ?'),
       finishSweep: db.prepare(`UPDATE sweeps SET status = ?, finished_at = ? WHERE id = ? AND status = 'running'`),
-      nextSweepSeq: db.prepare<[string], { last_seq: number }>(
-        'UPDATE sweeps SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq',
+      reserveSweepSeqs: db.prepare<[number, string], { last_seq: number }>(
+        'UPDATE sweeps SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq',
       ),
       insertSweepEvent: db.prepare('INSERT INTO sweep_events (sweep_id, seq, body) VALUES (?, ?, ?)'),
       sweepEventsAfter: db.prepare<[string, number, number], { body: string }>(
@@ -313,12 +313,19 @@ export class SqliteStore implements JobStore {
 
   /** Numbers and keeps an event of a job; inside the caller's transaction. */
   private append(jobId: string, event: UnsequencedEvent): JobEvent {
-    const next = this.statements.nextSeq.get(jobId);
-    if (next === undefined) throw new Error(`no job ${jobId}`);
-    const sequenced = { seq: next.last_seq, ...event } as JobEvent;
-    const epoch = sequenced.type === 'epoch' ? sequenced.epoch : null;
-    this.statements.insertEvent.run(jobId, sequenced.seq, epoch, JSON.stringify(sequenced));
-    return sequenced;
+    return this.appendAll(jobId, [event])[0] as JobEvent;
+  }
+
+  /** Numbers the events after the job's last with one update of its row, then inserts them. */
+  private appendAll(jobId: string, events: UnsequencedEvent[]): JobEvent[] {
+    const reserved = this.statements.reserveSeqs.get(events.length, jobId);
+    if (reserved === undefined) throw new Error(`no job ${jobId}`);
+    const first = reserved.last_seq - events.length + 1;
+    return events.map((event, index) => {
+      const sequenced = { seq: first + index, ...event } as JobEvent;
+      this.statements.insertEvent.run(jobId, sequenced.seq, sequenced.type === 'epoch' ? sequenced.epoch : null, eventText(sequenced));
+      return sequenced;
+    });
   }
 
   createJobs(jobs: NewJob[]): Promise<JobEvent[]> {
@@ -445,12 +452,12 @@ export class SqliteStore implements JobStore {
       this.statements.saveCheckpoint.run(jobId, 'latest', last, checkpoint);
       if (best === true) this.statements.saveCheckpoint.run(jobId, 'best', last, checkpoint);
       this.statements.recordEpoch.run({ id: jobId, epoch: last, applied: appliedRateChange ?? null });
-      const recorded = events.map((event) => this.append(jobId, event));
+      const recorded = this.appendAll(jobId, events);
       const asked = askedOfEpochs(row, appliedRateChange);
       if (row.sweep_id === null) return { events: recorded, sweepEvents: [], ...asked };
       const sweepId = row.sweep_id;
       const { trial } = this.statements.trialOf.get(jobId) as { trial: number };
-      const sweepEvents = events.map((event) => this.appendSweep(sweepId, sweepEpochEvent(sweepId, trial, event)));
+      const sweepEvents = this.appendSweepAll(sweepId, events.map((event) => sweepEpochEvent(sweepId, trial, event)));
       return { events: recorded, sweepEvents, ...asked };
     })();
   }
@@ -537,11 +544,18 @@ export class SqliteStore implements JobStore {
 
   /** Numbers and keeps an event of a sweep; inside the caller's transaction. */
   private appendSweep(sweepId: string, event: UnsequencedSweepEvent): SweepEvent {
-    const next = this.statements.nextSweepSeq.get(sweepId);
-    if (next === undefined) throw new Error(`no sweep ${sweepId}`);
-    const sequenced = { seq: next.last_seq, ...event } as SweepEvent;
-    this.statements.insertSweepEvent.run(sweepId, sequenced.seq, JSON.stringify(sequenced));
-    return sequenced;
+    return this.appendSweepAll(sweepId, [event])[0] as SweepEvent;
+  }
+
+  private appendSweepAll(sweepId: string, events: UnsequencedSweepEvent[]): SweepEvent[] {
+    const reserved = this.statements.reserveSweepSeqs.get(events.length, sweepId);
+    if (reserved === undefined) throw new Error(`no sweep ${sweepId}`);
+    const first = reserved.last_seq - events.length + 1;
+    return events.map((event, index) => {
+      const sequenced = { seq: first + index, ...event } as SweepEvent;
+      this.statements.insertSweepEvent.run(sweepId, sequenced.seq, eventText(sequenced));
+      return sequenced;
+    });
   }
 
   async sweepEventsAfter(sweepId: string, since: number, limit: number): Promise<SweepEvent[]> {

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { readFileSync, readdirSync } from 'node:fs';
 import { WorkerPool } from '../../src/jobs/runner.js';
 import type { WorkerTask } from '../../src/jobs/protocol.js';
 
@@ -66,4 +67,29 @@ t.test('the pool keeps only keepIdle processes, and close ends them', async (t) 
   pool.close();
   await exited(alive[0] as number);
   t.throws(() => process.kill(alive[0] as number, 0), 'closing the pool ended the idle process');
+});
+
+t.test('warm starts idle processes up to keepIdle, and the next tasks run in them', async (t) => {
+  const pool = new WorkerPool({ threads: 1, keepIdle: 2 });
+  t.teardown(() => pool.close());
+  const children = () =>
+    readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(process.pid);
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  const before = new Set(children());
+  pool.warm(3);
+  const warmed = children().filter((pid) => !before.has(pid));
+  t.equal(warmed.length, 2, 'two processes started before any task, not three');
+  pool.warm(2);
+  t.equal(children().filter((pid) => !before.has(pid)).length, 2, 'warming again starts none');
+  const runs = [pool.run(gradCheck, options), pool.run(gradCheck, options)];
+  t.same(runs.map((run) => run.pid).sort(), [...warmed].sort(), 'the tasks ran in the warmed processes');
+  for (const run of runs) t.equal((await run.outcome).type, 'gradcheck');
 });
