@@ -35,9 +35,14 @@ export function blasCoreOf(info: string): string | undefined {
   return /\(([^,()]+) kernels/.exec(info)?.[1];
 }
 
+/** "OpenBLAS 0.3.21 (Cooperlake kernels, 2 threads: the engine's, ...)" -> "2": the threads that train. */
+export function blasThreadsOf(info: string): string | undefined {
+  return /, (\d+) threads?\b/.exec(info)?.[1];
+}
+
 /** The machine in one line, for a section's heading. */
 export function describeMachine(m: Machine): string {
-  return `${m.cpu ?? 'unknown CPU'}, ${m.cores} cores, ${m.blas.replace(/, \d+ threads?\)/, ')')}`;
+  return `${m.cpu ?? 'unknown CPU'}, ${m.cores} cores, ${m.blas.replace(/, \d+ threads?[^)]*\)/, ')')}`;
 }
 
 /** The thread settings a run is given (its environment over this process's), as VAR=value. */

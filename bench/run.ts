@@ -24,7 +24,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { concurrencyLines, concurrencySizes, measureConcurrency, type ConcurrencyFigures } from './concurrency.js';
 import { epochCeiling, type EpochCeiling } from './gemm-ceiling.js';
-import { blasCoreOf, describeLoad, describeMachine, describeThreads, machine, threadSettings, withLoad, type LoadSpan } from './machine.js';
+import { blasCoreOf, blasThreadsOf, describeLoad, describeMachine, describeThreads, machine, threadSettings, withLoad, type LoadSpan } from './machine.js';
 import { resultsFile, root } from './server-process.js';
 import { measureUserView, type UserViewFigures, type UserViewWay } from './user-view.js';
 import { WORKLOAD_IDS, workload, type WorkloadId } from './workloads.js';
@@ -244,7 +244,7 @@ function rowsOf(label: string, measured: Measured): Row[] | Failure {
   const figures = measured as Figures & Measured;
   if (figures.peer === 'caviar') {
     const blas = String(figures.blas ?? '');
-    const threads = /(\d+) threads?\)/.exec(blas)?.[1] ?? '?';
+    const threads = blasThreadsOf(blas) ?? '?';
     const settings = describeThreads(measured.thread_settings);
     return [{ label, figures, load: measured.load, threads: `BLAS ${threads} (${settings})`, core: blasCoreOf(blas) }];
   }
@@ -274,7 +274,7 @@ const host = machine();
 
 /** W2 as a user sees it, as rows beside the engine's: a whole `caviar train`, and the service. */
 function userViewRows(view: UserViewFigures, caviar: Measured | undefined): Row[] {
-  const engineThreads = caviar === undefined || 'error' in caviar ? '?' : (/(\d+) threads?\)/.exec(String(caviar.blas ?? ''))?.[1] ?? '?');
+  const engineThreads = caviar === undefined || 'error' in caviar ? '?' : (blasThreadsOf(String(caviar.blas ?? '')) ?? '?');
   const row = (label: string, way: UserViewWay, threads: string): Row => ({
     label,
     figures: {

@@ -46,6 +46,7 @@ t.test("the benchmark runner measures Caviar's side of every workload and prints
   t.ok(written.results.W3.caviar.gflops > 0);
   // Each row names its kernels, threads and load.
   t.match(stdout, /\n {2}caviar 1 thread +[\d,]+ .* BLAS 1 \(OPENBLAS_NUM_THREADS=1[^)]*\) +load \d+\.\d\d->\d+\.\d\d/);
+  t.match(stdout, /\n {2}caviar +[\d,]+ .* BLAS \d+ \(/, "the default row says how many threads trained");
 });
 
 const positive = (figure: unknown) => typeof figure === 'number' && Number.isFinite(figure) && figure > 0;
