@@ -121,6 +121,25 @@ CREATE TABLE IF NOT EXISTS datasets (
 );
 `;
 
+/**
+ * Gives `events` the seqs after their owner's last, which `reserved` (its row after
+ * last_seq moved on by their count; undefined: no such row) says, and inserts each.
+ */
+function numbered<Sequenced extends { seq: number }>(
+  events: object[],
+  reserved: { last_seq: number } | undefined,
+  owner: string,
+  insert: (event: Sequenced) => void,
+): Sequenced[] {
+  if (reserved === undefined) throw new Error(`no ${owner}`);
+  const first = reserved.last_seq - events.length + 1;
+  return events.map((event, index) => {
+    const sequenced = { seq: first + index, ...event } as unknown as Sequenced;
+    insert(sequenced);
+    return sequenced;
+  });
+}
+
 /** The finished statuses as an SQL list, for the statements that act only on ended jobs. */
 const FINAL_SQL = FinalStatusSchema.anyOf.map((literal) => `'${literal.const}'`).join(', ');
 
@@ -318,14 +337,9 @@ export class SqliteStore implements JobStore {
 
   /** Numbers the events after the job's last with one update of its row, then inserts them. */
   private appendAll(jobId: string, events: UnsequencedEvent[]): JobEvent[] {
-    const reserved = this.statements.reserveSeqs.get(events.length, jobId);
-    if (reserved === undefined) throw new Error(`no job ${jobId}`);
-    const first = reserved.last_seq - events.length + 1;
-    return events.map((event, index) => {
-      const sequenced = { seq: first + index, ...event } as JobEvent;
-      this.statements.insertEvent.run(jobId, sequenced.seq, sequenced.type === 'epoch' ? sequenced.epoch : null, eventText(sequenced));
-      return sequenced;
-    });
+    return numbered<JobEvent>(events, this.statements.reserveSeqs.get(events.length, jobId), `job ${jobId}`, (event) =>
+      this.statements.insertEvent.run(jobId, event.seq, event.type === 'epoch' ? event.epoch : null, eventText(event)),
+    );
   }
 
   createJobs(jobs: NewJob[]): Promise<JobEvent[]> {
@@ -548,14 +562,9 @@ export class SqliteStore implements JobStore {
   }
 
   private appendSweepAll(sweepId: string, events: UnsequencedSweepEvent[]): SweepEvent[] {
-    const reserved = this.statements.reserveSweepSeqs.get(events.length, sweepId);
-    if (reserved === undefined) throw new Error(`no sweep ${sweepId}`);
-    const first = reserved.last_seq - events.length + 1;
-    return events.map((event, index) => {
-      const sequenced = { seq: first + index, ...event } as SweepEvent;
-      this.statements.insertSweepEvent.run(sweepId, sequenced.seq, eventText(sequenced));
-      return sequenced;
-    });
+    return numbered<SweepEvent>(events, this.statements.reserveSweepSeqs.get(events.length, sweepId), `sweep ${sweepId}`, (event) =>
+      this.statements.insertSweepEvent.run(sweepId, event.seq, eventText(event)),
+    );
   }
 
   async sweepEventsAfter(sweepId: string, since: number, limit: number): Promise<SweepEvent[]> {
