@@ -1,7 +1,7 @@
 // src/engine: the typed face of the native engine. It validates specs and data before
 // anything reaches C++, and gives training, prediction and gradient checks as promises.
 import { Type, type Static } from '@sinclair/typebox';
-import { EPOCH_FIELDS, addon, type NativeData, type NativeModel, type NativeTrainer } from './native.js';
+import { EPOCH_FIELDS, addon, namedBlasKernels, type NativeData, type NativeModel, type NativeTrainer } from './native.js';
 import {
   checkGradCheckSpec,
   checkTrainerSpec,
@@ -463,7 +463,8 @@ export async function gradCheck(
   return { ...result, passed: result.difference <= GRADIENT_CHECK_PASS };
 }
 
-/** The BLAS library and the CPU kernels it chose, for start-up logs. */
+/** The BLAS library, its CPU kernels and the threads that train, for start-up logs. */
 export function blasInfo(): string {
-  return addon.blasInfo();
+  const info = addon.blasInfo();
+  return namedBlasKernels === undefined ? info : `${info}; OPENBLAS_CORETYPE=${namedBlasKernels}, named from the CPU's features`;
 }

@@ -39,3 +39,20 @@ export function availableMemory(): number {
   }
   return machine;
 }
+
+/**
+ * The OpenBLAS kernels to name for a CPU, from its /proc/cpuinfo, or undefined to leave
+ * OpenBLAS its own pick. OpenBLAS picks from the CPU's model number as it loads, and a
+ * model newer than its table falls back to Prescott's SSE3 kernels: OpenBLAS 0.3.21 on an
+ * Emerald Rapids Xeon runs sgemm 4-5x slower there than on its AVX-512 kernels. Named by
+ * what the CPU can do, the pick is the one its table gives every CPU it knows (AVX-512:
+ * SkylakeX, whose sgemm Cooperlake shares; AVX2 on AMD or Hygon: Zen; AVX2 elsewhere:
+ * Haswell), and a right one on the CPUs it does not know. Older CPUs keep OpenBLAS's pick.
+ */
+export function blasKernelsFor(cpuinfo: string): string | undefined {
+  const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(cpuinfo)?.[1]?.trim();
+  const flags = new Set(field('flags')?.split(/\s+/));
+  if (['avx512f', 'avx512bw', 'avx512dq', 'avx512vl', 'avx512cd'].every((flag) => flags.has(flag))) return 'SkylakeX';
+  if (!flags.has('avx2') || !flags.has('fma')) return undefined;
+  return ['AuthenticAMD', 'HygonGenuine'].includes(field('vendor_id') ?? '') ? 'Zen' : 'Haswell';
+}

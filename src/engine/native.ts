@@ -1,9 +1,10 @@
 // The addon as native/binding/addon.cc exports it. Only src/engine/ imports this file;
 // everything else uses the typed face in src/engine/index.ts, which validates first.
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { blasKernelsFor } from './machine.js';
 
 /** A network and its training, every default filled in (see native/engine/spec.h). */
 export interface NativeNetworkConfig {
@@ -151,5 +152,24 @@ function findAddon(): string {
       'and libopenblas-dev: apt-get install -y cmake g++ libopenblas-dev).',
   );
 }
+
+/**
+ * The kernels the engine named for OpenBLAS (OPENBLAS_CORETYPE, see blasKernelsFor), or
+ * undefined where it left OpenBLAS its pick: the user set OPENBLAS_CORETYPE, or the CPU is
+ * not one that needs it. Set before the addon loads, because OpenBLAS reads the variable
+ * once, as it loads with the addon; worker processes inherit it.
+ */
+export const namedBlasKernels = (() => {
+  if (process.env.OPENBLAS_CORETYPE !== undefined || process.platform !== 'linux' || process.arch !== 'x64') return undefined;
+  let cpuinfo: string;
+  try {
+    cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const kernels = blasKernelsFor(cpuinfo);
+  if (kernels !== undefined) process.env.OPENBLAS_CORETYPE = kernels;
+  return kernels;
+})();
 
 export const addon = createRequire(import.meta.url)(findAddon()) as Addon;

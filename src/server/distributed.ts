@@ -4,6 +4,7 @@
 // the same parts (store, hub, lifecycle, scheduler) either way.
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
+import { blasInfo } from '../engine/index.js';
 import { ControlChannel } from '../jobs/control.js';
 import { EventHub, Lifecycle, Scheduler, SqliteStore, type JobStore, type Sweeps } from '../jobs/index.js';
 import { SweepLeases } from '../jobs/lease.js';
@@ -205,7 +206,7 @@ export async function startWorkerHost(config: ServerConfig, cluster: Distributed
     await parts.store.close();
     throw error;
   }
-  log.info({ slots: config.concurrency, threadsPerJob: config.threadsPerJob, lockMs: cluster.lockMs }, 'caviar worker is ready');
+  log.info({ slots: config.concurrency, threadsPerJob: config.threadsPerJob, blas: blasInfo(), lockMs: cluster.lockMs }, 'caviar worker is ready');
   return {
     log,
     async stop(graceMs) {

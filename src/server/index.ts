@@ -1,6 +1,7 @@
 // src/server: the HTTP and websocket face of the service. This file starts it: opens the
 // store, recovers jobs a previous run left, listens, and stops gracefully on a signal.
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { blasInfo } from '../engine/index.js';
 import { Sweeps } from '../jobs/index.js';
 import { buildApp, createLogger } from './app.js';
 import { isLoopback, loadConfig, type DistributedConfig, type ServerConfig } from './config.js';
@@ -51,6 +52,7 @@ export async function startServer(config: ServerConfig = loadConfig(), options: 
         mode: config.distributed === undefined ? 'embedded' : 'distributed',
         concurrency: config.distributed === undefined ? config.concurrency : (options.workers ?? 0),
         threadsPerJob: config.threadsPerJob,
+        blas: blasInfo(),
         recovered,
         auth: config.token !== undefined,
       },
