@@ -38,6 +38,21 @@ t.test('ROC AUC of two classes: the chance a positive outranks a negative, ties 
   close(t, rocAuc([0, 1, 0, 1], [0.5, 0.5, 0.2, 0.9]), 0.875, 'a tie');
   t.equal(rocAuc([1, 1], [0.2, 0.3]), undefined, 'one class only: undefined');
   close(t, classification([0, 0, 1, 1], [0, 1, 0, 1], 2, { scores: [0.1, 0.4, 0.35, 0.8] }).auc, 0.75, 'in the classification metrics');
+  // Against its definition, pair by pair, on rows with many ties (scores of one decimal).
+  let seed = 5;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const truth = Array.from({ length: 300 }, () => (next() < 0.4 ? 1 : 0));
+  const scores = truth.map((label) => Math.round(10 * Math.min(1, next() * 0.8 + 0.3 * label)) / 10);
+  let wins = 0;
+  let pairs = 0;
+  for (let positive = 0; positive < truth.length; positive += 1)
+    for (let negative = 0; negative < truth.length; negative += 1)
+      if (truth[positive] === 1 && truth[negative] === 0) {
+        pairs += 1;
+        const [p, n] = [scores[positive] as number, scores[negative] as number];
+        wins += p > n ? 1 : p === n ? 0.5 : 0;
+      }
+  close(t, rocAuc(truth, Float32Array.from(scores)), wins / pairs, 'every pair of a positive and a negative, float32 scores');
 });
 
 t.test('RMSE, MAE and R^2 of a regression, averaged over its outputs', async (t) => {
