@@ -8,8 +8,8 @@
 //                           pool of 2 processes, each with one thread.
 // For each: wall seconds, trials per minute, and core utilisation = CPU seconds of every
 // process involved (the runner's own and its children's) / (wall x cores). Targets (the
-// issue): the sweep >= 1.8x faster than one at a time on 2 cores, and more trials per
-// minute than the PyTorch driver. Printed as a table, written as JSON to bench/results/.
+// issue): the sweep >= 1.8x faster than one at a time on 2 cores, and at least 10x the
+// PyTorch driver's trials per minute. Printed as a table, written as JSON to bench/results/.
 //   npm run bench:sweep                        the full run (about 2 minutes on 2 cores)
 //   npm run bench:sweep -- --smoke             tiny sizes: checks that every part runs
 //   npm run bench:sweep -- --trials 16 --epochs 20 --samples 1000 --peers caviar
@@ -489,7 +489,7 @@ const longSpeedup =
 
 const targets = [
   { target: `caviar sweep >= 1.8x faster than one at a time (${cores} cores)`, value: speedup, holds: speedup === undefined ? undefined : speedup >= 1.8 },
-  { target: "caviar sweep's trials/minute > the PyTorch driver's", value: overTorch, holds: overTorch === undefined ? undefined : overTorch > 1 },
+  { target: "caviar sweep's trials/minute >= 10x the PyTorch driver's", value: overTorch, holds: overTorch === undefined ? undefined : overTorch >= 10 },
   { target: 'every trial finished, in every runner', holds: Object.values(results).every((r) => !isFailure(r) && r.finished === r.trials && r.trials === sizes.trials) },
 ];
 

@@ -182,10 +182,11 @@ Options:
     const json = values.json === true;
     const jobId = json ? randomUUID() : '';
     let seq = 0;
-    const emit = (event: UnsequencedEvent) => {
-      seq += 1;
-      if (json) process.stdout.write(`${JSON.stringify({ seq, ...event } as JobEvent)}\n`);
-    };
+    /** The events as --json prints them, numbered as a job's are; none without --json. */
+    const eventLines = (events: UnsequencedEvent[]): string[] =>
+      json ? events.map((event) => JSON.stringify({ seq: (seq += 1), ...event } as JobEvent)) : [];
+    const write = (lines: string[]) => lines.length > 0 && console.log(lines.join('\n'));
+    const emit = (event: UnsequencedEvent) => write(eventLines([event]));
 
     const loaded = await loadSpecData(spec, specPath);
     const data = jobData(loaded, spec.split, spec.columns);
@@ -207,13 +208,13 @@ Options:
       earlyStopping = await trainJob(trainer, spec, {
         ...(needsDevF1(spec) ? { devF1: data.dev } : {}),
         onEpochs: (batch) => {
-          for (const metrics of batch) {
-            emit(epochEvent(jobId, metrics));
-            if (!json && (metrics.epoch % printEvery === 0 || metrics.epoch === epochs)) {
-              progress.clear();
-              console.log(summaryLine(metrics, epochs));
-            }
-          }
+          // A hand-over's lines leave in one write: a write each cost thousands of tiny
+          // epochs more than their training.
+          const lines = json
+            ? eventLines(batch.map((metrics) => epochEvent(jobId, metrics)))
+            : batch.filter((metrics) => metrics.epoch % printEvery === 0 || metrics.epoch === epochs).map((metrics) => summaryLine(metrics, epochs));
+          if (lines.length > 0) progress.clear();
+          write(lines);
           if (typeof values.checkpoint === 'string') writeAtomically(values.checkpoint, trainer.checkpoint());
           if (!json) progress.update((batch[batch.length - 1] as EpochMetrics).epoch);
         },
@@ -540,6 +541,13 @@ async function main(argv: string[]): Promise<number> {
   }
   return command.run(parsed.positionals, parsed.values);
 }
+
+// A reader that closed the output (`caviar train spec.json | head`) wants no more of it: the
+// command ends quietly, as a Unix tool does on SIGPIPE, rather than with a stack.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +88,19 @@ t.test('train prints a line per epoch and the diagnosis, and --save writes a usa
   t.equal(refused.code, 1);
   t.match(refused.stderr, /INVALID_DATA: .*headerless\.csv: row 1: no header row: .*all numbers; add a header naming the columns \(the model's features: x1,x2\)/);
   t.equal(refused.stdout, '');
+});
+
+t.test('train whose reader closes the output early ends quietly, with exit 0', async (t) => {
+  for (const json of [false, true]) {
+    const child = spawn(process.execPath, [cli, 'train', writeSpec('closed.json', 400), ...(json ? ['--json'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // As `| head -1` does: the first bytes read, then the pipe closed.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    t.equal(code, 0, `${json ? '--json' : 'lines'}: exit 0`);
+    t.equal(stderr, '', `${json ? '--json' : 'lines'}: nothing on stderr`);
+  }
 });
 
 t.test('predict names the label column of a file dataset, and quotes class names as RFC 4180 says', async (t) => {
