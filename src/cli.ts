@@ -185,7 +185,9 @@ Options:
     /** The events as --json prints them, numbered as a job's are; none without --json. */
     const eventLines = (events: UnsequencedEvent[]): string[] =>
       json ? events.map((event) => JSON.stringify({ seq: (seq += 1), ...event } as JobEvent)) : [];
-    const write = (lines: string[]) => lines.length > 0 && console.log(lines.join('\n'));
+    const write = (lines: string[]) => {
+      if (lines.length > 0) console.log(lines.join('\n'));
+    };
     const emit = (event: UnsequencedEvent) => write(eventLines([event]));
 
     const loaded = await loadSpecData(spec, specPath);

@@ -90,12 +90,11 @@ export function classification(
 export function rocAuc(truth: ArrayLike<number>, scores: ArrayLike<number>): number | undefined {
   // The ranks from native numeric sorts of every score and of class 1's, merged in one walk:
   // a comparator sort of row indices cost a sweep's tiny trials a millisecond each.
-  const all = Float64Array.from(scores).sort();
-  const positives: number[] = [];
-  for (let row = 0; row < truth.length; row += 1) if (truth[row] === 1) positives.push(scores[row] as number);
-  const negatives = truth.length - positives.length;
-  if (positives.length === 0 || negatives === 0) return undefined;
-  const ones = Float64Array.from(positives).sort();
+  const all = Float64Array.from(scores);
+  const ones = all.filter((_, row) => truth[row] === 1).sort();
+  all.sort();
+  const negatives = truth.length - ones.length;
+  if (ones.length === 0 || negatives === 0) return undefined;
   let rankSum = 0;
   for (let start = 0, below = 0; start < ones.length; ) {
     const score = ones[start] as number;

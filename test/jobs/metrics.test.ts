@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { Random } from '../../src/data/index.js';
 import { classification, macroF1, regression, rocAuc } from '../../src/jobs/metrics.js';
 
 // Expected values as scikit-learn computes them (classification_report, roc_auc_score, r2_score).
@@ -39,10 +40,9 @@ t.test('ROC AUC of two classes: the chance a positive outranks a negative, ties 
   t.equal(rocAuc([1, 1], [0.2, 0.3]), undefined, 'one class only: undefined');
   close(t, classification([0, 0, 1, 1], [0, 1, 0, 1], 2, { scores: [0.1, 0.4, 0.35, 0.8] }).auc, 0.75, 'in the classification metrics');
   // Against its definition, pair by pair, on rows with many ties (scores of one decimal).
-  let seed = 5;
-  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  const truth = Array.from({ length: 300 }, () => (next() < 0.4 ? 1 : 0));
-  const scores = truth.map((label) => Math.round(10 * Math.min(1, next() * 0.8 + 0.3 * label)) / 10);
+  const random = new Random(5);
+  const truth = Array.from({ length: 300 }, () => (random.uniform() < 0.4 ? 1 : 0));
+  const scores = truth.map((label) => Math.round(10 * Math.min(1, random.uniform() * 0.8 + 0.3 * label)) / 10);
   let wins = 0;
   let pairs = 0;
   for (let positive = 0; positive < truth.length; positive += 1)
