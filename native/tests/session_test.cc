@@ -464,12 +464,18 @@ TEST(Session, ARateSetBetweenHandOversAppliesAtTheNextEpochExactlyOnce) {
   run.finish();
   EXPECT_EQ(run.code(), codes::kCancelled);
   int changedAt = 0;
-  for (const Batch& batch : batches) {
+  for (size_t index = 0; index < batches.size(); ++index) {
+    const Batch& batch = batches[index];
     for (const EpochMetrics& metrics : batch) {
       if (metrics.appliedRateChange == 0) continue;
       EXPECT_EQ(changedAt, 0) << "applied again at epoch " << metrics.epoch;
       EXPECT_EQ(metrics.appliedRateChange, 7);
-      EXPECT_NE(&metrics, &batch.front()) << "applied only at a hand-over, at epoch " << metrics.epoch;
+      // A tiny network may fill batches of kMaxEpochsPerHandOver well within the interval,
+      // and a change set while such a batch's listener runs applies at the next batch's
+      // first epoch. After a hand-over of the interval's, far from the setter, it may not.
+      const bool afterAFullBatch = index > 0 && batches[index - 1].size() == Session::kMaxEpochsPerHandOver;
+      if (!afterAFullBatch)
+        EXPECT_NE(&metrics, &batch.front()) << "applied only at a hand-over, at epoch " << metrics.epoch;
       changedAt = metrics.epoch;
     }
   }
