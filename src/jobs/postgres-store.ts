@@ -275,6 +275,13 @@ export class PostgresStore implements JobStore {
       throw storeError(error);
     });
     let broken: Error | undefined;
+    // A checked-out connection that breaks emits 'error' besides failing its query; with no
+    // listener that would end the process. The call fails through its query, and the
+    // connection is dropped on release.
+    const onBroken = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onBroken);
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -286,6 +293,7 @@ export class PostgresStore implements JobStore {
       });
       throw storeError(error);
     } finally {
+      client.removeListener('error', onBroken);
       client.release(broken);
     }
   }

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { PostgresStore } from '../../src/jobs/postgres-store.js';
+import { StoreUnavailableError } from '../../src/jobs/store.js';
 import { freshDatabase, noPostgres, onDatabase } from '../fixtures/postgres.js';
-import { moonsJob } from '../fixtures/service.js';
+import { moonsJob, waitFor } from '../fixtures/service.js';
 import { storeContract } from './store-contract.js';
 
 /** Each store is a host of its own: its own folder of cached datasets. */
@@ -89,5 +90,31 @@ t.test('a call the database does not answer in time fails, and the store goes on
   t.ok(Date.now() - started < 5000, 'within the query timeout, not a hang');
   await holder.query('ROLLBACK');
   t.equal((await store.getJob('job_held'))?.status, 'queued', 'the failed call changed nothing');
+  t.ok(await store.transition('job_held', { from: ['queued'], to: 'paused', event: { type: 'status', jobId: 'job_held', status: 'paused' } }), 'the next call works');
+});
+
+t.test("a connection that breaks inside a transaction fails that call as unreachable, and the store goes on", { skip: noPostgres }, async (t) => {
+  const url = await freshDatabase(t);
+  const store = await PostgresStore.open({ url, datasetCache: hostFolder() });
+  t.teardown(() => store.close());
+  await store.createJobs([{ id: 'job_held', spec: moonsJob(1) }]);
+  await onDatabase(url, async (holder) => {
+    await holder.query('BEGIN');
+    await holder.query(`SELECT * FROM jobs WHERE id = 'job_held' FOR UPDATE`);
+    const pausing = store.transition('job_held', { from: ['queued'], to: 'paused', event: { type: 'status', jobId: 'job_held', status: 'paused' } });
+    // The store's connection waits for the row inside its transaction; the server ends it
+    // there, as a restart or an operator would.
+    const waiting = await waitFor(async () => {
+      const { rows } = await holder.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      return rows[0]?.pid;
+    }, 10_000);
+    await holder.query('SELECT pg_terminate_backend($1)', [waiting]);
+    const failure = await pausing.then(() => undefined, (error: unknown) => error);
+    t.ok(failure instanceof StoreUnavailableError, `the call fails as the database being unreachable (${String(failure)})`);
+    await holder.query('ROLLBACK');
+  });
+  t.equal((await store.getJob('job_held'))?.status, 'queued', 'the broken call changed nothing');
   t.ok(await store.transition('job_held', { from: ['queued'], to: 'paused', event: { type: 'status', jobId: 'job_held', status: 'paused' } }), 'the next call works');
 });
