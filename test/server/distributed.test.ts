@@ -59,6 +59,14 @@ async function deployment(t: Test, { databaseUrl, redisUrl }: { databaseUrl?: st
     CAVIAR_LOCK_MS: String(LOCK_MS),
   };
   const processes: ChildProcess[] = [];
+  // A server that ends on its own with an error code (an uncaught exception) is a bug
+  // whatever the test goes on to check: its log says why.
+  const watched = (child: ChildProcess, log: () => string) => {
+    processes.push(child);
+    child.once('exit', (code) => {
+      if (code !== null && code !== 0) t.fail(`${child.spawnargs.slice(2).join(' ')} (pid ${child.pid}) exited with code ${code}:\n${log().slice(-3000)}`);
+    });
+  };
   t.teardown(async () => {
     for (const child of processes) {
       if (child.exitCode !== null || child.signalCode !== null) continue;
@@ -72,12 +80,12 @@ async function deployment(t: Test, { databaseUrl, redisUrl }: { databaseUrl?: st
     env,
     api: async (extra: Record<string, string> = {}, args: string[] = []) => {
       const service = await startService({ env: { ...env, ...extra }, args });
-      processes.push(service.process);
+      watched(service.process, () => service.log());
       return service;
     },
     worker: async (extra: Record<string, string> = {}) => {
       const host = await startWorker({ CAVIAR_CONCURRENCY: '1', ...env, ...extra });
-      processes.push(host.process);
+      watched(host.process, host.log);
       return host;
     },
   };
