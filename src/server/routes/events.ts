@@ -74,15 +74,14 @@ export class SocketRegistry {
 
 // The hub hands one event object to every subscriber: it is serialized (by the store, as
 // it kept it) and encoded once, not once per socket, which is most of the cost of fanning it
-// out to hundreds of them.
-const encoded = new WeakMap<object, Buffer>();
+// out to hundreds of them. The bytes stay on the event as its text does (src/jobs/events.ts).
+const BYTES = Symbol('eventBytes');
 
 function encode(event: object): Buffer {
-  let bytes = encoded.get(event);
-  if (bytes === undefined) {
-    bytes = Buffer.from(eventText(event));
-    encoded.set(event, bytes);
-  }
+  const made = (event as { [BYTES]?: Buffer })[BYTES];
+  if (made !== undefined) return made;
+  const bytes = Buffer.from(eventText(event));
+  Object.defineProperty(event, BYTES, { value: bytes });
   return bytes;
 }
 
