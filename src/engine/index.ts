@@ -55,6 +55,8 @@ export interface Dataset {
 export interface PartMetrics {
   loss: number;
   accuracy?: number;
+  /** dev's macro F1, which a job that ranks by it adds between epochs (the engine has none). */
+  f1?: number;
 }
 
 /** One epoch, named as the service's epoch event names it. */
@@ -110,17 +112,24 @@ export interface GradCheckResult {
 /** Each of EPOCH_FIELDS's place in a row. */
 const FIELD = Object.fromEntries(EPOCH_FIELDS.map((name, index) => [name, index])) as Record<(typeof EPOCH_FIELDS)[number], number>;
 
-/** A hand-over's rows of numbers (native.ts's EPOCH_FIELDS, then the layers') as epochs. */
-function readEpochs(values: Float64Array, count: number): EpochMetrics[] {
+/** Rows that cross to another process (packEpochs) have dev's F1 after the engine's fields. */
+const DEV_F1 = EPOCH_FIELDS.length;
+const PACKED_FIELDS = EPOCH_FIELDS.length + 1;
+
+/**
+ * A hand-over's rows of numbers (native.ts's EPOCH_FIELDS, `fields` of them with dev's F1
+ * after, then the layers') as epochs. NaN stands for a part or a value the epoch lacks.
+ */
+function readEpochs(values: Float64Array, count: number, fields: number = EPOCH_FIELDS.length): EpochMetrics[] {
   const stride = count === 0 ? 0 : values.length / count;
-  const layerCount = (stride - EPOCH_FIELDS.length) / 2;
+  const layerCount = (stride - fields) / 2;
   const part = (loss: number, accuracy: number): PartMetrics => (Number.isNaN(accuracy) ? { loss } : { loss, accuracy });
   const epochs: EpochMetrics[] = [];
   for (let row = 0; row < count; row += 1) {
     const at = (index: number) => values[row * stride + index] as number;
     const layers: EpochMetrics['layers'] = [];
     for (let layer = 0; layer < layerCount; layer += 1) {
-      const offset = EPOCH_FIELDS.length + 2 * layer;
+      const offset = fields + 2 * layer;
       layers.push({ weightNorm: at(offset), gradNorm: at(offset + 1) });
     }
     const metrics: EpochMetrics = {
@@ -131,11 +140,52 @@ function readEpochs(values: Float64Array, count: number): EpochMetrics[] {
       train: part(at(FIELD.trainLoss), at(FIELD.trainAccuracy)),
       layers,
     };
-    if (!Number.isNaN(at(FIELD.devLoss))) metrics.dev = part(at(FIELD.devLoss), at(FIELD.devAccuracy));
+    if (!Number.isNaN(at(FIELD.devLoss))) {
+      metrics.dev = part(at(FIELD.devLoss), at(FIELD.devAccuracy));
+      if (fields > DEV_F1 && !Number.isNaN(at(DEV_F1))) metrics.dev.f1 = at(DEV_F1);
+    }
     if (!Number.isNaN(at(FIELD.appliedRateChange))) metrics.appliedRateChange = at(FIELD.appliedRateChange);
     epochs.push(metrics);
   }
   return epochs;
+}
+
+/** Epochs as one array of numbers, and how many: what a worker process sends of them. */
+export interface PackedEpochs {
+  rows: Float64Array;
+  count: number;
+}
+
+/**
+ * Epochs as rows of numbers, for another process: v8's serializer copies a typed array
+ * whole, where it spends about 5 us an epoch rebuilding the objects' properties.
+ */
+export function packEpochs(epochs: EpochMetrics[]): PackedEpochs {
+  const stride = PACKED_FIELDS + 2 * (epochs[0]?.layers.length ?? 0);
+  const rows = new Float64Array(epochs.length * stride);
+  epochs.forEach((metrics, row) => {
+    const values = rows.subarray(row * stride, (row + 1) * stride);
+    values[FIELD.epoch] = metrics.epoch;
+    values[FIELD.learningRate] = metrics.lr;
+    values[FIELD.seconds] = metrics.seconds;
+    values[FIELD.samplesPerSecond] = metrics.samplesPerSecond;
+    values[FIELD.trainLoss] = metrics.train.loss;
+    values[FIELD.trainAccuracy] = metrics.train.accuracy ?? NaN;
+    values[FIELD.devLoss] = metrics.dev?.loss ?? NaN;
+    values[FIELD.devAccuracy] = metrics.dev?.accuracy ?? NaN;
+    values[DEV_F1] = metrics.dev?.f1 ?? NaN;
+    values[FIELD.appliedRateChange] = metrics.appliedRateChange ?? NaN;
+    metrics.layers.forEach(({ weightNorm, gradNorm }, layer) => {
+      values[PACKED_FIELDS + 2 * layer] = weightNorm;
+      values[PACKED_FIELDS + 2 * layer + 1] = gradNorm;
+    });
+  });
+  return { rows, count: epochs.length };
+}
+
+/** The epochs packEpochs packed. */
+export function unpackEpochs({ rows, count }: PackedEpochs): EpochMetrics[] {
+  return readEpochs(rows, count, PACKED_FIELDS);
 }
 
 function isCount(value: unknown): value is number {

@@ -1,7 +1,7 @@
 // The messages between the server and a worker process, both ways. One task per process.
 import type { LoadedDataset } from '../data/index.js';
 import type { ColumnView } from '../data/columns.js';
-import type { EpochMetrics, GradCheckResult, GradCheckSpec } from '../engine/index.js';
+import type { GradCheckResult, GradCheckSpec, PackedEpochs } from '../engine/index.js';
 import type { JobResult } from './events.js';
 import type { JobSpec } from './spec.js';
 import type { EpochScores } from './training.js';
@@ -75,8 +75,8 @@ export type ImportedDataset = Pick<LoadedDataset, 'name' | 'featureNames' | 'lab
 
 export type FromWorker =
   | { type: 'heartbeat' }
-  /** Epochs handed over together, and the checkpoint after the last (`best`: early stopping's best, too). */
-  | { type: 'epochs'; epochs: EpochMetrics[]; checkpoint: Uint8Array; best: boolean }
+  /** Epochs handed over together, as rows of numbers, and the checkpoint after the last (`best`: early stopping's best, too). */
+  | { type: 'epochs'; epochs: PackedEpochs; checkpoint: Uint8Array; best: boolean }
   | { type: 'succeeded'; result: JobResult; model: string }
   | { type: 'gradcheck'; result: GradCheckResult }
   | { type: 'imported'; dataset: ImportedDataset }

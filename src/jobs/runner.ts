@@ -3,7 +3,7 @@
 // task can end (a result, a crash, silence) into one outcome.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { EpochMetrics } from '../engine/index.js';
+import { unpackEpochs, type EpochMetrics } from '../engine/index.js';
 import type { FromWorker, ToWorker, WorkerError, WorkerTask } from './protocol.js';
 
 /** The last message of a worker, or the failure its death or silence stands for. */
@@ -166,7 +166,7 @@ export class WorkerProcess {
         if (message.type === 'heartbeat') return;
         if (message.type === 'epochs') {
           handled = handled
-            .then(() => this.options.onEpochs?.(message.epochs, message.checkpoint, message.best))
+            .then(() => this.options.onEpochs?.(unpackEpochs(message.epochs), message.checkpoint, message.best))
             .catch((error: unknown) => this.options.onError?.(error));
           return;
         }

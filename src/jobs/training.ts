@@ -13,8 +13,6 @@ import type { JobSpec } from './spec.js';
 type EarlyStoppingSpec = NonNullable<JobSpec['training']['earlyStopping']>;
 /** What early stopping looks at in an epoch. */
 export type EpochScores = Pick<EpochMetrics, 'epoch' | 'train' | 'dev'>;
-/** An epoch's part, with the dev part's macro F1 when the job ranks by it. */
-type ScoredPart = PartMetrics & { f1?: number };
 
 /**
  * Early stopping (training.earlyStopping): training stops once the metric has not improved
@@ -35,7 +33,7 @@ export class EarlyStopper {
   /** Whether this epoch is the best so far, and whether training should stop after it. */
   observe(epoch: EpochScores): { improved: boolean; stop: boolean } {
     const [part, name] = this.rule.metric.split('.') as ['train' | 'dev', 'loss' | 'accuracy' | 'f1'];
-    const value = (epoch[part] as ScoredPart | undefined)?.[name];
+    const value = epoch[part]?.[name];
     if (value === undefined) return { improved: false, stop: false };
     const oriented = name === 'loss' ? -value : value;
     if (this.best === undefined || oriented > this.best + (this.rule.minDelta ?? 0)) {
@@ -91,7 +89,7 @@ async function withDevF1(trainer: Trainer, metrics: EpochMetrics, dev: Dataset):
   const model = Model.load(trainer.model());
   const { classes } = await model.predict(dev.x, dev.rows);
   if (classes === undefined) return metrics;
-  const scored: ScoredPart = { ...metrics.dev, f1: macroF1(dev.y, classes, classCount(model)) };
+  const scored: PartMetrics = { ...metrics.dev, f1: macroF1(dev.y, classes, classCount(model)) };
   return { ...metrics, dev: scored };
 }
 

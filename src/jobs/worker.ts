@@ -3,7 +3,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { DataError, Random, parseCsv, parseJson, resolveDataset, type LoadedDataset } from '../data/index.js';
-import { EngineError, Trainer, gradCheck, serializeModel, type Dataset } from '../engine/index.js';
+import { EngineError, Trainer, gradCheck, packEpochs, serializeModel, type Dataset } from '../engine/index.js';
 import { estimateJobBytes } from './admission.js';
 import { readDataset, writeDatasetArrays } from './datasets.js';
 import { columnView } from '../data/columns.js';
@@ -91,7 +91,7 @@ async function train(task: TrainTask, control: Control): Promise<FromWorker> {
     ...(task.history === undefined ? {} : { history: task.history }),
     ...(task.bestCheckpoint === undefined ? {} : { bestCheckpoint: task.bestCheckpoint }),
     ...((task.devF1 === true || needsDevF1(spec)) && data.dev !== undefined ? { devF1: data.dev } : {}),
-    onEpochs: (epochs, best) => void send({ type: 'epochs', epochs, checkpoint: trainer.checkpoint(), best }),
+    onEpochs: (epochs, best) => void send({ type: 'epochs', epochs: packEpochs(epochs), checkpoint: trainer.checkpoint(), best }),
     ...(task.stepwise === true
       ? {
           betweenEpochs: () =>

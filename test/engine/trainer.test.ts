@@ -1,5 +1,5 @@
 import t from 'tap';
-import { EngineError, Model, Trainer, checkTrainerSpec, type Dataset, type EpochMetrics, type TrainerSpec } from '../../src/engine/index.js';
+import { EngineError, Model, Trainer, checkTrainerSpec, packEpochs, unpackEpochs, type Dataset, type EpochMetrics, type TrainerSpec } from '../../src/engine/index.js';
 import { blobs } from '../../src/data/generators.js';
 import { imbalanced } from '../fixtures/imbalanced.js';
 import { mlpSpec, moonsSplit } from '../fixtures/moons.js';
@@ -178,4 +178,18 @@ t.test('evaluate() reports the unweighted loss of a class-weighted model', async
   }
   const scored = await trainer.evaluate(data);
   t.ok(Math.abs(scored.loss - total / data.rows) < 1e-5 * scored.loss, `evaluate ${scored.loss}, mean binary cross-entropy ${total / data.rows}`);
+});
+
+t.test('epochs packed as rows of numbers for another process unpack as they were', async (t) => {
+  const trainer = Trainer.create(mlpSpec, train, dev);
+  trainer.setLearningRate(0.05, 1);
+  const trained = await trainer.run(3);
+  const withF1 = trained.map((epoch, index) => (index === 1 && epoch.dev !== undefined ? { ...epoch, dev: { ...epoch.dev, f1: 0.25 } } : epoch));
+  t.ok(trained.some((epoch) => epoch.appliedRateChange !== undefined), 'an epoch that applied a rate change is among them');
+  t.same(unpackEpochs(packEpochs(withF1)), withF1, 'train and dev parts, a dev F1, the applied change, every layer');
+  const withoutDev = await Trainer.create(mlpSpec, train).run(2);
+  t.same(unpackEpochs(packEpochs(withoutDev)), withoutDev, 'epochs without a dev part');
+  const regression = [{ epoch: 4, lr: 0.1, seconds: 0.5, samplesPerSecond: 1000, train: { loss: 0.25 }, layers: [{ weightNorm: 1, gradNorm: 0.5 }] }];
+  t.same(unpackEpochs(packEpochs(regression)), regression, 'a loss without an accuracy');
+  t.same(unpackEpochs(packEpochs([])), [], 'no epochs');
 });
