@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -180,11 +181,30 @@ struct Product {
   int m, n, k;
 };
 
-// A product split into blocks of C sums each element over all of k in one call's order,
-// so it gives the same bits as one call: W1's products, shapes that do not divide into the
-// kernels' tiles, blocks small enough for the library's small-matrix kernels, and each
-// transposition.
-TEST(SplitGemm, GivesTheBitsOfOneCall) {
+// For each element of op(A) * op(B), the sum over k of |a| * |b|: what bounds the rounding
+// of any order of its sum.
+std::vector<double> absoluteProducts(const Product& p, const std::vector<float>& a,
+                                     const std::vector<float>& b) {
+  std::vector<double> sums(static_cast<size_t>(p.m) * p.n, 0.0);
+  for (int i = 0; i < p.m; ++i)
+    for (int l = 0; l < p.k; ++l) {
+      const double left = std::fabs(p.transposeA ? a[static_cast<size_t>(l) * p.m + i]
+                                                 : a[static_cast<size_t>(i) * p.k + l]);
+      for (int j = 0; j < p.n; ++j)
+        sums[static_cast<size_t>(i) * p.n + j] +=
+            left * std::fabs(p.transposeB ? b[static_cast<size_t>(j) * p.k + l]
+                                          : b[static_cast<size_t>(l) * p.n + j]);
+    }
+  return sums;
+}
+
+// A product split into blocks of C sums each element over all of k on one thread, with no
+// reduction between threads: it repeats bit for bit at a thread count, and differs from one
+// call only as two orders of the same sum may (some kernels, OpenBLAS's Haswell and Zen ones,
+// sum a block's elements in another order than the whole product's; SkylakeX's do not).
+// W1's products, shapes that do not divide into the kernels' tiles, blocks small enough for
+// the library's small-matrix kernels, and each transposition.
+TEST(SplitGemm, RepeatsBitForBitAndAgreesWithOneCallWithinRounding) {
   const std::vector<Product> products = {
       {false, true, 128, 256, 784}, {false, true, 128, 128, 256}, {false, true, 128, 10, 128},
       {true, false, 10, 128, 128},  {false, false, 128, 128, 10}, {true, false, 128, 256, 128},
@@ -201,13 +221,26 @@ TEST(SplitGemm, GivesTheBitsOfOneCall) {
     std::vector<float> whole = uniform(static_cast<int64_t>(p.m) * p.n, 3);
     gemmBlock(p.transposeA, p.transposeB, p.m, p.n, p.k, 1.0f, a.data(), p.transposeA ? p.m : p.k,
               b.data(), p.transposeB ? p.k : p.n, 0.0f, whole.data(), p.n);
+    const std::vector<double> bounds = absoluteProducts(p, a, b);
+    // Two summation orders of k terms in float differ by at most 2 k u / (1 - k u) of the
+    // sum of the terms' magnitudes (u = 2^-24).
+    const double unit = std::ldexp(1.0, -24);
+    const double factor = 2.0 * p.k * unit / (1.0 - p.k * unit);
     for (int threads = 2; threads <= 4; ++threads) {
       WorkPool pool(threads);
       std::vector<float> split = uniform(static_cast<int64_t>(p.m) * p.n, 4);
+      std::vector<float> again = uniform(static_cast<int64_t>(p.m) * p.n, 5);
       gemm(p.transposeA, p.transposeB, p.m, p.n, p.k, 1.0f, a.data(), b.data(), 0.0f, split.data(), pool);
-      EXPECT_EQ(std::memcmp(whole.data(), split.data(), sizeof(float) * whole.size()), 0)
-          << p.m << "x" << p.n << "x" << p.k << " (" << p.transposeA << p.transposeB << ") in "
-          << threads << " threads";
+      gemm(p.transposeA, p.transposeB, p.m, p.n, p.k, 1.0f, a.data(), b.data(), 0.0f, again.data(), pool);
+      const std::string shape = std::to_string(p.m) + "x" + std::to_string(p.n) + "x" +
+                                std::to_string(p.k) + " (" + std::to_string(p.transposeA) +
+                                std::to_string(p.transposeB) + ") in " + std::to_string(threads) +
+                                " threads";
+      EXPECT_EQ(std::memcmp(split.data(), again.data(), sizeof(float) * split.size()), 0) << shape;
+      size_t outside = 0;
+      for (size_t i = 0; i < whole.size(); ++i)
+        if (std::fabs(static_cast<double>(split[i]) - whole[i]) > factor * bounds[i]) ++outside;
+      EXPECT_EQ(outside, 0u) << shape << ": elements farther from one call's than rounding allows";
     }
   }
 }
