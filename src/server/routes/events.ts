@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { WebSocket } from 'ws';
-import { eventText, isFinal, JobEventSchema } from '../../jobs/index.js';
+import { eventText, isFinal, JobEventSchema, keptOn } from '../../jobs/index.js';
 import { ErrorSchema, notFound } from '../errors.js';
 import { EventsQuery, IdParams } from '../schemas.js';
 import type { Services } from '../context.js';
@@ -74,16 +74,10 @@ export class SocketRegistry {
 
 // The hub hands one event object to every subscriber: it is serialized (by the store, as
 // it kept it) and encoded once, not once per socket, which is most of the cost of fanning it
-// out to hundreds of them. The bytes stay on the event as its text does (src/jobs/events.ts).
+// out to hundreds of them.
 const BYTES = Symbol('eventBytes');
 
-function encode(event: object): Buffer {
-  const made = (event as { [BYTES]?: Buffer })[BYTES];
-  if (made !== undefined) return made;
-  const bytes = Buffer.from(eventText(event));
-  Object.defineProperty(event, BYTES, { value: bytes });
-  return bytes;
-}
+const encode = (event: object): Buffer => keptOn(event, BYTES, () => Buffer.from(eventText(event)));
 
 // A hand-over of epochs publishes up to a thousand events in one turn of the event loop, and
 // ws writes each frame to its socket at once: a system call an event, most of the cost of a
